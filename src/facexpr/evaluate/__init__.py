@@ -1,0 +1,1 @@
+"""Evaluation: scoring facexpr's outputs (kept import-light: nothing here loads a model)."""

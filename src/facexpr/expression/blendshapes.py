@@ -1,0 +1,48 @@
+"""MediaPipe's 52 ARKit-style blendshapes: names and the face regions they belong to.
+
+Blendshape scores are the project's identity-independent expression code: they say *what* the
+face does (smile, blink, jaw open) without saying whose face it is.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+NAMES = (
+    "_neutral", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
+    "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "eyeBlinkLeft", "eyeBlinkRight",
+    "eyeLookDownLeft", "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight", "eyeLookOutLeft",
+    "eyeLookOutRight", "eyeLookUpLeft", "eyeLookUpRight", "eyeSquintLeft", "eyeSquintRight",
+    "eyeWideLeft", "eyeWideRight", "jawForward", "jawLeft", "jawOpen", "jawRight", "mouthClose",
+    "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft", "mouthFrownRight", "mouthFunnel",
+    "mouthLeft", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthPressLeft", "mouthPressRight",
+    "mouthPucker", "mouthRight", "mouthRollLower", "mouthRollUpper", "mouthShrugLower",
+    "mouthShrugUpper", "mouthSmileLeft", "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight",
+    "mouthUpperUpLeft", "mouthUpperUpRight", "noseSneerLeft", "noseSneerRight",
+)
+INDEX = {n: i for i, n in enumerate(NAMES)}
+
+REGIONS = ("brows", "eyes", "mouth")
+
+
+def _region_of(name: str) -> str | None:
+    if name.startswith("brow"):
+        return "brows"
+    if name.startswith("eyeLook"):
+        return None  # gaze direction is not expression: the target keeps its own gaze
+    if name.startswith(("eyeBlink", "eyeSquint", "eyeWide")):
+        return "eyes"
+    if name.startswith(("jaw", "mouth", "cheek", "nose")):
+        return "mouth"
+    return None  # "_neutral" is a summary, not a movement
+
+
+def region_mask(regions=REGIONS) -> np.ndarray:
+    """A 0/1 vector over the 52 blendshapes that belong to any of ``regions``."""
+    bad = set(regions) - set(REGIONS)
+    if bad:
+        raise ValueError(f"unknown region(s) {sorted(bad)}; choose from {', '.join(REGIONS)}")
+    return np.array([_region_of(n) in regions for n in NAMES], dtype=np.float32)
+
+
+def as_dict(scores: np.ndarray) -> dict[str, float]:
+    return {n: float(v) for n, v in zip(NAMES, scores)}

@@ -1,0 +1,68 @@
+"""Retarget: the target's own geometry, minus its expression, plus the source's expression.
+
+Everything happens in the pose-free canonical frame, so the source's pose and face shape never
+reach the target; the result is mapped back into the target's image with the target's pose.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..faces.align import to_canonical
+from ..faces.landmarks import Face
+from ..faces.topology import EYE_LEFT, EYE_RIGHT, IRIS_LEFT, IRIS_RIGHT
+from .blendshapes import INDEX, REGIONS, region_mask
+from .model import ExpressionModel
+
+MAX_INTENSITY = 1.5
+CLOSED_EYE = 0.5  # eyeBlink score above which the warp cannot open the eye (no eyeball to show)
+
+
+@dataclass(frozen=True)
+class RetargetConfig:
+    intensity: float = 1.0
+    regions: tuple[str, ...] = REGIONS
+
+    def __post_init__(self):
+        if not 0.0 <= self.intensity <= MAX_INTENSITY:
+            raise ValueError(f"intensity must be between 0 and {MAX_INTENSITY}, got {self.intensity}")
+        region_mask(self.regions)  # validates the names
+
+
+@dataclass
+class Retargeted:
+    landmarks: np.ndarray  # (478, 3) the new geometry, target image coordinates
+    delta: np.ndarray      # (52,) blendshape change applied to the target
+    blendshapes: np.ndarray  # (52,) the expression the result should show
+
+    @property
+    def xy(self) -> np.ndarray:
+        return self.landmarks[:, :2]
+
+
+def expression_delta(source_bs: np.ndarray, target_bs: np.ndarray, cfg: RetargetConfig) -> np.ndarray:
+    delta = (np.asarray(source_bs, np.float64) - target_bs) * region_mask(cfg.regions) * cfg.intensity
+    for side in ("Left", "Right"):
+        if target_bs[INDEX["eyeBlink" + side]] > CLOSED_EYE:  # cannot open a closed eye by warping
+            for name in ("eyeBlink" + side, "eyeWide" + side):
+                delta[INDEX[name]] = min(delta[INDEX[name]], 0.0) if name.startswith("eyeWide") else max(delta[INDEX[name]], 0.0)
+    return delta
+
+
+def apply_delta(target: Face, delta: np.ndarray, model: ExpressionModel) -> np.ndarray:
+    """New target landmarks (image coordinates) after a blendshape change ``delta``."""
+    canon, sim = to_canonical(target.landmarks, model.mean_shape)
+    moved = sim.inverse().apply(canon + model.displacement(delta))
+    # Irises are rigid: each moves with its eye, it is never stretched or squashed.
+    for eye, iris in ((EYE_RIGHT, IRIS_RIGHT), (EYE_LEFT, IRIS_LEFT)):
+        shift = (moved[list(eye)] - target.landmarks[list(eye)]).mean(0)
+        moved[list(iris)] = target.landmarks[list(iris)] + shift
+    return moved
+
+
+def retarget(source: Face, target: Face, model: ExpressionModel,
+             cfg: RetargetConfig = RetargetConfig()) -> Retargeted:
+    delta = expression_delta(source.blendshapes, target.blendshapes, cfg)
+    return Retargeted(apply_delta(target, delta, model), delta,
+                      np.clip(target.blendshapes + delta, 0, 1))

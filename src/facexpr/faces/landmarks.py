@@ -1,0 +1,227 @@
+"""Find faces and describe each: 478 landmarks, 52 blendshapes and head pose (MediaPipe).
+
+The FaceLandmarker is created once per process (it costs ~100 ms) and reused. Detection runs on the
+whole image first; when that finds nothing (small faces in a big photo, where MediaPipe's
+128-px detector sees only a few pixels per face) it retries on overlapping tiles.
+"""
+from __future__ import annotations
+
+import atexit
+import threading
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from .. import assets
+from ..errors import FaceIndexError, FaceNotFound, FaceTooSmall
+from .topology import face_size
+
+MIN_FACE_PX = 64
+
+
+@dataclass
+class Face:
+    """One face in image pixel coordinates.
+
+    ``landmarks`` is (478, 3): x and y in pixels, z in the same pixel scale (MediaPipe's z is
+    relative depth normalised like x). ``blendshapes`` is MediaPipe's 52 scores in
+    :data:`facexpr.expression.blendshapes.NAMES` order. ``pose`` is the 4x4 facial transformation
+    matrix (canonical face model → camera, centimetres).
+    """
+
+    landmarks: np.ndarray
+    blendshapes: np.ndarray
+    pose: np.ndarray
+    image_size: tuple[int, int]  # (width, height)
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def xy(self) -> np.ndarray:
+        return self.landmarks[:, :2]
+
+    @property
+    def bbox(self) -> tuple[int, int, int, int]:
+        mn, mx = self.xy.min(0), self.xy.max(0)
+        return int(mn[0]), int(mn[1]), int(np.ceil(mx[0])), int(np.ceil(mx[1]))
+
+    @property
+    def size(self) -> float:
+        return face_size(self.xy)
+
+    def yaw_pitch_roll(self) -> tuple[float, float, float]:
+        """Head rotation in degrees from the pose matrix (yaw: left/right, pitch: up/down)."""
+        r = self.pose[:3, :3]
+        yaw = np.degrees(np.arctan2(-r[2, 0], np.hypot(r[2, 1], r[2, 2])))
+        pitch = np.degrees(np.arctan2(r[2, 1], r[2, 2]))
+        roll = np.degrees(np.arctan2(r[1, 0], r[0, 0]))
+        return float(yaw), float(pitch), float(roll)
+
+    def to_dict(self, with_landmarks: bool = True) -> dict:
+        from ..expression.blendshapes import NAMES
+
+        yaw, pitch, roll = self.yaw_pitch_roll()
+        d = {
+            "bbox": list(self.bbox),
+            "size_px": round(self.size, 1),
+            "pose": {"yaw": round(yaw, 2), "pitch": round(pitch, 2), "roll": round(roll, 2),
+                     "matrix": np.round(self.pose, 5).tolist()},
+            "blendshapes": {n: round(float(v), 4) for n, v in zip(NAMES, self.blendshapes)},
+        }
+        if with_landmarks:
+            d["landmarks"] = np.round(self.landmarks, 2).tolist()
+        return d
+
+
+class _Landmarker:
+    """Thread-safe wrapper: MediaPipe's graph is not re-entrant."""
+
+    def __init__(self, max_faces: int = 10):
+        import logging
+        import os
+
+        os.environ.setdefault("GLOG_minloglevel", "2")
+        logging.getLogger("absl").setLevel(logging.ERROR)
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        path = assets.resolve("face_landmarker")
+        opts = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(path)),
+            running_mode=vision.RunningMode.IMAGE,
+            num_faces=max_faces,
+            min_face_detection_confidence=0.4,
+            min_face_presence_confidence=0.4,
+            output_face_blendshapes=True,
+            output_facial_transformation_matrixes=True,
+        )
+        self._lm = vision.FaceLandmarker.create_from_options(opts)
+        self._lock = threading.Lock()
+        # MediaPipe closes through a thread pool that Python shuts down *before* atexit handlers
+        # run; closing from a threading-atexit hook (run first) avoids a noisy error at exit.
+        register = getattr(threading, "_register_atexit", atexit.register)
+        register(self.close)
+
+    def close(self) -> None:
+        lm, self._lm = self._lm, None
+        if lm is not None:
+            try:
+                lm.close()
+            except Exception:
+                pass
+            lm.close = lambda: None  # its __del__ would close again
+
+    def detect(self, rgb: np.ndarray, offset=(0, 0), scale: float = 1.0,
+               full_size: tuple[int, int] | None = None) -> list[Face]:
+        import mediapipe as mp
+
+        h, w = rgb.shape[:2]
+        with self._lock:
+            res = self._lm.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb)))
+        faces = []
+        for i, lms in enumerate(res.face_landmarks):
+            pts = np.array([(p.x * w, p.y * h, p.z * w) for p in lms], dtype=np.float64)
+            pts = pts / scale
+            pts[:, 0] += offset[0]
+            pts[:, 1] += offset[1]
+            bs = np.array([c.score for c in res.face_blendshapes[i]], dtype=np.float32)
+            pose = np.asarray(res.facial_transformation_matrixes[i], dtype=np.float64)
+            faces.append(Face(pts, bs, pose, full_size or (w, h)))
+        return faces
+
+
+@lru_cache(maxsize=1)
+def get_landmarker() -> _Landmarker:
+    return _Landmarker()
+
+
+DETECT_MAX_SIDE = 1920  # MediaPipe works on a downscaled copy anyway; this bounds the copy cost
+
+
+def _iou(a, b) -> float:
+    ax0, ay0, ax1, ay1 = a
+    bx0, by0, bx1, by1 = b
+    iw, ih = max(0, min(ax1, bx1) - max(ax0, bx0)), max(0, min(ay1, by1) - max(ay0, by0))
+    inter = iw * ih
+    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _resized(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    import cv2
+
+    h, w = rgb.shape[:2]
+    s = min(1.0, max_side / max(h, w))
+    if s < 1.0:
+        rgb = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+    return rgb, s
+
+
+def analyze_faces(rgb: np.ndarray, thorough: bool = False) -> list[Face]:
+    """All faces in ``rgb``, largest first.
+
+    Landmarks are refined on a crop around each face at up to full resolution so that big photos
+    keep sub-pixel precision. ``thorough`` also searches tiles for small faces in group photos.
+    """
+    lm = get_landmarker()
+    h, w = rgb.shape[:2]
+    small, s = _resized(rgb, DETECT_MAX_SIDE)
+    faces = lm.detect(small, scale=s, full_size=(w, h))
+    if thorough or not faces:
+        faces = _merge(faces, _detect_tiles(lm, rgb))
+    faces = [_refine(lm, rgb, f) for f in faces]
+    faces.sort(key=lambda f: -f.size)
+    return faces
+
+
+def _detect_tiles(lm: _Landmarker, rgb: np.ndarray) -> list[Face]:
+    h, w = rgb.shape[:2]
+    found: list[Face] = []
+    for frac in (0.5, 0.3):
+        tw, th = int(w * frac) or 1, int(h * frac) or 1
+        if min(tw, th) < 128:
+            continue
+        for y in np.linspace(0, h - th, int(np.ceil(1 / frac)) * 2 - 1).astype(int):
+            for x in np.linspace(0, w - tw, int(np.ceil(1 / frac)) * 2 - 1).astype(int):
+                tile, s = _resized(rgb[y:y + th, x:x + tw], DETECT_MAX_SIDE)
+                found = _merge(found, lm.detect(tile, offset=(x, y), scale=s, full_size=(w, h)))
+    return found
+
+
+def _merge(faces: list[Face], more: list[Face]) -> list[Face]:
+    out = list(faces)
+    for f in more:
+        if all(_iou(f.bbox, g.bbox) < 0.3 for g in out):
+            out.append(f)
+    return out
+
+
+def _refine(lm: _Landmarker, rgb: np.ndarray, face: Face) -> Face:
+    """Re-run on a square crop around the face (≈3x its size) for precise landmarks."""
+    h, w = rgb.shape[:2]
+    x0, y0, x1, y1 = face.bbox
+    cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, 1.5 * max(x1 - x0, y1 - y0)
+    X0, Y0 = max(0, int(cx - half)), max(0, int(cy - half))
+    X1, Y1 = min(w, int(cx + half)), min(h, int(cy + half))
+    if (X1 - X0) * (Y1 - Y0) >= 0.8 * w * h and max(h, w) <= DETECT_MAX_SIDE:
+        return face  # the crop would be the whole image: nothing to gain
+    crop, s = _resized(rgb[Y0:Y1, X0:X1], 1024)
+    cands = lm.detect(crop, offset=(X0, Y0), scale=s, full_size=(w, h))
+    best = max(cands, key=lambda g: _iou(g.bbox, face.bbox), default=None)
+    return best if best is not None and _iou(best.bbox, face.bbox) > 0.5 else face
+
+
+def select_face(faces: list[Face], index: int | None, what: str) -> Face:
+    """The face the user asked for (largest by default), with the errors a user can act on."""
+    if not faces:
+        raise FaceNotFound(f"{what}: no face found")
+    if index is None:
+        face = faces[0]
+    else:
+        if not 0 <= index < len(faces):
+            raise FaceIndexError(f"{what}: face index {index} out of range "
+                                 f"({len(faces)} face{'s' if len(faces) != 1 else ''} found, indices 0-{len(faces) - 1})")
+        face = faces[index]
+    if face.size < MIN_FACE_PX:
+        raise FaceTooSmall(f"{what}: the face is {face.size:.0f} px across, smaller than the "
+                           f"{MIN_FACE_PX} px needed")
+    return face

@@ -1,0 +1,66 @@
+"""Soft masks and paste-back: how a rendered patch goes back into the full-resolution photo.
+
+A method returns a patch, the 2x3 affine that maps patch pixels into the target image, and a soft
+mask. Outside the mask the target is left bit-for-bit unchanged.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class Patch:
+    image: np.ndarray      # (h, w, 3) uint8 RGB
+    mask: np.ndarray       # (h, w) float32 in [0, 1]
+    to_target: np.ndarray  # (2, 3) affine: patch pixel -> target pixel
+
+
+def polygon_mask(shape: tuple[int, int], polygon: np.ndarray, feather: float = 0.0,
+                 offset=(0.0, 0.0)) -> np.ndarray:
+    """Float mask of a filled polygon; ``feather`` (px) blurs the edge *inwards* so that the mask
+    is exactly 0 on and outside the polygon outline."""
+    h, w = shape
+    m = np.zeros((h, w), np.uint8)
+    pts = np.round((np.asarray(polygon, np.float64) - offset) * 16).astype(np.int32)
+    cv2.fillPoly(m, [pts], 255, lineType=cv2.LINE_AA, shift=4)
+    m = m.astype(np.float32) / 255.0
+    if feather > 0:
+        k = int(np.ceil(feather))
+        m = cv2.erode(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+        m = cv2.GaussianBlur(m, (0, 0), feather / 2.0)
+    return m
+
+
+def blend(base: np.ndarray, over: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``base*(1-mask) + over*mask`` in float, rounded back to uint8."""
+    m = mask[..., None].astype(np.float32)
+    out = base.astype(np.float32) * (1 - m) + over.astype(np.float32) * m
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def paste_back(target: np.ndarray, patch: Patch) -> np.ndarray:
+    """Composite ``patch`` into a copy of ``target``; pixels where the mask is 0 stay identical."""
+    out = target.copy()
+    A = np.asarray(patch.to_target, np.float64)
+    h, w = patch.mask.shape
+    if np.allclose(A[:, :2], np.eye(2)) and np.allclose(A[:, 2], np.round(A[:, 2])):
+        x0, y0 = int(round(A[0, 2])), int(round(A[1, 2]))
+        region = out[y0:y0 + h, x0:x0 + w]
+        out[y0:y0 + h, x0:x0 + w] = blend(region, patch.image, patch.mask)
+        return out
+    H, W = target.shape[:2]
+    corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64) @ A.T
+    x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int), [W, H])
+    if x1 <= x0 or y1 <= y0:
+        return out
+    A_roi = A.copy()
+    A_roi[:, 2] -= (x0, y0)
+    size = (int(x1 - x0), int(y1 - y0))
+    img = cv2.warpAffine(patch.image, A_roi, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    m = cv2.warpAffine(patch.mask, A_roi, size, flags=cv2.INTER_LINEAR, borderValue=0)
+    out[y0:y1, x0:x1] = blend(out[y0:y1, x0:x1], img, m)
+    return out

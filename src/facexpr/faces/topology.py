@@ -1,0 +1,44 @@
+"""Index sets of MediaPipe's 478-point face mesh: the one place these numbers live.
+
+Contours are ordered loops (so they can be drawn as polygons). "Left"/"right" are the subject's.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+N_LANDMARKS = 478
+
+LIPS_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
+LIPS_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
+EYE_RIGHT = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
+EYE_LEFT = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466)
+BROW_RIGHT = (46, 53, 52, 65, 55, 70, 63, 105, 66, 107)
+BROW_LEFT = (276, 283, 282, 295, 285, 300, 293, 334, 296, 336)
+FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
+             152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)
+IRIS_RIGHT = (468, 469, 470, 471, 472)  # centre first, then the rim
+IRIS_LEFT = (473, 474, 475, 476, 477)
+IRISES = IRIS_RIGHT + IRIS_LEFT
+
+# Upper/lower lid mid points and eye corners (for openness measures).
+EYE_RIGHT_LIDS = (159, 145)
+EYE_LEFT_LIDS = (386, 374)
+EYE_RIGHT_CORNERS = (33, 133)
+EYE_LEFT_CORNERS = (263, 362)
+MOUTH_CORNERS = (61, 291)
+INNER_LIP_MID = (13, 14)
+
+# Points that expressions barely move: forehead, nose bridge and tip, temples, inner eye corners.
+# Pose (similarity) alignment uses only these, so an open jaw or raised brows do not tilt the pose.
+STABLE = (10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 109, 338, 67, 297, 103, 332, 54, 284,
+          127, 356, 234, 454, 162, 389, 21, 251, 133, 362, 193, 417, 122, 351, 245, 465)
+
+
+def face_size(xy: np.ndarray) -> float:
+    """A robust size in pixels: the larger side of the landmark bounding box."""
+    mn, mx = xy[:, :2].min(0), xy[:, :2].max(0)
+    return float(max(mx - mn))
+
+
+def interocular(xy: np.ndarray) -> float:
+    return float(np.linalg.norm(xy[IRIS_RIGHT[0], :2] - xy[IRIS_LEFT[0], :2]))

@@ -1,0 +1,185 @@
+"""``warp``: move the target's own pixels along the dense face mesh to the retargeted geometry.
+
+No training, no generator: the face is a piecewise-affine mesh warp (backward-mapped, so it can
+never tear), with three fixes for what warping alone cannot do:
+
+* the mouth interior, where it opens wider than in the target, is taken from the source (warped
+  along the inner-lip contour and colour-matched to the target's skin), so no stretched lips;
+* irises are re-pasted rigidly (translated, never squashed) and clipped by the new eyelids;
+* the displacement fades to zero on a ring around the face, so hair and background stay put.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.interpolate import LinearNDInterpolator
+
+from ..faces.paste import Patch, blend, polygon_mask
+from ..faces.topology import (EYE_LEFT, EYE_RIGHT, FACE_OVAL, IRIS_LEFT, IRIS_RIGHT, LIPS_INNER,
+                              LIPS_OUTER)
+from . import register
+from .base import RenderJob
+
+
+@dataclass(frozen=True)
+class WarpConfig:
+    ring: float = 1.45          # anchor ring radius, relative to the face oval (zero motion there)
+    grid: int = 320             # the mesh map is evaluated on a grid this many px on its long side
+    smooth: float = 1.0         # Gaussian sigma (grid px) smoothing the displacement field
+    mouth_open_ratio: float = 1.15  # fill the mouth when its area grows more than this
+
+
+def _poly_area(p: np.ndarray) -> float:
+    x, y = p[:, 0], p[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def _grid_points(x0, y0, w, h, n):
+    """Coarse sample positions consistent with cv2.resize's half-pixel convention."""
+    s = max(w, h) / n if max(w, h) > n else 1.0
+    gw, gh = max(2, int(round(w / s))), max(2, int(round(h / s)))
+    xs = (np.arange(gw) + 0.5) * (w / gw) - 0.5 + x0
+    ys = (np.arange(gh) + 0.5) * (h / gh) - 0.5 + y0
+    return np.meshgrid(xs, ys)
+
+
+def backward_map(dst_pts: np.ndarray, src_pts: np.ndarray, roi: tuple[int, int, int, int],
+                 grid: int, smooth: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Full-resolution remap tables for ``roi`` = (x0, y0, w, h): each output pixel's source
+    position, piecewise-linear over the Delaunay triangulation of ``dst_pts``."""
+    x0, y0, w, h = roi
+    gx, gy = _grid_points(x0, y0, w, h, grid)
+    interp = LinearNDInterpolator(dst_pts, src_pts - dst_pts)
+    d = interp(np.stack([gx.ravel(), gy.ravel()], 1)).reshape(gx.shape + (2,))
+    d = np.nan_to_num(d, nan=0.0).astype(np.float32)
+    if smooth > 0:
+        d = cv2.GaussianBlur(d, (0, 0), smooth)
+    if d.shape[:2] != (h, w):
+        d = cv2.resize(d, (w, h), interpolation=cv2.INTER_LINEAR)
+    xs, ys = np.meshgrid(np.arange(x0, x0 + w, dtype=np.float32), np.arange(y0, y0 + h, dtype=np.float32))
+    return xs + d[..., 0], ys + d[..., 1]
+
+
+def _anchors(face_xy: np.ndarray, ring: float, shape) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    oval = face_xy[list(FACE_OVAL)]
+    c = oval.mean(0)
+    ring_pts = c + (oval - c) * ring
+    H, W = shape[:2]
+    x0, y0 = np.floor(ring_pts.min(0)).astype(int)
+    x1, y1 = np.ceil(ring_pts.max(0)).astype(int)
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, W), min(y1, H)
+    box = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1],
+                    [(x0 + x1) / 2, y0], [x1, (y0 + y1) / 2], [(x0 + x1) / 2, y1], [x0, (y0 + y1) / 2]],
+                   np.float64)
+    return np.concatenate([ring_pts, box - 1.0]), (int(x0), int(y0), int(x1 - x0), int(y1 - y0))
+
+
+# Control points: every mesh point except the iris rims (irises are pasted rigidly afterwards).
+_CONTROL = np.array([i for i in range(478) if i not in IRIS_RIGHT[1:] + IRIS_LEFT[1:]])
+
+
+def _skin_lab(img: np.ndarray, xy: np.ndarray, size: float) -> np.ndarray:
+    """Mean Lab colour of small cheek and chin patches (robust skin-tone and lighting probe)."""
+    r = max(2, int(size * 0.04))
+    H, W = img.shape[:2]
+    samples = []
+    for i in (50, 280, 199):  # right cheek, left cheek, chin
+        x, y = np.round(xy[i]).astype(int)
+        p = img[max(0, y - r):min(H, y + r), max(0, x - r):min(W, x + r)]
+        if p.size:
+            samples.append(p.reshape(-1, 3))
+    lab = cv2.cvtColor(np.concatenate(samples)[None], cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
+    return np.median(lab, axis=0)
+
+
+def _mouth_fill(job: RenderJob, out: np.ndarray, roi, dst_xy: np.ndarray, cfg: WarpConfig) -> None:
+    """Where the mouth opens wider than in the target, paint the source's mouth interior."""
+    t_xy, s_xy = job.target_face.xy, job.source_face.xy
+    inner = list(LIPS_INNER)
+    a_dst, a_tgt = _poly_area(dst_xy[inner]), _poly_area(t_xy[inner])
+    if a_dst <= cfg.mouth_open_ratio * a_tgt + 1.0:
+        return
+    alpha = float(np.clip((a_dst - a_tgt) / (0.5 * a_dst), 0.0, 1.0))
+    x0, y0, w, h = roi
+    poly = dst_xy[inner]
+    bx0, by0 = np.floor(poly.min(0)).astype(int) - 2
+    bx1, by1 = np.ceil(poly.max(0)).astype(int) + 3
+    bx0, by0 = max(bx0, x0), max(by0, y0)
+    bx1, by1 = min(bx1, x0 + w), min(by1, y0 + h)
+    if bx1 - bx0 < 2 or by1 - by0 < 2:
+        return
+    lips = inner + list(LIPS_OUTER)
+    mx, my = backward_map(dst_xy[lips], s_xy[lips], (bx0, by0, bx1 - bx0, by1 - by0), grid=10 ** 6)
+    src_mouth = cv2.remap(job.source, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    if _poly_area(s_xy[inner]) < 0.3 * a_dst:  # the source's mouth is barely open: dark interior
+        lip = cv2.cvtColor(src_mouth, cv2.COLOR_RGB2LAB).reshape(-1, 3).mean(0)
+        src_mouth[:] = cv2.cvtColor(np.uint8([[[lip[0] * 0.25, lip[1], lip[2]]]]), cv2.COLOR_LAB2RGB)[0, 0]
+    # Colour-match: scale lightness, shift chroma by the difference in skin tone/lighting.
+    ts = _skin_lab(job.target, t_xy, job.target_face.size)
+    ss = _skin_lab(job.source, s_xy, job.source_face.size)
+    lab = cv2.cvtColor(src_mouth, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab[..., 0] *= np.clip(ts[0] / max(ss[0], 1.0), 0.5, 2.0)
+    lab[..., 1:] += 0.5 * (ts[1:] - ss[1:])
+    src_mouth = cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+    feather = max(1.0, job.target_face.size * 0.004)
+    m = polygon_mask((by1 - by0, bx1 - bx0), poly, feather=feather, offset=(bx0, by0)) * alpha
+    sl = (slice(by0 - y0, by1 - y0), slice(bx0 - x0, bx1 - x0))
+    out[sl] = blend(out[sl], src_mouth, m)
+
+
+def _rigid_irises(job: RenderJob, out: np.ndarray, roi, dst_xy: np.ndarray) -> None:
+    """Paste each target iris translated to its new place, visible only between the new lids."""
+    x0, y0, w, h = roi
+    t_xy = job.target_face.xy
+    for eye, iris in ((EYE_RIGHT, IRIS_RIGHT), (EYE_LEFT, IRIS_LEFT)):
+        c_t, c_d = t_xy[iris[0]], dst_xy[iris[0]]
+        r = float(np.linalg.norm(t_xy[list(iris[1:])] - c_t, axis=1).mean())
+        if r < 1.5:
+            continue
+        eye_poly = dst_xy[list(eye)]
+        bx0, by0 = np.floor(np.minimum(eye_poly.min(0), c_d - r)).astype(int) - 2
+        bx1, by1 = np.ceil(np.maximum(eye_poly.max(0), c_d + r)).astype(int) + 3
+        bx0, by0, bx1, by1 = max(bx0, x0), max(by0, y0), min(bx1, x0 + w), min(by1, y0 + h)
+        if bx1 - bx0 < 2 or by1 - by0 < 2:
+            continue
+        shape = (by1 - by0, bx1 - bx0)
+        disk = np.zeros(shape, np.float32)
+        cv2.circle(disk, tuple(np.round((c_d - (bx0, by0)) * 16).astype(int)), int(round(r * 16)), 1.0,
+                   -1, cv2.LINE_AA, shift=4)
+        lids = polygon_mask(shape, eye_poly, feather=1.0, offset=(bx0, by0))
+        shift = c_d - c_t
+        xs, ys = np.meshgrid(np.arange(bx0, bx1, dtype=np.float32) - shift[0],
+                             np.arange(by0, by1, dtype=np.float32) - shift[1])
+        iris_img = cv2.remap(job.target, xs.astype(np.float32), ys.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        sl = (slice(by0 - y0, by1 - y0), slice(bx0 - x0, bx1 - x0))
+        out[sl] = blend(out[sl], iris_img, disk * lids)
+
+
+class Warp:
+    name = "warp"
+
+    def __init__(self, config: WarpConfig = WarpConfig()):
+        self.config = config
+
+    def render(self, job: RenderJob) -> Patch:
+        cfg = self.config
+        t_xy = job.target_face.xy
+        dst_xy = job.retargeted.xy
+        anchors, roi = _anchors(t_xy, cfg.ring, job.target.shape)
+        dst = np.concatenate([dst_xy[_CONTROL], anchors])
+        src = np.concatenate([t_xy[_CONTROL], anchors])
+        mx, my = backward_map(dst, src, roi, cfg.grid, cfg.smooth)
+        out = cv2.remap(job.target, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        _mouth_fill(job, out, roi, dst_xy, cfg)
+        _rigid_irises(job, out, roi, dst_xy)
+        x0, y0, w, h = roi
+        ring = anchors[:len(FACE_OVAL)]
+        mask = polygon_mask((h, w), ring, feather=max(2.0, job.target_face.size * 0.02), offset=(x0, y0))
+        return Patch(out, mask, np.array([[1, 0, x0], [0, 1, y0]], np.float64))
+
+
+@register("warp")
+def _make() -> Warp:
+    return Warp()
