@@ -126,6 +126,8 @@ def save_image(img: np.ndarray, out: str | os.PathLike, quality: int = 95) -> Pa
     try:
         with os.fdopen(fd, "wb") as f:
             kw = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+            if fmt == "PNG":
+                kw = {"compress_level": 3}  # ~3x faster than the default 6, ~10 % larger
             im.save(f, format=fmt, **kw)
             f.flush()
             os.fsync(f.fileno())
@@ -137,3 +139,16 @@ def save_image(img: np.ndarray, out: str | os.PathLike, quality: int = 95) -> Pa
             pass
         raise
     return out
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

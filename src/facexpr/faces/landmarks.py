@@ -7,7 +7,10 @@ whole image first; when that finds nothing (small faces in a big photo, where Me
 from __future__ import annotations
 
 import atexit
+import os
+import sys
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -73,16 +76,33 @@ class Face:
         return d
 
 
+@contextmanager
+def _quiet_native_stderr():
+    """MediaPipe/TFLite print INFO/W lines from C++ straight to fd 2 while starting; hide them."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
+
+
 class _Landmarker:
     """Thread-safe wrapper: MediaPipe's graph is not re-entrant."""
 
     def __init__(self, max_faces: int = 10):
-        import logging
-        import os
-
         os.environ.setdefault("GLOG_minloglevel", "2")
-        logging.getLogger("absl").setLevel(logging.ERROR)
-        from mediapipe.tasks.python import BaseOptions, vision
+        with _quiet_native_stderr():
+            from mediapipe.tasks.python import BaseOptions, vision
 
         path = assets.resolve("face_landmarker")
         opts = vision.FaceLandmarkerOptions(
@@ -94,7 +114,9 @@ class _Landmarker:
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
-        self._lm = vision.FaceLandmarker.create_from_options(opts)
+        with _quiet_native_stderr():
+            self._lm = vision.FaceLandmarker.create_from_options(opts)
+            self._warm = False
         self._lock = threading.Lock()
         # MediaPipe closes through a thread pool that Python shuts down *before* atexit handlers
         # run; closing from a threading-atexit hook (run first) avoids a noisy error at exit.
@@ -115,8 +137,14 @@ class _Landmarker:
         import mediapipe as mp
 
         h, w = rgb.shape[:2]
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         with self._lock:
-            res = self._lm.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb)))
+            if not self._warm:  # the first inference prints delegate INFO lines
+                with _quiet_native_stderr():
+                    res = self._lm.detect(image)
+                self._warm = True
+            else:
+                res = self._lm.detect(image)
         faces = []
         for i, lms in enumerate(res.face_landmarks):
             pts = np.array([(p.x * w, p.y * h, p.z * w) for p in lms], dtype=np.float64)
@@ -159,18 +187,26 @@ def _resized(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
 def analyze_faces(rgb: np.ndarray, thorough: bool = False) -> list[Face]:
     """All faces in ``rgb``, largest first.
 
-    Landmarks are refined on a crop around each face at up to full resolution so that big photos
-    keep sub-pixel precision. ``thorough`` also searches tiles for small faces in group photos.
+    Each face is re-detected on a crop around it at up to full resolution: big photos keep
+    sub-pixel landmark precision, and a face found only on a tile must be confirmed there (tiles
+    cut faces in half and produce false positives). ``thorough`` also searches tiles for small
+    faces in group photos; without it tiles are tried only when the whole image shows no face.
     """
     lm = get_landmarker()
     h, w = rgb.shape[:2]
     small, s = _resized(rgb, DETECT_MAX_SIDE)
-    faces = lm.detect(small, scale=s, full_size=(w, h))
+    faces = [(f, True) for f in lm.detect(small, scale=s, full_size=(w, h))]
     if thorough or not faces:
-        faces = _merge(faces, _detect_tiles(lm, rgb))
-    faces = [_refine(lm, rgb, f) for f in faces]
-    faces.sort(key=lambda f: -f.size)
-    return faces
+        found = [f for f, _ in faces]
+        faces += [(f, False) for f in _merge(found, _detect_tiles(lm, rgb))[len(found):]]
+    out: list[Face] = []
+    for face, trusted in faces:
+        refined = _refine(lm, rgb, face)
+        if refined is None and not trusted:
+            continue
+        out = _merge(out, [refined or face])
+    out.sort(key=lambda f: -f.size)
+    return out
 
 
 def _detect_tiles(lm: _Landmarker, rgb: np.ndarray) -> list[Face]:
@@ -187,16 +223,28 @@ def _detect_tiles(lm: _Landmarker, rgb: np.ndarray) -> list[Face]:
     return found
 
 
+def _same_face(a: Face, b: Face) -> bool:
+    """Overlapping boxes, or one box's centre inside the other (a half face cut by a tile)."""
+    if _iou(a.bbox, b.bbox) >= 0.3:
+        return True
+    for p, q in ((a, b), (b, a)):
+        cx, cy = (p.bbox[0] + p.bbox[2]) / 2, (p.bbox[1] + p.bbox[3]) / 2
+        if q.bbox[0] <= cx <= q.bbox[2] and q.bbox[1] <= cy <= q.bbox[3]:
+            return True
+    return False
+
+
 def _merge(faces: list[Face], more: list[Face]) -> list[Face]:
     out = list(faces)
     for f in more:
-        if all(_iou(f.bbox, g.bbox) < 0.3 for g in out):
+        if not any(_same_face(f, g) for g in out):
             out.append(f)
     return out
 
 
-def _refine(lm: _Landmarker, rgb: np.ndarray, face: Face) -> Face:
-    """Re-run on a square crop around the face (≈3x its size) for precise landmarks."""
+def _refine(lm: _Landmarker, rgb: np.ndarray, face: Face) -> Face | None:
+    """Re-run on a square crop around the face (≈3x its size): precise landmarks, or None when
+    the crop does not confirm the face."""
     h, w = rgb.shape[:2]
     x0, y0, x1, y1 = face.bbox
     cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, 1.5 * max(x1 - x0, y1 - y0)
@@ -207,7 +255,7 @@ def _refine(lm: _Landmarker, rgb: np.ndarray, face: Face) -> Face:
     crop, s = _resized(rgb[Y0:Y1, X0:X1], 1024)
     cands = lm.detect(crop, offset=(X0, Y0), scale=s, full_size=(w, h))
     best = max(cands, key=lambda g: _iou(g.bbox, face.bbox), default=None)
-    return best if best is not None and _iou(best.bbox, face.bbox) > 0.5 else face
+    return best if best is not None and _iou(best.bbox, face.bbox) > 0.5 else None
 
 
 def select_face(faces: list[Face], index: int | None, what: str) -> Face:

