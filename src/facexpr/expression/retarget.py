@@ -33,8 +33,13 @@ class RetargetConfig:
 @dataclass
 class Retargeted:
     landmarks: np.ndarray  # (478, 3) the new geometry, target image coordinates
-    delta: np.ndarray      # (52,) blendshape change applied to the target
+    delta: np.ndarray      # (52,) blendshape change applied to the target's geometry
     blendshapes: np.ndarray  # (52,) the expression the result should show
+    requested: np.ndarray | None = None  # (52,) the change asked for (delta may amplify it)
+
+    def __post_init__(self):
+        if self.requested is None:
+            self.requested = self.delta.copy()
 
     @property
     def xy(self) -> np.ndarray:

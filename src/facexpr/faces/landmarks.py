@@ -242,7 +242,7 @@ def _merge(faces: list[Face], more: list[Face]) -> list[Face]:
     return out
 
 
-def _refine(lm: _Landmarker, rgb: np.ndarray, face: Face) -> Face | None:
+def _refine(lm: _Landmarker, rgb: np.ndarray, face: Face, force: bool = False) -> Face | None:
     """Re-run on a square crop around the face (≈3x its size): precise landmarks, or None when
     the crop does not confirm the face."""
     h, w = rgb.shape[:2]
@@ -250,7 +250,7 @@ def _refine(lm: _Landmarker, rgb: np.ndarray, face: Face) -> Face | None:
     cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, 1.5 * max(x1 - x0, y1 - y0)
     X0, Y0 = max(0, int(cx - half)), max(0, int(cy - half))
     X1, Y1 = min(w, int(cx + half)), min(h, int(cy + half))
-    if (X1 - X0) * (Y1 - Y0) >= 0.8 * w * h and max(h, w) <= DETECT_MAX_SIDE:
+    if (X1 - X0) * (Y1 - Y0) >= 0.8 * w * h and max(h, w) <= DETECT_MAX_SIDE and not force:
         return face  # the crop would be the whole image: nothing to gain
     crop, s = _resized(rgb[Y0:Y1, X0:X1], 1024)
     cands = lm.detect(crop, offset=(X0, Y0), scale=s, full_size=(w, h))
@@ -273,3 +273,10 @@ def select_face(faces: list[Face], index: int | None, what: str) -> Face:
         raise FaceTooSmall(f"{what}: the face is {face.size:.0f} px across, smaller than the "
                            f"{MIN_FACE_PX} px needed")
     return face
+
+
+def reanalyze(rgb: np.ndarray, near: Face) -> Face | None:
+    """The face in ``rgb`` at the place of ``near`` (e.g. after editing it), found on a crop
+    around it: cheaper than :func:`analyze_faces` on the whole photo."""
+    return _refine(get_landmarker(), rgb, near, force=True) or next(
+        (f for f in analyze_faces(rgb) if _iou(f.bbox, near.bbox) > 0.5), None)

@@ -159,6 +159,7 @@ def _rigid_irises(job: RenderJob, out: np.ndarray, roi, dst_xy: np.ndarray) -> N
 
 class Warp:
     name = "warp"
+    landmark_driven = True  # renders exactly the retargeted landmarks: the pipeline may correct them
 
     def __init__(self, config: WarpConfig = WarpConfig()):
         self.config = config
