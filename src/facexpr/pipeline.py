@@ -13,7 +13,7 @@ import numpy as np
 
 from .expression.blendshapes import REGIONS
 from .expression.model import load_default_model
-from .expression.retarget import RetargetConfig, Retargeted, apply_delta, retarget
+from .expression.retarget import RetargetConfig, Retargeted, retarget, retargeted
 from .faces.landmarks import Face, analyze_faces, reanalyze, select_face
 from .faces.paste import paste_back
 from .io import ImageLike, load_image
@@ -106,4 +106,4 @@ def _corrected(out: np.ndarray, t_face: Face, rt: Retargeted, model) -> Retarget
         ratio = np.where(big, achieved / np.where(big, want, 1.0), 1.0)
     gain = np.where(big, np.clip(rt.delta / np.where(big, want, 1.0) * (1.0 + (1.0 - ratio)), 1.0, MAX_GAIN), 1.0)
     delta = np.where(big, want * gain, rt.delta)
-    return Retargeted(apply_delta(t_face, delta, model), delta, rt.blendshapes, requested=want)
+    return retargeted(t_face, delta, model, requested=want)

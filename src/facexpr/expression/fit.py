@@ -8,7 +8,7 @@ source contributes about half of the evidence (4 video clips would otherwise swa
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -25,6 +25,7 @@ class Group:
     landmarks: np.ndarray    # (n, 478, 3) image-space
     blendshapes: np.ndarray  # (n, 52)
     kind: str                # "pair" | "video"
+    sources: list = field(default_factory=list)  # (path, frame index or None) per sample
 
 
 def reference_shape(shapes: list[np.ndarray], iters: int = 3) -> np.ndarray:
@@ -44,22 +45,65 @@ def fit(groups: list[Group], ridge: float = 0.05, reference: np.ndarray | None =
     if reference is None:
         reference = reference_shape([g.landmarks[0] for g in groups if g.kind == "pair"] or
                                     [g.landmarks[0] for g in groups])
-    Xs, Bs, Ws = [], [], []
-    kinds = {g.kind for g in groups}
-    per_kind = {k: sum(len(g.landmarks) for g in groups if g.kind == k) for k in kinds}
-    for g in groups:
-        canon = np.stack([to_canonical(l, reference)[0] for l in g.landmarks]).reshape(len(g.landmarks), -1)
-        Xs.append(canon - canon.mean(0))
-        Bs.append(g.blendshapes - g.blendshapes.mean(0))
-        Ws.append(np.full(len(canon), 1.0 / (per_kind[g.kind] * len(kinds))))
-    X, B, w = np.concatenate(Xs), np.concatenate(Bs).astype(np.float64), np.concatenate(Ws)
-    Bw = B * w[:, None]
-    A = B.T @ Bw + ridge * np.eye(B.shape[1]) * w.sum() / B.shape[1]
-    basis = np.linalg.solve(A, Bw.T @ X).reshape(B.shape[1], 478, 3)
+    canon = [np.stack([to_canonical(l, reference)[0] for l in g.landmarks]).reshape(len(g.landmarks), -1)
+             for g in groups]
+    basis = _ridge_within_groups(groups, canon, ridge).reshape(-1, 478, 3)
+    per_kind = {k: sum(len(g.landmarks) for g in groups if g.kind == k) for k in {g.kind for g in groups}}
     info = dict(meta or {})
     info.update({"ridge": ridge, "samples": {k: int(v) for k, v in per_kind.items()},
                  "groups": len(groups)})
     return ExpressionModel(reference, basis, info)
+
+
+def _ridge_within_groups(groups: list[Group], targets: list[np.ndarray], ridge: float) -> np.ndarray:
+    """Ridge regression of per-group-centred ``targets`` on centred blendshapes (52 x D).
+
+    Centring within a group removes identity (and, for textures, skin colour); each data kind
+    (London pairs, video frames) gets equal total weight."""
+    kinds = {g.kind for g in groups}
+    per_kind = {k: sum(len(g.blendshapes) for g in groups if g.kind == k) for k in kinds}
+    Ys, Bs, Ws = [], [], []
+    for g, y in zip(groups, targets):
+        Ys.append(y - y.mean(0))
+        Bs.append(g.blendshapes - g.blendshapes.mean(0))
+        Ws.append(np.full(len(y), 1.0 / (per_kind[g.kind] * len(kinds))))
+    Y, B, w = np.concatenate(Ys), np.concatenate(Bs).astype(np.float64), np.concatenate(Ws)
+    Bw = B * w[:, None]
+    A = B.T @ Bw + ridge * np.eye(B.shape[1]) * w.sum() / B.shape[1]
+    return np.linalg.solve(A, Bw.T @ Y)
+
+
+def fit_shading(groups: list[Group], model: ExpressionModel, ridge: float = 0.05,
+                size: int = 128, log=print) -> np.ndarray:
+    """Per-texel log-luminance change per blendshape (52, size, size), same regression as the
+    geometry; re-reads each sample's image (landmarks are already known)."""
+    from .shading import atlas_layout, atlas_weight, log_luminance_texture
+
+    layout = atlas_layout(model.mean_shape, size)
+    textures = []
+    for g in groups:
+        tex = [log_luminance_texture(img, lm[:, :2], layout, size)
+               for img, lm in zip(_images(g), g.landmarks)]
+        textures.append(np.stack(tex).reshape(len(tex), -1))
+    log(f"shading: {sum(len(t) for t in textures)} textures")
+    basis = _ridge_within_groups(groups, textures, ridge).reshape(-1, size, size)
+    return (basis * atlas_weight(layout, size)[None]).astype(np.float32)
+
+
+def _images(g: Group):
+    """The images behind a group's samples, in order (video frames decoded again)."""
+    from ..datasets import video
+    from ..io import load_image
+
+    frames_of: dict = {}
+    for path, idx in g.sources:
+        if idx is None:
+            yield load_image(path)
+            continue
+        if path not in frames_of:
+            wanted = {i for p, i in g.sources if p == path}
+            frames_of[path] = {i: f for i, f in video.frames(path) if i in wanted}
+        yield frames_of[path][idx]
 
 
 def landmark_error(model: ExpressionModel, neutral: Group | np.ndarray, expressive_lm: np.ndarray,
@@ -86,17 +130,19 @@ def collect(root: Path, analyze: Callable, video_every: int = 3, london_part: st
         faces = [analyze(load_image(f)) for f in (p.neutral, p.smiling)]
         if all(faces):
             groups.append(Group(f"london/{p.id}", np.stack([f.landmarks for f in faces]),
-                                np.stack([f.blendshapes for f in faces]), "pair"))
+                                np.stack([f.blendshapes for f in faces]), "pair",
+                                [(p.neutral, None), (p.smiling, None)]))
     log(f"london {london_part}: {len(groups)} pairs")
     for clip in video.clips(root):
-        lms, bss = [], []
-        for _, rgb in video.frames(clip, every=video_every):
+        lms, bss, srcs = [], [], []
+        for i, rgb in video.frames(clip, every=video_every):
             f = analyze(rgb)
             if f is not None:
                 lms.append(f.landmarks)
                 bss.append(f.blendshapes)
+                srcs.append((clip, i))
         if len(lms) >= 10:
-            groups.append(Group(f"video/{clip.name}", np.stack(lms), np.stack(bss), "video"))
+            groups.append(Group(f"video/{clip.name}", np.stack(lms), np.stack(bss), "video", srcs))
         log(f"video {clip.name}: {len(lms)} frames")
     return groups
 
@@ -124,6 +170,7 @@ def fit_default(root: Path, out: Path, analyze: Callable, ridge: float = 0.05, v
               "no_change_error": float(e[:, 1].mean()),
               "units": "mean 2D landmark distance, canonical units (stable-point RMS radius = 1)"}
     model.meta["heldout"] = report
+    model.shading = fit_shading(groups, model, ridge=ridge, log=log)
     model.save(out)
     log(f"saved {out}: unseen London smile landmarks error {report['model_error']:.4f} "
         f"(no-change baseline {report['no_change_error']:.4f}, {len(errs)} pairs)")

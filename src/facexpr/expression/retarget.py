@@ -36,6 +36,8 @@ class Retargeted:
     delta: np.ndarray      # (52,) blendshape change applied to the target's geometry
     blendshapes: np.ndarray  # (52,) the expression the result should show
     requested: np.ndarray | None = None  # (52,) the change asked for (delta may amplify it)
+    shading: np.ndarray | None = None    # (T, T) atlas log-luminance ratio for ``delta``
+    layout: np.ndarray | None = None     # (478, 2) atlas positions of the landmarks
 
     def __post_init__(self):
         if self.requested is None:
@@ -66,8 +68,15 @@ def apply_delta(target: Face, delta: np.ndarray, model: ExpressionModel) -> np.n
     return moved
 
 
+def retargeted(target: Face, delta: np.ndarray, model: ExpressionModel,
+               requested: np.ndarray | None = None) -> Retargeted:
+    """Everything a renderer needs to give ``target`` the blendshape change ``delta``."""
+    shading = model.shading_ratio(delta)
+    return Retargeted(apply_delta(target, delta, model), delta,
+                      np.clip(target.blendshapes + (delta if requested is None else requested), 0, 1),
+                      requested, shading, model.layout if shading is not None else None)
+
+
 def retarget(source: Face, target: Face, model: ExpressionModel,
              cfg: RetargetConfig = RetargetConfig()) -> Retargeted:
-    delta = expression_delta(source.blendshapes, target.blendshapes, cfg)
-    return Retargeted(apply_delta(target, delta, model), delta,
-                      np.clip(target.blendshapes + delta, 0, 1))
+    return retargeted(target, expression_delta(source.blendshapes, target.blendshapes, cfg), model)

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy.interpolate import LinearNDInterpolator
 
+from ..expression.shading import ratio_in_roi
+from ..faces.mesh import backward_map
 from ..faces.paste import Patch, blend, polygon_mask
 from ..faces.topology import (EYE_LEFT, EYE_RIGHT, FACE_OVAL, IRIS_LEFT, IRIS_RIGHT, LIPS_INNER,
                               LIPS_OUTER)
@@ -29,37 +30,12 @@ class WarpConfig:
     grid: int = 320             # the mesh map is evaluated on a grid this many px on its long side
     smooth: float = 1.0         # Gaussian sigma (grid px) smoothing the displacement field
     mouth_open_ratio: float = 1.15  # fill the mouth when its area grows more than this
+    shading: bool = True        # apply the expression model's skin shading (smile lines…)
 
 
 def _poly_area(p: np.ndarray) -> float:
     x, y = p[:, 0], p[:, 1]
     return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
-
-
-def _grid_points(x0, y0, w, h, n):
-    """Coarse sample positions consistent with cv2.resize's half-pixel convention."""
-    s = max(w, h) / n if max(w, h) > n else 1.0
-    gw, gh = max(2, int(round(w / s))), max(2, int(round(h / s)))
-    xs = (np.arange(gw) + 0.5) * (w / gw) - 0.5 + x0
-    ys = (np.arange(gh) + 0.5) * (h / gh) - 0.5 + y0
-    return np.meshgrid(xs, ys)
-
-
-def backward_map(dst_pts: np.ndarray, src_pts: np.ndarray, roi: tuple[int, int, int, int],
-                 grid: int, smooth: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Full-resolution remap tables for ``roi`` = (x0, y0, w, h): each output pixel's source
-    position, piecewise-linear over the Delaunay triangulation of ``dst_pts``."""
-    x0, y0, w, h = roi
-    gx, gy = _grid_points(x0, y0, w, h, grid)
-    interp = LinearNDInterpolator(dst_pts, src_pts - dst_pts)
-    d = interp(np.stack([gx.ravel(), gy.ravel()], 1)).reshape(gx.shape + (2,))
-    d = np.nan_to_num(d, nan=0.0).astype(np.float32)
-    if smooth > 0:
-        d = cv2.GaussianBlur(d, (0, 0), smooth)
-    if d.shape[:2] != (h, w):
-        d = cv2.resize(d, (w, h), interpolation=cv2.INTER_LINEAR)
-    xs, ys = np.meshgrid(np.arange(x0, x0 + w, dtype=np.float32), np.arange(y0, y0 + h, dtype=np.float32))
-    return xs + d[..., 0], ys + d[..., 1]
 
 
 def _anchors(face_xy: np.ndarray, ring: float, shape) -> tuple[np.ndarray, tuple[int, int, int, int]]:
@@ -173,6 +149,10 @@ class Warp:
         src = np.concatenate([t_xy[_CONTROL], anchors])
         mx, my = backward_map(dst, src, roi, cfg.grid, cfg.smooth)
         out = cv2.remap(job.target, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        rt = job.retargeted
+        if cfg.shading and rt.shading is not None:
+            ratio = ratio_in_roi(rt.shading, rt.layout, dst_xy, roi, cfg.grid)
+            out = np.clip(out * np.exp(ratio)[..., None] + 0.5, 0, 255).astype(np.uint8)
         _mouth_fill(job, out, roi, dst_xy, cfg)
         _rigid_irises(job, out, roi, dst_xy)
         x0, y0, w, h = roi

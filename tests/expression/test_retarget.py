@@ -1,0 +1,174 @@
+"""Retargeting: target geometry + (source − target) expression, per region and intensity."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facexpr.expression.blendshapes import INDEX, NAMES, REGIONS, as_dict, region_mask
+from facexpr.expression.retarget import (CLOSED_EYE, MAX_INTENSITY, RetargetConfig, apply_delta,
+                                         expression_delta, retarget)
+from facexpr.faces.landmarks import Face
+from facexpr.faces.topology import (BROW_LEFT, BROW_RIGHT, EYE_LEFT, EYE_RIGHT, IRIS_LEFT, IRIS_RIGHT,
+                                    LIPS_INNER, LIPS_OUTER, MOUTH_CORNERS)
+
+EYES_AND_BROWS = list(EYE_LEFT + EYE_RIGHT + BROW_LEFT + BROW_RIGHT)
+MOUTH = list(LIPS_OUTER + LIPS_INNER)
+
+
+# ----------------------------------------------------------------------------- region_mask
+
+def test_region_mask_groups():
+    brows, eyes, mouth = (region_mask((r,)).astype(bool) for r in REGIONS)
+    assert region_mask().shape == (52,)
+    assert {NAMES[i] for i in np.flatnonzero(brows)} == {n for n in NAMES if n.startswith("brow")}
+    assert {NAMES[i] for i in np.flatnonzero(eyes)} == {n for n in NAMES if n.startswith(("eyeBlink", "eyeSquint", "eyeWide"))}
+    assert mouth[INDEX["jawOpen"]] and mouth[INDEX["mouthSmileLeft"]] and mouth[INDEX["cheekPuff"]]
+    assert not (brows & eyes).any() and not (eyes & mouth).any() and not (brows & mouth).any()
+    assert np.array_equal(region_mask(), (brows | eyes | mouth).astype(np.float32))
+
+
+def test_region_mask_excludes_gaze_and_neutral():
+    m = region_mask()
+    assert m[INDEX["_neutral"]] == 0
+    assert all(m[INDEX[n]] == 0 for n in NAMES if n.startswith("eyeLook"))
+    assert region_mask(()).sum() == 0
+
+
+def test_region_mask_unknown_region():
+    with pytest.raises(ValueError, match="nose"):
+        region_mask(("mouth", "nose"))
+
+
+def test_as_dict():
+    d = as_dict(np.arange(52, dtype=np.float32))
+    assert list(d) == list(NAMES) and d["jawOpen"] == INDEX["jawOpen"]
+
+
+# ----------------------------------------------------------------------------- config and delta
+
+@pytest.mark.parametrize("bad", [-0.01, MAX_INTENSITY + 0.01, 10.0])
+def test_config_rejects_intensity_out_of_range(bad):
+    with pytest.raises(ValueError, match="intensity"):
+        RetargetConfig(intensity=bad)
+
+
+def test_config_rejects_unknown_region():
+    with pytest.raises(ValueError):
+        RetargetConfig(regions=("lips",))
+
+
+def test_expression_delta_intensity_and_regions():
+    rng = np.random.default_rng(0)
+    s, t = rng.uniform(0, 0.4, 52), rng.uniform(0, 0.4, 52)  # eyes open (blink < CLOSED_EYE)
+    full = expression_delta(s, t, RetargetConfig(1.0))
+    np.testing.assert_allclose(full, (s - t) * region_mask(), atol=1e-7)
+    np.testing.assert_allclose(expression_delta(s, t, RetargetConfig(0.5)), 0.5 * full, atol=1e-7)
+    assert not expression_delta(s, t, RetargetConfig(0.0)).any()
+    mouth_only = expression_delta(s, t, RetargetConfig(1.0, ("mouth",)))
+    assert not mouth_only[region_mask(("brows", "eyes")).astype(bool)].any()
+    assert mouth_only[INDEX["jawOpen"]] == pytest.approx(s[INDEX["jawOpen"]] - t[INDEX["jawOpen"]])
+
+
+def test_closed_target_eye_is_not_opened():
+    s, t = np.zeros(52), np.zeros(52)
+    t[INDEX["eyeBlinkLeft"]] = CLOSED_EYE + 0.3  # target's left eye closed, source's open and wide
+    s[INDEX["eyeWideLeft"]] = 0.8
+    s[INDEX["eyeBlinkRight"]] = 0.6            # source blinks the right eye: allowed
+    d = expression_delta(s, t, RetargetConfig())
+    assert d[INDEX["eyeBlinkLeft"]] == 0.0 and d[INDEX["eyeWideLeft"]] == 0.0
+    assert d[INDEX["eyeBlinkRight"]] == pytest.approx(0.6)
+
+
+# ----------------------------------------------------------------------------- synthetic faces
+
+def _synthetic_face(model, blendshapes=None) -> Face:
+    """A face in image coordinates made from the model's mean shape, rotated by 10 degrees."""
+    a = np.radians(10)
+    R = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+    lm = 150.0 * model.mean_shape @ R.T + (400, 350, 0)
+    bs = np.zeros(52, np.float32) if blendshapes is None else np.asarray(blendshapes, np.float32)
+    return Face(lm, bs, np.eye(4), (800, 800))
+
+
+def test_synthetic_smile_lifts_mouth_corners(model):
+    tgt = _synthetic_face(model)
+    bs = np.zeros(52, np.float32)
+    bs[INDEX["mouthSmileLeft"]] = bs[INDEX["mouthSmileRight"]] = 0.8
+    rt = retarget(_synthetic_face(model, bs), tgt, model)
+    assert rt.delta[INDEX["mouthSmileLeft"]] == pytest.approx(0.8)
+    np.testing.assert_allclose(rt.blendshapes, np.clip(tgt.blendshapes + rt.delta, 0, 1))
+    # "Up" in the face's own (rotated) frame: project onto the face's downward axis.
+    down = np.array([-np.sin(np.radians(10)), np.cos(np.radians(10))])
+    for i in MOUTH_CORNERS:
+        assert (rt.xy[i] - tgt.xy[i]) @ down < -1.0
+
+
+def test_retarget_identical_expression_changes_nothing(model):
+    bs = np.random.default_rng(1).uniform(0, 0.4, 52)
+    tgt = _synthetic_face(model, bs)
+    rt = retarget(_synthetic_face(model, bs), tgt, model)
+    assert not rt.delta.any()
+    np.testing.assert_allclose(rt.landmarks, tgt.landmarks, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- real faces
+
+def test_intensity_zero_returns_target_landmarks(model, source_face, target_face):
+    rt = retarget(source_face, target_face, model, RetargetConfig(intensity=0.0))
+    assert not rt.delta.any()
+    np.testing.assert_allclose(rt.landmarks, target_face.landmarks, atol=1e-6)
+    np.testing.assert_allclose(rt.blendshapes, target_face.blendshapes, atol=1e-7)
+
+
+def test_full_retarget_moves_the_mouth(model, source_face, target_face):
+    rt = retarget(source_face, target_face, model)
+    assert rt.landmarks.shape == (478, 3)
+    move = np.linalg.norm(rt.xy - target_face.xy, axis=1)
+    assert move[MOUTH].mean() > 0.01 * target_face.size
+    # The smile is transferred: the mouth corners rise (the face is upright in London photos).
+    for i in MOUTH_CORNERS:
+        assert rt.xy[i, 1] < target_face.xy[i, 1] - 2.0
+    # …and widen.
+    w0 = np.linalg.norm(target_face.xy[MOUTH_CORNERS[0]] - target_face.xy[MOUTH_CORNERS[1]])
+    w1 = np.linalg.norm(rt.xy[MOUTH_CORNERS[0]] - rt.xy[MOUTH_CORNERS[1]])
+    assert w1 > w0 + 5.0
+    assert rt.blendshapes[INDEX["mouthSmileLeft"]] > 0.3
+
+
+def test_intensity_scales_motion(model, source_face, target_face):
+    full = retarget(source_face, target_face, model, RetargetConfig(1.0)).landmarks - target_face.landmarks
+    half = retarget(source_face, target_face, model, RetargetConfig(0.5)).landmarks - target_face.landmarks
+    np.testing.assert_allclose(half, 0.5 * full, atol=1e-6)
+
+
+def test_mouth_region_moves_the_mouth_most(model, source_face, target_face):
+    rt = retarget(source_face, target_face, model, RetargetConfig(1.0, ("mouth",)))
+    move = np.linalg.norm(rt.xy - target_face.xy, axis=1)
+    assert move[MOUTH].max() > 0.02 * target_face.size
+    assert move[EYES_AND_BROWS].max() < 0.25 * move[MOUTH].max()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: regions=('mouth',) still moves the eyes and brows (~2 px on a 520 px London face). "
+    "expression_delta (src/facexpr/expression/retarget.py) masks the blendshape delta by region, "
+    "but apply_delta adds model.displacement(delta) to all 478 points, and the shipped basis rows "
+    "of mouth blendshapes (e.g. mouthPressLeft, jawOpen) have non-zero entries on eye/brow landmarks "
+    "(up to 0.04 canonical units); the displacement is not restricted to the region's landmarks"))
+def test_mouth_region_leaves_eyes_and_brows_unchanged(model, source_face, target_face):
+    rt = retarget(source_face, target_face, model, RetargetConfig(1.0, ("mouth",)))
+    np.testing.assert_allclose(rt.landmarks[EYES_AND_BROWS], target_face.landmarks[EYES_AND_BROWS], atol=1e-6)
+    np.testing.assert_allclose(rt.landmarks[list(IRIS_LEFT + IRIS_RIGHT)],
+                               target_face.landmarks[list(IRIS_LEFT + IRIS_RIGHT)], atol=1e-6)
+
+
+def test_irises_are_rigid(model, source_face, target_face):
+    rt = retarget(source_face, target_face, model)
+    for eye, iris in ((EYE_RIGHT, IRIS_RIGHT), (EYE_LEFT, IRIS_LEFT)):
+        shift = rt.landmarks[list(iris)] - target_face.landmarks[list(iris)]
+        np.testing.assert_allclose(shift, np.broadcast_to(shift[0], shift.shape), atol=1e-9)
+        eye_shift = (rt.landmarks[list(eye)] - target_face.landmarks[list(eye)]).mean(0)
+        np.testing.assert_allclose(shift[0], eye_shift, atol=1e-9)
+
+
+def test_apply_delta_zero_is_identity(model, target_face):
+    np.testing.assert_allclose(apply_delta(target_face, np.zeros(52), model), target_face.landmarks, atol=1e-6)
