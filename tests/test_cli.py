@@ -184,20 +184,11 @@ def test_bad_option_values_are_refused(pair, tmp_path, args, needle):
     assert not (tmp_path / "o.png").exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG src/facexpr/cli.py: option errors found by typer/click (--intensity min/max, "
-    "typer.BadParameter raised by _regions) are printed as a multi-line usage block with a rich box "
-    "('Usage: …', 'Try … --help', '╭─ Error ─…╮'), not the one 'facexpr: error: …' line the CLI "
-    "promises for every user-fixable problem"))
 @pytest.mark.parametrize("args", [["--intensity", "2"], ["--regions", "nose"]])
 def test_bad_option_values_are_one_line(pair, tmp_path, args):
     assert_one_line_error(run("transfer", *pair, "-o", tmp_path / "o.png", *args), code=2)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG src/facexpr/cli.py analyze (line ~183): `facexpr analyze IMG -o missing_dir/x.json` calls "
-    "atomic_write_text without checking the folder; tempfile.mkstemp raises FileNotFoundError, which "
-    "main() does not catch, so the user gets a Python traceback instead of a one-line error"))
 def test_analyze_output_folder_missing(target_path, tmp_path):
     assert_one_line_error(run("analyze", target_path, "-o", tmp_path / "missing" / "x.json"))
 

@@ -148,11 +148,6 @@ def test_analyze_api(target_path):
     assert len(faces) == 1 and faces[0].landmarks.shape == (478, 3)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG src/facexpr/pipeline.py run_transfer: faces are found with analyze_faces(img) (thorough="
-    "False), while `facexpr analyze`/facexpr.analyze use thorough=True. On edge/multi_face.jpg "
-    "analyze lists 5 faces but transfer finds only 2, so --target-face 2..4 fail with 'face index "
-    "out of range (2 faces found)' and --target-face 1 picks a different face than analyze's index 1"))
 def test_face_indices_match_analyze(edge, source_path):
     group = data_file(edge, "multi_face.jpg")
     faces = facexpr.analyze(group)

@@ -35,7 +35,7 @@ def _regions(value: Optional[str]) -> tuple[str, ...] | None:
     regs = tuple(r.strip() for r in value.split(",") if r.strip())
     bad = [r for r in regs if r not in REGIONS]
     if bad or not regs:
-        raise typer.BadParameter(f"unknown region(s) {bad}; choose from {', '.join(REGIONS)}")
+        _fail(f"--regions: unknown region(s) {', '.join(bad) or '(none given)'}; choose from {', '.join(REGIONS)}")
     return regs
 
 
@@ -54,7 +54,7 @@ def transfer(
     target: Optional[Path] = typer.Argument(None, help="Photo of the person who gets that expression."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output image (.png, .jpg, .webp…)."),
     method: str = typer.Option("warp", "--method", "-m", help="Rendering method (see `facexpr methods`)."),
-    intensity: float = typer.Option(1.0, min=0.0, max=1.5, help="0 = unchanged, 1 = the source's expression, 1.5 = exaggerated."),
+    intensity: float = typer.Option(1.0, help="0 = unchanged, 1 = the source's expression, 1.5 = exaggerated."),
     regions: Optional[str] = typer.Option(None, help=REGIONS_HELP),
     source_face: Optional[int] = typer.Option(None, help="Which face in SOURCE (0 = largest; default largest)."),
     target_face: Optional[int] = typer.Option(None, help="Which face in TARGET (0 = largest; default largest)."),
@@ -63,6 +63,10 @@ def transfer(
     profile: bool = typer.Option(False, help="Print per-stage milliseconds."),
 ):
     """Give TARGET the facial expression of SOURCE; same size, person, pose and background."""
+    from .expression.retarget import MAX_INTENSITY
+
+    if not 0.0 <= intensity <= MAX_INTENSITY:
+        _fail(f"--intensity must be between 0 and {MAX_INTENSITY}, got {intensity}")
     regs = _regions(regions)
     if pairs is not None:
         if source or target or output:
@@ -178,9 +182,12 @@ def analyze(
            "faces": [f.to_dict(with_landmarks=landmarks) for f in faces]}
     text = json.dumps(doc, indent=indent)
     if output:
-        from .io import atomic_write_text
+        from .io import atomic_write_text, check_output_path
 
-        atomic_write_text(output, text)
+        try:
+            atomic_write_text(check_output_path(output, [image], suffixes=(".json",)), text)
+        except FacexprError as e:
+            _fail(str(e), e.exit_code)
         typer.echo(str(output))
     else:
         typer.echo(text)

@@ -31,7 +31,9 @@ def _to_rgb(im: Image.Image) -> np.ndarray:
     im = ImageOps.exif_transpose(im)
     if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         arr = np.asarray(im, dtype=np.float64)
-        hi = 65535.0 if arr.max() > 255 else 255.0
+        # 16-bit modes are scaled by their full range (a dark 16-bit photo stays dark); 32-bit
+        # "I"/"F" carry no range, so they are read as 16-bit only when values exceed 8 bits.
+        hi = 65535.0 if im.mode.startswith("I;16") or arr.max() > 255 else 255.0
         im = Image.fromarray(np.clip(arr / hi * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         im = im.convert("RGBA")
@@ -95,12 +97,14 @@ def _array_to_rgb(arr: np.ndarray, what: str) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def check_output_path(out: str | os.PathLike, inputs: list) -> Path:
+def check_output_path(out: str | os.PathLike, inputs: list, suffixes=tuple(SAVE_FORMATS)) -> Path:
     """Refuse an output that would overwrite an input, or that cannot be written."""
     out = Path(out)
-    if out.suffix.lower() not in SAVE_FORMATS:
+    if out.suffix.lower() not in suffixes:
         raise OutputError(f"{out}: unknown output format '{out.suffix}' "
-                          f"(use one of {', '.join(sorted(SAVE_FORMATS))})")
+                          f"(use one of {', '.join(sorted(suffixes))})")
+    if out.is_dir():
+        raise OutputError(f"{out}: is a folder; give a file name")
     for src in inputs:
         if isinstance(src, (str, os.PathLike)) and Path(src).exists() and out.exists():
             if os.path.samefile(src, out):

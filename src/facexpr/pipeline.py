@@ -62,11 +62,15 @@ def run_transfer(source: ImageLike, target: ImageLike, cfg: TransferConfig = Tra
         src_img = load_image(source, _name(source, "source"))
         tgt_img = load_image(target, _name(target, "target"))
     with timer("analyze"):
-        s_face = select_face(analyze_faces(src_img), cfg.source_face, "source " + _name(source, "image"))
-        t_face = select_face(analyze_faces(tgt_img), cfg.target_face, "target " + _name(target, "image"))
+        # An index refers to `facexpr analyze`'s list, which searches thoroughly (group photos).
+        s_face = select_face(analyze_faces(src_img, thorough=cfg.source_face is not None),
+                             cfg.source_face, "source " + _name(source, "image"))
+        t_face = select_face(analyze_faces(tgt_img, thorough=cfg.target_face is not None),
+                             cfg.target_face, "target " + _name(target, "image"))
     with timer("retarget"):
         model = load_default_model()
         rt = retarget(s_face, t_face, model, rcfg)
+    point_weights = rt.point_weights  # the --regions restriction, kept through corrections
     if cfg.intensity == 0 or not np.any(rt.delta):
         return TransferResult(tgt_img.copy(), s_face, t_face, rt, timer.ms)
     with timer("render"):
@@ -76,7 +80,7 @@ def run_transfer(source: ImageLike, target: ImageLike, cfg: TransferConfig = Tra
     if getattr(method, "landmark_driven", False):
         for _ in range(cfg.feedback):
             with timer("feedback"):
-                corrected = _corrected(out, t_face, rt, model)
+                corrected = _corrected(out, t_face, rt, model, point_weights)
                 if corrected is None:
                     break
                 rt = corrected
@@ -87,7 +91,7 @@ def run_transfer(source: ImageLike, target: ImageLike, cfg: TransferConfig = Tra
 MAX_GAIN = 2.0
 
 
-def _corrected(out: np.ndarray, t_face: Face, rt: Retargeted, model) -> Retargeted | None:
+def _corrected(out: np.ndarray, t_face: Face, rt: Retargeted, model, point_weights) -> Retargeted | None:
     """One closed-loop step: measure the expression the output shows, and amplify each requested
     blendshape that fell short (never beyond ``MAX_GAIN`` x the request, never a new one).
 
@@ -106,4 +110,4 @@ def _corrected(out: np.ndarray, t_face: Face, rt: Retargeted, model) -> Retarget
         ratio = np.where(big, achieved / np.where(big, want, 1.0), 1.0)
     gain = np.where(big, np.clip(rt.delta / np.where(big, want, 1.0) * (1.0 + (1.0 - ratio)), 1.0, MAX_GAIN), 1.0)
     delta = np.where(big, want * gain, rt.delta)
-    return retargeted(t_face, delta, model, requested=want)
+    return retargeted(t_face, delta, model, requested=want, point_weights=point_weights)

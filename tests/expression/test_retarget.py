@@ -148,12 +148,6 @@ def test_mouth_region_moves_the_mouth_most(model, source_face, target_face):
     assert move[EYES_AND_BROWS].max() < 0.25 * move[MOUTH].max()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: regions=('mouth',) still moves the eyes and brows (~2 px on a 520 px London face). "
-    "expression_delta (src/facexpr/expression/retarget.py) masks the blendshape delta by region, "
-    "but apply_delta adds model.displacement(delta) to all 478 points, and the shipped basis rows "
-    "of mouth blendshapes (e.g. mouthPressLeft, jawOpen) have non-zero entries on eye/brow landmarks "
-    "(up to 0.04 canonical units); the displacement is not restricted to the region's landmarks"))
 def test_mouth_region_leaves_eyes_and_brows_unchanged(model, source_face, target_face):
     rt = retarget(source_face, target_face, model, RetargetConfig(1.0, ("mouth",)))
     np.testing.assert_allclose(rt.landmarks[EYES_AND_BROWS], target_face.landmarks[EYES_AND_BROWS], atol=1e-6)

@@ -51,11 +51,6 @@ def test_polygon_mask_feather_softens_the_edge_inwards():
     assert soft.sum() < sharp.sum()              # the fade eats into the polygon, not outward
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG src/facexpr/faces/paste.py polygon_mask: the docstring promises a feathered mask that is "
-    "exactly 0 on and outside the polygon outline, but the erosion radius is ceil(feather) while "
-    "the Gaussian (sigma=feather/2, OpenCV kernel radius 4*sigma = 2*feather) reaches about "
-    "feather px further: e.g. feather=10 leaves ~0.012 at pixels 1 px outside the polygon"))
 @pytest.mark.parametrize("feather", [2.0, 10.0])
 def test_polygon_mask_feathered_is_zero_outside_outline(feather):
     m = polygon_mask((200, 200), SQUARE, feather=feather)

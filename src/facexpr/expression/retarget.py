@@ -11,7 +11,8 @@ import numpy as np
 
 from ..faces.align import to_canonical
 from ..faces.landmarks import Face
-from ..faces.topology import EYE_LEFT, EYE_RIGHT, IRIS_LEFT, IRIS_RIGHT
+from ..faces.topology import (BROW_LEFT, BROW_RIGHT, EYE_LEFT, EYE_RIGHT, IRIS_LEFT, IRIS_RIGHT,
+                              IRISES, LIPS_INNER, LIPS_OUTER)
 from .blendshapes import INDEX, REGIONS, region_mask
 from .model import ExpressionModel
 
@@ -38,6 +39,7 @@ class Retargeted:
     requested: np.ndarray | None = None  # (52,) the change asked for (delta may amplify it)
     shading: np.ndarray | None = None    # (T, T) atlas log-luminance ratio for ``delta``
     layout: np.ndarray | None = None     # (478, 2) atlas positions of the landmarks
+    point_weights: np.ndarray | None = None  # (478,) how much each landmark may move (regions)
 
     def __post_init__(self):
         if self.requested is None:
@@ -57,10 +59,35 @@ def expression_delta(source_bs: np.ndarray, target_bs: np.ndarray, cfg: Retarget
     return delta
 
 
-def apply_delta(target: Face, delta: np.ndarray, model: ExpressionModel) -> np.ndarray:
+# Landmarks that define each region; every other landmark belongs to the regions softly, by
+# distance on the mean face (a partition of unity, so restricting regions never makes a seam).
+REGION_POINTS = {"brows": BROW_RIGHT + BROW_LEFT, "eyes": EYE_RIGHT + EYE_LEFT + IRISES,
+                 "mouth": LIPS_OUTER + LIPS_INNER + (152, 148, 377, 176, 400, 172, 397)}
+
+
+def region_point_weights(mean_shape: np.ndarray, regions) -> np.ndarray | None:
+    """(478,) weights in [0, 1]: 1 at the chosen regions, 0 at the others (None = all chosen)."""
+    if set(regions) >= set(REGIONS):
+        return None
+    xy = mean_shape[:, :2]
+    scale = 0.12 * float(np.ptp(xy[:, 1]))  # ~ the eye-to-brow distance
+    aff = {}
+    for r, pts in REGION_POINTS.items():
+        d = np.linalg.norm(xy[:, None] - xy[list(pts)][None], axis=2).min(1)
+        aff[r] = np.exp(-(d / scale) ** 2) + 1e-12
+    total = sum(aff.values())
+    w = sum(aff[r] for r in regions) / total if regions else np.zeros(len(xy))
+    return np.clip((w - 0.01) / 0.98, 0.0, 1.0)  # exactly 0 / 1 away from region borders
+
+
+def apply_delta(target: Face, delta: np.ndarray, model: ExpressionModel,
+                point_weights: np.ndarray | None = None) -> np.ndarray:
     """New target landmarks (image coordinates) after a blendshape change ``delta``."""
     canon, sim = to_canonical(target.landmarks, model.mean_shape)
-    moved = sim.inverse().apply(canon + model.displacement(delta))
+    disp = model.displacement(delta)
+    if point_weights is not None:
+        disp = disp * point_weights[:, None]
+    moved = sim.inverse().apply(canon + disp)
     # Irises are rigid: each moves with its eye, it is never stretched or squashed.
     for eye, iris in ((EYE_RIGHT, IRIS_RIGHT), (EYE_LEFT, IRIS_LEFT)):
         shift = (moved[list(eye)] - target.landmarks[list(eye)]).mean(0)
@@ -69,14 +96,21 @@ def apply_delta(target: Face, delta: np.ndarray, model: ExpressionModel) -> np.n
 
 
 def retargeted(target: Face, delta: np.ndarray, model: ExpressionModel,
-               requested: np.ndarray | None = None) -> Retargeted:
+               requested: np.ndarray | None = None,
+               point_weights: np.ndarray | None = None) -> Retargeted:
     """Everything a renderer needs to give ``target`` the blendshape change ``delta``."""
     shading = model.shading_ratio(delta)
-    return Retargeted(apply_delta(target, delta, model), delta,
+    layout = model.layout if shading is not None else None
+    if shading is not None and point_weights is not None:  # shading obeys --regions too
+        from .shading import MESH_POINTS, region_texture_weight
+
+        shading = shading * region_texture_weight(layout, point_weights, shading.shape[-1], MESH_POINTS)
+    return Retargeted(apply_delta(target, delta, model, point_weights), delta,
                       np.clip(target.blendshapes + (delta if requested is None else requested), 0, 1),
-                      requested, shading, model.layout if shading is not None else None)
+                      requested, shading, layout, point_weights)
 
 
 def retarget(source: Face, target: Face, model: ExpressionModel,
              cfg: RetargetConfig = RetargetConfig()) -> Retargeted:
-    return retargeted(target, expression_delta(source.blendshapes, target.blendshapes, cfg), model)
+    return retargeted(target, expression_delta(source.blendshapes, target.blendshapes, cfg), model,
+                      point_weights=region_point_weights(model.mean_shape, cfg.regions))

@@ -66,3 +66,13 @@ def ratio_in_roi(shading: np.ndarray, layout: np.ndarray, dst_xy: np.ndarray,
     tx, ty = coords_map(dst_xy[MESH_POINTS], layout[MESH_POINTS], roi, grid)
     return cv2.remap(shading.astype(np.float32), tx, ty, cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def region_texture_weight(layout: np.ndarray, point_weights: np.ndarray, size: int,
+                          points: np.ndarray = MESH_POINTS) -> np.ndarray:
+    """Per-landmark weights interpolated over the atlas (so shading follows ``--regions``)."""
+    from scipy.interpolate import LinearNDInterpolator
+
+    gx, gy = np.meshgrid(np.arange(size, dtype=np.float64), np.arange(size, dtype=np.float64))
+    w = LinearNDInterpolator(layout[points], point_weights[points], fill_value=0.0)(gx, gy)
+    return w.astype(np.float32)

@@ -28,9 +28,11 @@ def polygon_mask(shape: tuple[int, int], polygon: np.ndarray, feather: float = 0
     cv2.fillPoly(m, [pts], 255, lineType=cv2.LINE_AA, shift=4)
     m = m.astype(np.float32) / 255.0
     if feather > 0:
-        k = int(np.ceil(feather))
+        # OpenCV's float Gaussian kernel reaches 4 sigma: with sigma = feather/4 the blur stays
+        # inside the eroded band, so the mask is exactly 0 on and outside the outline.
+        k = int(np.ceil(feather)) + 1
         m = cv2.erode(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
-        m = cv2.GaussianBlur(m, (0, 0), feather / 2.0)
+        m = cv2.GaussianBlur(m, (0, 0), feather / 4.0)
     return m
 
 
