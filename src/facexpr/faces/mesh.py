@@ -9,6 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from scipy.interpolate import LinearNDInterpolator
+from scipy.spatial import Delaunay
 
 
 def grid_points(x0: float, y0: float, w: int, h: int, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -54,3 +55,50 @@ def coords_map(dst_pts: np.ndarray, tex_pts: np.ndarray, roi: tuple[int, int, in
     c = interp(np.stack([gx.ravel(), gy.ravel()], 1)).reshape(gx.shape + (2,)).astype(np.float32)
     c = _upsample(c, w, h)
     return c[..., 0], c[..., 1]
+
+
+class MeshSampler:
+    """One triangulation of output points and one barycentric lookup of a coarse grid over
+    ``roi``, reused for every quantity interpolated on it (source positions, atlas positions…).
+    """
+
+    def __init__(self, dst_pts: np.ndarray, roi: tuple[int, int, int, int], grid: int):
+        self.roi = roi
+        x0, y0, w, h = roi
+        gx, gy = grid_points(x0, y0, w, h, grid)
+        self.shape = gx.shape
+        q = np.stack([gx.ravel(), gy.ravel()], 1)
+        tri = Delaunay(dst_pts)
+        simplex = tri.find_simplex(q)
+        self.inside = simplex >= 0
+        s = np.where(self.inside, simplex, 0)
+        T = tri.transform[s]  # (n, 3, 2): affine to barycentric
+        b = np.einsum("nij,nj->ni", T[:, :2], q - T[:, 2])
+        self.weights = np.concatenate([b, 1 - b.sum(1, keepdims=True)], 1)  # (n, 3)
+        self.vertices = tri.simplices[s]  # (n, 3)
+
+    def interpolate(self, values: np.ndarray, outside: float = 0.0) -> np.ndarray:
+        """Values (per output point, shape (N, C)) at the coarse grid, (gh, gw, C)."""
+        v = np.einsum("nk,nkc->nc", self.weights, values[self.vertices])
+        v[~self.inside] = outside
+        return v.reshape(self.shape + (values.shape[1],)).astype(np.float32)
+
+    def full(self, coarse: np.ndarray) -> np.ndarray:
+        _, _, w, h = self.roi
+        return _upsample(coarse, w, h)
+
+    def backward_map(self, dst_pts: np.ndarray, src_pts: np.ndarray, smooth: float = 0.0):
+        """As :func:`backward_map`, for the points this sampler was built on."""
+        d = self.interpolate(src_pts - dst_pts)
+        if smooth > 0:
+            d = cv2.GaussianBlur(d, (0, 0), smooth)
+        d = self.full(d)
+        x0, y0, w, h = self.roi
+        xs, ys = np.meshgrid(np.arange(x0, x0 + w, dtype=np.float32), np.arange(y0, y0 + h, dtype=np.float32))
+        return xs + d[..., 0], ys + d[..., 1]
+
+    def coords_map(self, tex_pts: np.ndarray, outside: float = -1e4):
+        """As :func:`coords_map`; points with NaN coordinates count as outside."""
+        c = self.interpolate(np.nan_to_num(tex_pts, nan=outside), outside)
+        c = self.full(c)
+        return c[..., 0], c[..., 1]

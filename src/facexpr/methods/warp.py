@@ -15,8 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..expression.shading import ratio_in_roi
-from ..faces.mesh import backward_map
+from ..faces.mesh import MeshSampler, backward_map
 from ..faces.paste import Patch, blend, polygon_mask
 from ..faces.topology import (EYE_LEFT, EYE_RIGHT, FACE_OVAL, IRIS_LEFT, IRIS_RIGHT, LIPS_INNER,
                               LIPS_OUTER)
@@ -46,10 +45,11 @@ def _anchors(face_xy: np.ndarray, ring: float, shape) -> tuple[np.ndarray, tuple
     x0, y0 = np.floor(ring_pts.min(0)).astype(int)
     x1, y1 = np.ceil(ring_pts.max(0)).astype(int)
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, W), min(y1, H)
-    box = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1],
-                    [(x0 + x1) / 2, y0], [x1, (y0 + y1) / 2], [(x0 + x1) / 2, y1], [x0, (y0 + y1) / 2]],
-                   np.float64)
-    return np.concatenate([ring_pts, box - 1.0]), (int(x0), int(y0), int(x1 - x0), int(y1 - y0))
+    # the ROI's corners and edge midpoints, just outside it, so the mesh covers every pixel
+    bx0, by0, bx1, by1 = x0 - 1.0, y0 - 1.0, x1 + 0.5, y1 + 0.5
+    box = np.array([[bx0, by0], [bx1, by0], [bx1, by1], [bx0, by1], [(bx0 + bx1) / 2, by0],
+                    [bx1, (by0 + by1) / 2], [(bx0 + bx1) / 2, by1], [bx0, (by0 + by1) / 2]])
+    return np.concatenate([ring_pts, box]), (int(x0), int(y0), int(x1 - x0), int(y1 - y0))
 
 
 # Control points: every mesh point except the iris rims (irises are pasted rigidly afterwards).
@@ -147,11 +147,17 @@ class Warp:
         anchors, roi = _anchors(t_xy, cfg.ring, job.target.shape)
         dst = np.concatenate([dst_xy[_CONTROL], anchors])
         src = np.concatenate([t_xy[_CONTROL], anchors])
-        mx, my = backward_map(dst, src, roi, cfg.grid, cfg.smooth)
+        mesh = MeshSampler(dst, roi, cfg.grid)
+        mx, my = mesh.backward_map(dst, src, cfg.smooth)
         out = cv2.remap(job.target, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         rt = job.retargeted
         if cfg.shading and rt.shading is not None:
-            ratio = ratio_in_roi(rt.shading, rt.layout, dst_xy, roi, cfg.grid)
+            # atlas coordinates: the landmarks' layout positions; anchors lie off the atlas
+            tex = np.full((len(dst), 2), np.nan)
+            tex[:len(_CONTROL)] = rt.layout[_CONTROL]
+            tx, ty = mesh.coords_map(tex)
+            ratio = cv2.remap(rt.shading.astype(np.float32), tx, ty, cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
             out = np.clip(out * np.exp(ratio)[..., None] + 0.5, 0, 255).astype(np.uint8)
         _mouth_fill(job, out, roi, dst_xy, cfg)
         _rigid_irises(job, out, roi, dst_xy)
