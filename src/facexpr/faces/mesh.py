@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from scipy.interpolate import LinearNDInterpolator
 from scipy.spatial import Delaunay
 
 
@@ -33,28 +32,25 @@ def backward_map(dst_pts: np.ndarray, src_pts: np.ndarray, roi: tuple[int, int, 
     Outside the triangulated hull the displacement is zero (identity), so callers add anchor
     points where the motion must fade out.
     """
-    x0, y0, w, h = roi
-    gx, gy = grid_points(x0, y0, w, h, grid)
-    interp = LinearNDInterpolator(dst_pts, src_pts - dst_pts)
-    d = interp(np.stack([gx.ravel(), gy.ravel()], 1)).reshape(gx.shape + (2,))
-    d = np.nan_to_num(d, nan=0.0).astype(np.float32)
-    if smooth > 0:
-        d = cv2.GaussianBlur(d, (0, 0), smooth)
-    d = _upsample(d, w, h)
-    xs, ys = np.meshgrid(np.arange(x0, x0 + w, dtype=np.float32), np.arange(y0, y0 + h, dtype=np.float32))
-    return xs + d[..., 0], ys + d[..., 1]
+    return MeshSampler(dst_pts, roi, grid).backward_map(dst_pts, src_pts, smooth)
 
 
-def coords_map(dst_pts: np.ndarray, tex_pts: np.ndarray, roi: tuple[int, int, int, int],
-               grid: int, outside: float = -1e4) -> tuple[np.ndarray, np.ndarray]:
-    """Like :func:`backward_map` but into another space (e.g. a texture atlas): pixels outside
-    the mesh get ``outside`` coordinates, which ``cv2.remap`` with a constant border reads as 0."""
-    x0, y0, w, h = roi
-    gx, gy = grid_points(x0, y0, w, h, grid)
-    interp = LinearNDInterpolator(dst_pts, tex_pts, fill_value=outside)
-    c = interp(np.stack([gx.ravel(), gy.ravel()], 1)).reshape(gx.shape + (2,)).astype(np.float32)
-    c = _upsample(c, w, h)
-    return c[..., 0], c[..., 1]
+def _barycentric(pts: np.ndarray, simplices: np.ndarray) -> np.ndarray:
+    """Per triangle, the affine map (3, 3) from (x, y, 1) to its barycentric coordinates.
+
+    Closed-form 2x2 inverses in numpy: scipy's ``Delaunay.transform`` goes through LAPACK and
+    OpenBLAS threads, which can stall for seconds on a busy 2-core machine."""
+    a, b, c = (pts[simplices[:, i]] for i in range(3))
+    e1, e2 = a - c, b - c
+    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    det = np.where(np.abs(det) < 1e-12, 1e-12, det)
+    inv = np.stack([np.stack([e2[:, 1], -e2[:, 0]], 1), np.stack([-e1[:, 1], e1[:, 0]], 1)], 1) / det[:, None, None]
+    M = np.zeros((len(simplices), 3, 3))
+    M[:, :2, :2] = inv
+    M[:, :2, 2] = -np.einsum("nij,nj->ni", inv, c)
+    M[:, 2, :2] = -M[:, 0, :2] - M[:, 1, :2]
+    M[:, 2, 2] = 1 - M[:, 0, 2] - M[:, 1, 2]
+    return M
 
 
 class MeshSampler:
@@ -67,15 +63,24 @@ class MeshSampler:
         x0, y0, w, h = roi
         gx, gy = grid_points(x0, y0, w, h, grid)
         self.shape = gx.shape
-        q = np.stack([gx.ravel(), gy.ravel()], 1)
+        gh, gw = gx.shape
         tri = Delaunay(dst_pts)
-        simplex = tri.find_simplex(q)
-        self.inside = simplex >= 0
-        s = np.where(self.inside, simplex, 0)
-        T = tri.transform[s]  # (n, 3, 2): affine to barycentric
-        b = np.einsum("nij,nj->ni", T[:, :2], q - T[:, 2])
-        self.weights = np.concatenate([b, 1 - b.sum(1, keepdims=True)], 1)  # (n, 3)
+        # Rasterise the triangles' ids onto the grid (scipy's find_simplex can fall back to a
+        # brute-force search near sliver triangles, e.g. a closed mouth: seconds instead of ms).
+        ids = np.full((gh, gw), -1, np.int32)
+        uv = np.empty_like(dst_pts, dtype=np.float64)
+        uv[:, 0] = (dst_pts[:, 0] - x0 + 0.5) * gw / w - 0.5
+        uv[:, 1] = (dst_pts[:, 1] - y0 + 0.5) * gh / h - 0.5
+        fixed = np.round(uv * 16).astype(np.int32)
+        for k, simplex in enumerate(tri.simplices):
+            cv2.fillConvexPoly(ids, fixed[simplex], int(k), lineType=cv2.LINE_8, shift=4)
+        ids = ids.ravel()
+        self.inside = ids >= 0
+        s = np.where(self.inside, ids, 0)
+        q = np.stack([gx.ravel(), gy.ravel()], 1)
         self.vertices = tri.simplices[s]  # (n, 3)
+        self.weights = _barycentric(dst_pts, tri.simplices)[s, :, :]  # (n, 3, 3) affine rows
+        self.weights = np.einsum("nkj,nj->nk", self.weights[:, :, :2], q) + self.weights[:, :, 2]
 
     def interpolate(self, values: np.ndarray, outside: float = 0.0) -> np.ndarray:
         """Values (per output point, shape (N, C)) at the coarse grid, (gh, gw, C)."""
@@ -98,7 +103,9 @@ class MeshSampler:
         return xs + d[..., 0], ys + d[..., 1]
 
     def coords_map(self, tex_pts: np.ndarray, outside: float = -1e4):
-        """As :func:`coords_map`; points with NaN coordinates count as outside."""
+        """Each output pixel's position in another space (e.g. a texture atlas) given the points'
+        positions ``tex_pts`` there; pixels off the mesh, and triangles touching a NaN point,
+        get ``outside`` (read as 0 by ``cv2.remap`` with a constant border)."""
         c = self.interpolate(np.nan_to_num(tex_pts, nan=outside), outside)
         c = self.full(c)
         return c[..., 0], c[..., 1]

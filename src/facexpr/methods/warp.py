@@ -87,7 +87,7 @@ def _mouth_fill(job: RenderJob, out: np.ndarray, roi, dst_xy: np.ndarray, cfg: W
     if bx1 - bx0 < 2 or by1 - by0 < 2:
         return
     lips = inner + list(LIPS_OUTER)
-    mx, my = backward_map(dst_xy[lips], s_xy[lips], (bx0, by0, bx1 - bx0, by1 - by0), grid=10 ** 6)
+    mx, my = backward_map(dst_xy[lips], s_xy[lips], (bx0, by0, bx1 - bx0, by1 - by0), grid=256)
     src_mouth = cv2.remap(job.source, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     if _poly_area(s_xy[inner]) < 0.3 * a_dst:  # the source's mouth is barely open: dark interior
         lip = cv2.cvtColor(src_mouth, cv2.COLOR_RGB2LAB).reshape(-1, 3).mean(0)
@@ -133,6 +133,22 @@ def _rigid_irises(job: RenderJob, out: np.ndarray, roi, dst_xy: np.ndarray) -> N
         out[sl] = blend(out[sl], iris_img, disk * lids)
 
 
+def _apply_shading(out: np.ndarray, mesh: MeshSampler, rt, dst: np.ndarray, roi, dst_xy) -> None:
+    """Multiply the warped face by exp(learned log-luminance ratio), in place, on the face only."""
+    tex = np.full((len(dst), 2), np.nan)  # anchors lie off the atlas
+    tex[:len(_CONTROL)] = rt.layout[_CONTROL]
+    tx, ty = mesh.coords_map(tex)
+    x0, y0, w, h = roi
+    fx0, fy0 = np.maximum(np.floor(dst_xy.min(0)).astype(int) - (x0, y0), 0)
+    fx1, fy1 = np.minimum(np.ceil(dst_xy.max(0)).astype(int) + 1 - (x0, y0), (w, h))
+    sl = (slice(fy0, fy1), slice(fx0, fx1))
+    ratio = cv2.remap(rt.shading.astype(np.float32), tx[sl], ty[sl], cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    face = out[sl].astype(np.float32)
+    face *= np.exp(ratio)[..., None]
+    out[sl] = np.clip(face + 0.5, 0, 255).astype(np.uint8)
+
+
 class Warp:
     name = "warp"
     landmark_driven = True  # renders exactly the retargeted landmarks: the pipeline may correct them
@@ -152,13 +168,7 @@ class Warp:
         out = cv2.remap(job.target, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         rt = job.retargeted
         if cfg.shading and rt.shading is not None:
-            # atlas coordinates: the landmarks' layout positions; anchors lie off the atlas
-            tex = np.full((len(dst), 2), np.nan)
-            tex[:len(_CONTROL)] = rt.layout[_CONTROL]
-            tx, ty = mesh.coords_map(tex)
-            ratio = cv2.remap(rt.shading.astype(np.float32), tx, ty, cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-            out = np.clip(out * np.exp(ratio)[..., None] + 0.5, 0, 255).astype(np.uint8)
+            _apply_shading(out, mesh, rt, dst, roi, dst_xy)
         _mouth_fill(job, out, roi, dst_xy, cfg)
         _rigid_irises(job, out, roi, dst_xy)
         x0, y0, w, h = roi
