@@ -33,10 +33,10 @@ def atlas_layout(mean_shape: np.ndarray, size: int = TEX) -> np.ndarray:
 def atlas_weight(layout: np.ndarray, size: int = TEX) -> np.ndarray:
     """Where shading applies: inside the face oval, away from the eyes and mouth interior."""
     w = polygon_mask((size, size), layout[list(FACE_OVAL)], feather=3.0)
-    for region, grow in ((EYE_RIGHT, 1.6), (EYE_LEFT, 1.6), (LIPS_INNER, 1.0)):
+    for region, grow in ((EYE_RIGHT, 1.6), (EYE_LEFT, 1.6), (LIPS_INNER, 1.3)):
         pts = layout[list(region)]
         c = pts.mean(0)
-        hole = polygon_mask((size, size), c + (pts - c) * grow + np.sign(pts - c) * 3.0)
+        hole = polygon_mask((size, size), c + (pts - c) * grow + np.sign(pts - c) * 4.0)
         w *= 1.0 - cv2.GaussianBlur(hole, (0, 0), 1.5)
     return w.astype(np.float32)
 
