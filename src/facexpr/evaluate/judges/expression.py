@@ -1,0 +1,43 @@
+"""Expression judge: MediaPipe's FaceLandmarker (Google, Apache-2.0) read as an observer.
+
+It reports what a face does: 52 blendshape scores, 478 landmarks, and the 17 FACS action-unit
+intensities estimated from the blendshapes by the fixed linear map of
+:mod:`facexpr.expression.action_units`. facexpr also *uses* MediaPipe to find faces, so this judge
+is not independent of the method's input analysis; it is used only for geometry and blendshape
+read-outs, never as the sole judge of success (emotion, identity and realism judges are separate
+networks).
+
+Scores are computed on the whole image (MediaPipe crops internally); the largest face is read.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...expression import action_units
+from ...expression.blendshapes import REGIONS, region_mask
+
+
+@dataclass
+class ExpressionReading:
+    landmarks: np.ndarray    # (478, 3) pixels
+    blendshapes: np.ndarray  # (52,)
+    aus: np.ndarray          # (17,) in action_units.AUS order, 0..1
+
+    @classmethod
+    def from_face(cls, face) -> "ExpressionReading":
+        bs = np.asarray(face.blendshapes, np.float64)
+        return cls(np.asarray(face.landmarks, np.float64), bs, action_units.estimate(bs))
+
+
+# Blendshapes that are expression (brows, lids, mouth, cheeks, nose); gaze and "_neutral" are not.
+EXPRESSION_MASK = region_mask(REGIONS).astype(bool)
+
+
+def read(image: np.ndarray) -> ExpressionReading | None:
+    """The largest face's reading, or None when MediaPipe finds no face."""
+    from ...faces.landmarks import analyze_faces
+
+    faces = analyze_faces(image)
+    return ExpressionReading.from_face(faces[0]) if faces else None

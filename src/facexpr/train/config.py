@@ -1,0 +1,316 @@
+"""Typed training configs: dataclasses, loaded from YAML, with dotted ``key=value`` overrides.
+
+A config file is YAML whose keys mirror :class:`Config`; anything left out keeps its default, an
+unknown key or a value of the wrong type is an error naming the dotted key. ``base: other.yaml``
+(relative to the file) inherits another file, deep-merged. Overrides are applied last::
+
+    cfg = load_config("configs/pix2pix-128.yaml", ["train.steps=500", "optim.G.lr=1e-4"])
+
+Values of overrides are parsed as YAML (``true``, ``[1, 2]``, ``1e-4``...).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+from ..errors import InputError
+
+
+class ConfigError(InputError):
+    """A config file or override the user can fix."""
+
+
+REGIMES = ("self_supervised", "same_person", "unpaired")
+ADVERSARIAL = ("hinge", "wgan", "lsgan", "nonsat")
+PENALTIES = ("none", "wgan-gp", "r1")
+PRECISIONS = ("auto", "no", "fp16", "bf16")
+SCHEDULES = ("constant", "linear", "cosine")
+
+
+@dataclass
+class DeformConfig:
+    """Self-supervised pairs: how the random expression change of a photo is drawn."""
+
+    p_borrow: float = 0.5      # take another cached face's expression (a realistic combination)...
+    max_active: int = 6        # ...else change this many random blendshapes at most,
+    max_delta: float = 0.8     # each by at most this much (scores stay within [0, 1])
+    regions: tuple[str, ...] = ("brows", "eyes", "mouth")
+    grid: int = 0              # mesh-map grid (0 = the crop size)
+
+
+@dataclass
+class DataConfig:
+    cache: list[str] = field(default_factory=list)  # prepared caches (folders of `facexpr prepare`)
+    synthetic: int = 0                # > 0: also generate a cache of this many cartoon people (smoke tests)
+    regime: str = "self_supervised"   # self_supervised | same_person | unpaired
+    batch_size: int = 8               # per process
+    num_workers: int = 0
+    neutral_target: bool = True       # same_person: the target is a neutral photo when there is one
+    other_person: bool = True         # unpaired: the source is another person when possible
+    deform: DeformConfig = field(default_factory=DeformConfig)
+
+
+@dataclass
+class LossConfig:
+    adversarial: str = "hinge"        # hinge | wgan | lsgan | nonsat
+    penalty: str = "none"             # none | wgan-gp (interpolates) | r1 (real images)
+    penalty_weight: float = 10.0
+    weights: dict[str, float] = field(default_factory=lambda: {
+        "adv": 1.0, "l1": 10.0, "perceptual": 0.0, "au": 0.0, "cycle": 0.0, "tv": 0.0,
+        "mask": 0.0, "mask_tv": 0.0})
+
+
+@dataclass
+class OptimConfig:
+    """One network's optimizer (Adam) and learning-rate schedule."""
+
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    weight_decay: float = 0.0
+    schedule: str = "constant"        # constant | linear (decay to 0 after decay_start) | cosine
+    decay_start: float = 0.5          # fraction of train.steps where linear decay begins
+    warmup: int = 0                   # steps of linear warm-up
+    grad_clip: float = 0.0            # max gradient norm (0 = off)
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1000                 # iterations (one batch each)
+    stop_after: int = 0               # end this run at this iteration (0 = steps); continue with --resume
+    seed: int = 0
+    d_every: int = 1                  # update the D-group networks every n iterations...
+    g_every: int = 1                  # ...and the G-group networks every n (WGAN-GP: 5)
+    mixed_precision: str = "auto"     # auto (bf16/fp16 on GPU, none on CPU) | no | fp16 | bf16
+    ema_decay: float = 0.999          # EMA of the generator's weights (0 = off)
+    ema_start: int = 0                # before this step the EMA copies the weights
+    log_every: int = 10
+    image_every: int = 100            # TensorBoard image grid (source | target | output | gt)
+    image_rows: int = 4
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    out_dir: str = "runs/run"
+    progress: bool = True
+    cpu: bool = False                 # force CPU even when a GPU is there
+    deterministic: bool = False       # torch.use_deterministic_algorithms (slower on GPU)
+    find_unused_parameters: bool = False  # DDP: set when some parameters get no gradient in a phase
+
+
+@dataclass
+class ExportConfig:
+    data_licence: str = ""            # shown in the model card: the licence of the training data
+    intended_use: str = "research on facial expression transfer"
+    notes: str = ""
+
+
+@dataclass
+class Config:
+    name: str = "run"
+    task: str = "pix2pix"             # a registered TrainTask (facexpr.train.tasks)
+    size: int = 128                   # crop side in px; must match the caches
+    model: dict[str, Any] = field(default_factory=dict)  # the task's network options
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: dict[str, OptimConfig] = field(default_factory=lambda: {"G": OptimConfig(), "D": OptimConfig()})
+    train: TrainConfig = field(default_factory=TrainConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+
+    def validate(self) -> "Config":
+        checks = [
+            (self.data.regime in REGIMES, f"data.regime must be one of {', '.join(REGIMES)}"),
+            (self.loss.adversarial in ADVERSARIAL, f"loss.adversarial must be one of {', '.join(ADVERSARIAL)}"),
+            (self.loss.penalty in PENALTIES, f"loss.penalty must be one of {', '.join(PENALTIES)}"),
+            (self.train.mixed_precision in PRECISIONS,
+             f"train.mixed_precision must be one of {', '.join(PRECISIONS)}"),
+            (self.size >= 32 and self.size % 16 == 0, "size must be a multiple of 16, at least 32"),
+            (self.train.steps >= 1, "train.steps must be at least 1"),
+            (self.train.d_every >= 1 and self.train.g_every >= 1, "train.d_every and train.g_every must be >= 1"),
+            (self.data.batch_size >= 1, "data.batch_size must be at least 1"),
+            (0.0 <= self.train.ema_decay < 1.0, "train.ema_decay must be in [0, 1)"),
+            (self.train.checkpoint_every >= 1, "train.checkpoint_every must be at least 1"),
+        ]
+        for name, o in self.optim.items():
+            checks.append((o.schedule in SCHEDULES, f"optim.{name}.schedule must be one of {', '.join(SCHEDULES)}"))
+        for ok, msg in checks:
+            if not ok:
+                raise ConfigError(f"config: {msg}")
+        return self
+
+    def optim_for(self, net: str) -> OptimConfig:
+        """A network's optimizer settings (``optim.<net>``, else ``optim.default``, else defaults)."""
+        return self.optim.get(net) or self.optim.get("default") or OptimConfig()
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_yaml(self) -> str:
+        import yaml
+
+        return yaml.safe_dump(json.loads(json.dumps(self.to_dict())), sort_keys=False)
+
+
+# ----------------------------------------------------------------------------------- loading
+
+def _origin(tp):
+    return typing.get_origin(tp)
+
+
+def _convert(value: Any, tp: Any, where: str) -> Any:
+    """``value`` (from YAML) as type ``tp``; ConfigError naming ``where`` when it does not fit."""
+    origin = _origin(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _convert(value, a, where)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if errors else f"config: {where}: invalid value {value!r}")
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            raise ConfigError(f"config: {where or 'top level'} must be a mapping, got {value!r}")
+        return _build(tp, value, where)
+    if origin is dict:
+        kt, vt = typing.get_args(tp) or (str, Any)
+        if not isinstance(value, dict):
+            raise ConfigError(f"config: {where} must be a mapping, got {value!r}")
+        return {str(k): _convert(v, vt, f"{where}.{k}") for k, v in value.items()}
+    if origin in (list, tuple):
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            if origin is list and isinstance(value, str):
+                value = [value]  # a single path where a list is expected
+            else:
+                raise ConfigError(f"config: {where} must be a list, got {value!r}")
+        args = typing.get_args(tp)
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(value) != len(args):
+                raise ConfigError(f"config: {where} must have {len(args)} items, got {len(value)}")
+            return tuple(_convert(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+        et = args[0] if args else Any
+        out = [_convert(v, et, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(out) if origin is tuple else out
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"config: {where} must be true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"config: {where} must be an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads 1e-4 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"config: {where} must be a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"config: {where} must be a string, got {value!r}")
+    return value
+
+
+def _build(cls, data: dict, where: str = ""):
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise ConfigError(f"config: unknown key {prefix}{unknown[0]} (known: {', '.join(sorted(names))})")
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            kwargs[f.name] = _convert(data[f.name], hints[f.name], f"{where}.{f.name}" if where else f.name)
+    obj = cls(**kwargs)
+    if cls is LossConfig and "weights" in data:  # weights merge into the defaults
+        obj.weights = {**LossConfig().weights, **obj.weights}
+    return obj
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _read_yaml(path: Path, seen: tuple = ()) -> dict:
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config: {path}: no such file")
+    if path.resolve() in seen:
+        raise ConfigError(f"config: {path}: circular 'base'")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config: {path}: not valid YAML ({e})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config: {path}: the top level must be a mapping")
+    base = data.pop("base", None)
+    if base:
+        data = deep_merge(_read_yaml(path.parent / base, seen + (path.resolve(),)), data)
+    return data
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    import yaml
+
+    if "=" not in text:
+        raise ConfigError(f"override '{text}': expected key=value (e.g. train.steps=100)")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key or any(not k for k in key.split(".")):
+        raise ConfigError(f"override '{text}': empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.split("."), value
+
+
+def apply_overrides(data: dict, overrides: list[str] | tuple[str, ...]) -> dict:
+    data = json.loads(json.dumps(data))  # deep copy of plain data
+    for text in overrides or ():
+        keys, value = parse_override(text)
+        d = data
+        for k in keys[:-1]:
+            if not isinstance(d.get(k), dict):
+                d[k] = {}
+            d = d[k]
+        d[keys[-1]] = value
+    return data
+
+
+def config_from_dict(data: dict, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    return _build(Config, apply_overrides(data, overrides)).validate()
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """A :class:`Config` from a YAML file (or the defaults) plus dotted overrides."""
+    data = _read_yaml(Path(path)) if path else {}
+    return config_from_dict(data, overrides)

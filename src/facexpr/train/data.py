@@ -1,0 +1,288 @@
+"""Training data: a torch ``Dataset`` over prepared caches, and the three training regimes.
+
+Every sample, whatever the regime, has the same keys (images are float32 (3, S, S) in [-1, 1];
+landmarks (478, 3) in crop pixels; blendshapes (52,); AUs (17,) in [0, 1]; identity (128,)):
+
+* ``target``, ``target_*``: the person whose photo is edited (the generator's input);
+* ``source``, ``source_*``: the face whose expression is wanted;
+* ``want_landmarks``, ``want_blendshapes``, ``want_aus``: what the output should show;
+* ``gt`` and ``has_gt`` (1/0): the true output when the regime knows it (zeros otherwise);
+* ``index``: the sample's number (samples are a pure function of ``(seed, index)``).
+
+Regimes (``data.regime``):
+
+* ``unpaired``: any target, any source (another person when possible); the wanted geometry is
+  the target's own, retargeted to the source's expression by the expression model; no ``gt``;
+* ``same_person``: two photos of one group (a person's neutral and expression photos, frames of a
+  CK+ sequence or a video clip): target = one of them (neutral when ``neutral_target`` and there
+  is one), source = gt = the other;
+* ``self_supervised``: one photo; the target is a landmark-driven deformation of it
+  (:mod:`facexpr.train.augment`), source = gt = the photo itself.
+
+Because a sample depends only on ``(seed, index)``, not on worker processes or the global RNG,
+a resumed run draws exactly the batches an uninterrupted one would (see :class:`IndexSampler`).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict, defaultdict
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from ..expression import action_units
+from ..expression.blendshapes import region_mask
+from .config import DataConfig
+from .prepare import CacheError, read_index, read_item, read_meta
+
+SIDES = ("target", "source")
+
+
+class FaceCache:
+    """The finished items of one or more prepared caches (same crop size), indexable 0..n-1."""
+
+    def __init__(self, roots: Sequence[str | Path], size: int | None = None, memory_items: int = 256):
+        if isinstance(roots, (str, Path)):
+            roots = [roots]
+        if not roots:
+            raise CacheError("no cache given (data.cache is empty)")
+        self.roots = [Path(r) for r in roots]
+        self.records: list[dict] = []
+        self._root_of: list[int] = []
+        sizes = set()
+        for k, root in enumerate(self.roots):
+            meta = read_meta(root)
+            sizes.add(meta["size"])
+            recs = [r for r in read_index(root).values() if r.get("ok")]
+            recs.sort(key=lambda r: r["key"])
+            for r in recs:
+                r = dict(r)
+                r["person"] = f"{k}:{r['person']}"
+                r["group"] = f"{k}:{r['group']}"
+                self.records.append(r)
+                self._root_of.append(k)
+        if len(sizes) > 1:
+            raise CacheError(f"caches of different crop sizes {sorted(sizes)}: prepare them at one --size")
+        self.size = sizes.pop()
+        if size is not None and size != self.size:
+            raise CacheError(f"the config's size is {size} but the caches hold {self.size}px crops")
+        if not self.records:
+            raise CacheError(f"no prepared faces in {', '.join(map(str, self.roots))}")
+        self.blendshapes = np.array([r["blendshapes"] for r in self.records], np.float32)
+        self.persons = [r["person"] for r in self.records]
+        self.groups = [r["group"] for r in self.records]
+        self.is_neutral = np.array([r.get("label") == "neutral" for r in self.records])
+        self._memory: OrderedDict[int, dict] = OrderedDict()
+        self._memory_items = memory_items
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def load(self, i: int) -> dict[str, np.ndarray]:
+        """Image (S, S, 3) uint8 and annotations of item ``i`` (a small LRU keeps recent ones)."""
+        if i in self._memory:
+            self._memory.move_to_end(i)
+            return self._memory[i]
+        d = read_item(self.roots[self._root_of[i]], self.records[i]["file"])
+        d["au_labels"] = self.records[i].get("au_labels")
+        if self._memory_items:
+            self._memory[i] = d
+            if len(self._memory) > self._memory_items:
+                self._memory.popitem(last=False)
+        return d
+
+
+def to_tensor_image(img: np.ndarray) -> np.ndarray:
+    """(S, S, 3) uint8 -> (3, S, S) float32 in [-1, 1]."""
+    return np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32) / 127.5 - 1.0
+
+
+def to_uint8_image(x) -> np.ndarray:
+    """(3, S, S) tensor/array in [-1, 1] -> (S, S, 3) uint8."""
+    a = x.detach().float().cpu().numpy() if hasattr(x, "detach") else np.asarray(x, np.float32)
+    return np.clip((a.transpose(1, 2, 0) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _side(prefix: str, d: dict) -> dict:
+    ident = d.get("identity")
+    return {prefix: to_tensor_image(d["image"]),
+            f"{prefix}_landmarks": np.asarray(d["landmarks"], np.float32),
+            f"{prefix}_blendshapes": np.asarray(d["blendshapes"], np.float32),
+            f"{prefix}_aus": np.asarray(d["aus"], np.float32),
+            f"{prefix}_identity": np.zeros(128, np.float32) if ident is None else np.asarray(ident, np.float32)}
+
+
+def make_sample(target: dict, source: dict, want: dict, gt: np.ndarray | None = None, index: int = 0) -> dict:
+    """One sample in the common format from plain dicts (``image`` uint8, ``landmarks``,
+    ``blendshapes``, ``aus``, ``identity``); ``want`` has ``landmarks`` and ``blendshapes``.
+    Used by the datasets and by inference (:mod:`facexpr.train.method`)."""
+    s = {**_side("target", target), **_side("source", source)}
+    want_bs = np.asarray(want["blendshapes"], np.float32)
+    s["want_landmarks"] = np.asarray(want["landmarks"], np.float32)
+    s["want_blendshapes"] = want_bs
+    s["want_aus"] = np.asarray(want.get("aus", action_units.estimate(want_bs)), np.float32)
+    s["gt"] = to_tensor_image(gt) if gt is not None else np.zeros_like(s["target"])
+    s["has_gt"] = np.float32(gt is not None)
+    s["index"] = np.int64(index)
+    return s
+
+
+class PairDataset:
+    """Map-style dataset over an unbounded index space: ``ds[i]`` is a deterministic function of
+    ``(seed, i)`` for the configured regime (see the module docstring)."""
+
+    def __init__(self, cache: FaceCache, cfg: DataConfig, seed: int = 0,
+                 transform: Callable[[dict], dict] | None = None, model=None):
+        from .config import REGIMES
+
+        if cfg.regime not in REGIMES:
+            raise ValueError(f"unknown regime {cfg.regime!r}")
+        self.cache, self.cfg, self.seed, self.transform = cache, cfg, seed, transform
+        self._model = model
+        self._region = region_mask(tuple(cfg.deform.regions)).astype(np.float64)
+        by_group: dict[str, list[int]] = defaultdict(list)
+        for i, g in enumerate(cache.groups):
+            by_group[g].append(i)
+        self.pair_groups = [np.array(v) for _, v in sorted(by_group.items()) if len(v) >= 2]
+        if cfg.regime == "same_person" and not self.pair_groups:
+            raise CacheError("same_person pairs need groups with two or more photos (a person's neutral and "
+                             "expression photos, a sequence or a video clip); the caches have none")
+        self._by_person: dict[str, np.ndarray] = {}
+        for i, p in enumerate(cache.persons):
+            self._by_person.setdefault(p, [])
+            self._by_person[p].append(i)
+
+    @property
+    def model(self):
+        if self._model is None:
+            from ..expression.model import load_default_model
+
+            self._model = load_default_model()
+        return self._model
+
+    def __len__(self) -> int:  # unbounded; a large length for samplers that ask
+        return 2 ** 62
+
+    def __getitem__(self, index: int) -> dict:
+        rng = np.random.default_rng([self.seed, int(index)])
+        sample = getattr(self, "_" + self.cfg.regime)(rng, int(index))
+        return self.transform(sample) if self.transform else sample
+
+    # -- regimes
+
+    def _face(self, d: dict):
+        from ..faces.landmarks import Face
+
+        s = self.cache.size
+        return Face(np.asarray(d["landmarks"], np.float64), np.asarray(d["blendshapes"], np.float32),
+                    np.asarray(d["pose"], np.float64), (s, s))
+
+    def _unpaired(self, rng, index):
+        from ..expression.retarget import apply_delta
+
+        n = len(self.cache)
+        t = int(rng.integers(n))
+        s = int(rng.integers(n))
+        if self.cfg.other_person and len(self._by_person) > 1:
+            for _ in range(16):
+                if self.cache.persons[s] != self.cache.persons[t]:
+                    break
+                s = int(rng.integers(n))
+        td, sd = self.cache.load(t), self.cache.load(s)
+        delta = (sd["blendshapes"].astype(np.float64) - td["blendshapes"]) * self._region
+        want_lm = apply_delta(self._face(td), delta, self.model)
+        want_bs = np.clip(td["blendshapes"] + delta, 0, 1)
+        return make_sample(td, sd, {"landmarks": want_lm, "blendshapes": want_bs}, None, index)
+
+    def _same_person(self, rng, index):
+        group = self.pair_groups[int(rng.integers(len(self.pair_groups)))]
+        neutral = self.cache.is_neutral[group]
+        if self.cfg.neutral_target and neutral.any() and (~neutral).any():
+            t = int(rng.choice(group[neutral]))
+            g = int(rng.choice(group[~neutral]))
+        else:
+            t, g = (int(x) for x in rng.choice(group, size=2, replace=False))
+        td, gd = self.cache.load(t), self.cache.load(g)
+        return make_sample(td, gd, {"landmarks": gd["landmarks"], "blendshapes": gd["blendshapes"],
+                                    "aus": gd["aus"]}, gd["image"], index)
+
+    def _self_supervised(self, rng, index):
+        from .augment import deform, random_delta
+
+        n = len(self.cache)
+        a = int(rng.integers(n))
+        ad = self.cache.load(a)
+        borrow = self.cache.blendshapes[int(rng.integers(n))] if n > 1 else None
+        delta = random_delta(rng, ad["blendshapes"], self.cfg.deform, borrow)
+        img, lm = deform(ad["image"], ad["landmarks"], ad["blendshapes"], delta, self.model, ad["pose"],
+                         self.cfg.deform.grid)
+        bs = np.clip(ad["blendshapes"] + delta, 0, 1).astype(np.float32)
+        target = {"image": img, "landmarks": lm, "blendshapes": bs, "aus": action_units.estimate(bs),
+                  "identity": ad["identity"]}
+        return make_sample(target, ad, {"landmarks": ad["landmarks"], "blendshapes": ad["blendshapes"],
+                                        "aus": ad["aus"]}, ad["image"], index)
+
+
+class IndexSampler:
+    """Sample indices for an unbounded run: global batch ``b`` holds indices
+    ``b*B*W + rank*B + j`` (B = per-process batch, W = processes), starting at batch ``first``.
+    Resuming at batch k therefore continues exactly where the run stopped, on any worker count."""
+
+    def __init__(self, batch_size: int, first: int = 0, rank: int = 0, world: int = 1, offset: int = 0):
+        self.batch_size, self.first, self.rank, self.world, self.offset = batch_size, first, rank, world, offset
+
+    def __iter__(self) -> Iterator[int]:
+        b = self.first
+        B, W = self.batch_size, self.world
+        while True:
+            base = self.offset + b * B * W + self.rank * B
+            yield from range(base, base + B)
+            b += 1
+
+    def __len__(self) -> int:
+        return 2 ** 62
+
+
+def make_loader(dataset: PairDataset, batch_size: int, first_batch: int = 0, rank: int = 0, world: int = 1,
+                num_workers: int = 0, seed: int = 0, offset: int = 0, pin_memory: bool = False):
+    """A DataLoader yielding batches from global batch ``first_batch`` on (this process's share)."""
+    import torch
+
+    kw = {}
+    if num_workers:
+        kw = {"persistent_workers": False, "prefetch_factor": 2}
+    return torch.utils.data.DataLoader(
+        dataset, batch_size=batch_size, sampler=IndexSampler(batch_size, first_batch, rank, world, offset),
+        num_workers=num_workers, generator=torch.Generator().manual_seed(seed),  # keeps the global RNG untouched
+        drop_last=True, pin_memory=pin_memory, **kw)
+
+
+def fixed_batch(dataset: PairDataset, n: int, offset: int = 10 ** 12) -> dict:
+    """``n`` samples far from the training indices, collated: the batch shown in image grids."""
+    import torch
+
+    return torch.utils.data.default_collate([dataset[offset + i] for i in range(n)])
+
+
+def landmark_map(landmarks: np.ndarray, size: int, thickness: int = 1) -> np.ndarray:
+    """A (1, S, S) float32 drawing of the face's contours (oval, brows, eyes, irises, lips, nose
+    bridge) in [0, 1]: the usual way to condition an image generator on landmarks."""
+    import cv2
+
+    from ..faces.topology import (BROW_LEFT, BROW_RIGHT, EYE_LEFT, EYE_RIGHT, FACE_OVAL, IRIS_LEFT,
+                                  IRIS_RIGHT, LIPS_INNER, LIPS_OUTER)
+
+    xy = np.asarray(landmarks, np.float64)[:, :2]
+    canvas = np.zeros((size, size), np.uint8)
+    shift = 4
+    pts = lambda idx: np.round(xy[list(idx)] * (1 << shift)).astype(np.int32)  # noqa: E731
+    closed = (FACE_OVAL, EYE_RIGHT, EYE_LEFT, LIPS_OUTER, LIPS_INNER)
+    opened = (BROW_RIGHT[:5], BROW_RIGHT[5:], BROW_LEFT[:5], BROW_LEFT[5:], (168, 6, 197, 195, 5, 4))
+    cv2.polylines(canvas, [pts(c) for c in closed], True, 255, thickness, cv2.LINE_AA, shift)
+    cv2.polylines(canvas, [pts(c) for c in opened], False, 255, thickness, cv2.LINE_AA, shift)
+    for iris in (IRIS_RIGHT, IRIS_LEFT):
+        c = xy[iris[0]]
+        r = float(np.linalg.norm(xy[list(iris[1:])] - c, axis=1).mean())
+        cv2.circle(canvas, tuple(np.round(c * (1 << shift)).astype(int)), int(round(r * (1 << shift))), 255,
+                   thickness, cv2.LINE_AA, shift)
+    return (canvas.astype(np.float32) / 255.0)[None]

@@ -1,0 +1,125 @@
+"""``pix2pix``: the reference task (smoke tests, and a baseline): a U-Net edits the target crop
+given a drawing of the landmarks it should have; a conditional PatchGAN judges (image, landmarks).
+
+Generator input: target image (3) + target landmark map (1) + wanted landmark map (1). With
+``model.attention`` the U-Net predicts a colour image and a mask (GANimation-style blending).
+Discriminator input: image (3) + the landmark map it should match (1); with a positive ``au``
+loss weight it also regresses the 17 AU intensities (GANimation's critic head).
+
+Losses (weights in ``loss.weights``): ``adv`` (``loss.adversarial``), ``l1`` and ``perceptual``
+to the ground truth where the regime has one, ``au`` (D's AU head: real images in the D phase,
+wanted AUs in the G phase), ``cycle`` (edit back to the target's own landmarks), ``tv``,
+``mask`` and ``mask_tv`` (attention regularisers), plus ``loss.penalty``.
+"""
+from __future__ import annotations
+
+import torch
+
+from .. import losses as L
+from ..data import landmark_map
+from ..nets import PatchDiscriminator, UNetGenerator
+from . import TrainTask, register_task
+
+N_AUS = 17
+
+
+def _pick(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per sample: ``a`` where mask is 1, else ``b``."""
+    m = mask.reshape(-1, *([1] * (a.dim() - 1))).to(a.dtype)
+    return m * a + (1 - m) * b
+
+
+@register_task("pix2pix")
+class Pix2PixTask(TrainTask):
+    generator = "G"
+    phases = {"D": ("D",), "G": ("G",)}
+
+    def build(self):
+        m = self.cfg.model
+        G = UNetGenerator(5, 3, base=int(m.get("g_base", 32)), depth=int(m.get("g_depth", 4)),
+                          max_ch=int(m.get("g_max", 256)), res_blocks=int(m.get("g_res", 1)),
+                          norm=str(m.get("g_norm", "instance")), attention=bool(m.get("attention", False)))
+        D = PatchDiscriminator(4, base=int(m.get("d_base", 32)), n_layers=int(m.get("d_layers", 3)),
+                               max_ch=int(m.get("d_max", 256)), aux_out=N_AUS if self.weight("au") > 0 else 0,
+                               spectral=bool(m.get("d_spectral", False)))
+        return {"G": G, "D": D}
+
+    @classmethod
+    def build_generator(cls, spec: dict):
+        return UNetGenerator(**spec)
+
+    def sample_transform(self, sample: dict) -> dict:
+        size = sample["target"].shape[-1]
+        sample["target_map"] = landmark_map(sample["target_landmarks"], size)
+        sample["want_map"] = landmark_map(sample["want_landmarks"], size)
+        return sample
+
+    # -- forward passes
+
+    def _g(self, G, image, from_map, to_map):
+        return G(torch.cat([image, from_map * 2 - 1, to_map * 2 - 1], 1))
+
+    def _d(self, D, image, cond_map):
+        return D(torch.cat([image, cond_map * 2 - 1], 1))
+
+    def generate(self, G, batch):
+        return self._g(G, batch["target"], batch["target_map"], batch["want_map"])[0]
+
+    def _real(self, batch):
+        """Real (image, map, AUs) for D: the ground truth where known, else the target as it is."""
+        has = batch["has_gt"]
+        return (_pick(has, batch["gt"], batch["target"]), _pick(has, batch["want_map"], batch["target_map"]),
+                _pick(has, batch["want_aus"], batch["target_aus"]))
+
+    # -- losses
+
+    def d_loss(self, nets, batch):
+        G, D = nets["G"], nets["D"]
+        kind = self.cfg.loss.adversarial
+        with torch.no_grad():
+            fake = self.generate(G, batch).detach()
+        real, real_map, real_aus = self._real(batch)
+        r_logits, r_aus = self._d(D, real, real_map)
+        f_logits, _ = self._d(D, fake, batch["want_map"])
+        adv = L.d_adversarial(kind, r_logits, f_logits)
+        total, logs = self.weight("adv") * adv, {"d_adv": adv.detach()}
+        gp = self.penalty(lambda x: self._d(D, x, real_map)[0], real, fake)
+        if gp is not None:
+            total = total + gp
+            logs["d_penalty"] = gp.detach()
+        if r_aus is not None and self.weight("au") > 0:
+            au = L.au_regression(r_aus, real_aus)
+            total = total + self.weight("au") * au
+            logs["d_au"] = au.detach()
+        logs["d_total"] = total.detach()
+        return total, logs
+
+    def g_loss(self, nets, batch):
+        G, D = nets["G"], nets["D"]
+        fake, mask = self._g(G, batch["target"], batch["target_map"], batch["want_map"])
+        f_logits, f_aus = self._d(D, fake, batch["want_map"])
+        adv = L.g_adversarial(self.cfg.loss.adversarial, f_logits)
+        total, logs = self.weight("adv") * adv, {"g_adv": adv.detach()}
+        has = batch["has_gt"]
+        terms = {}
+        if self.weight("l1") > 0 and has.sum() > 0:
+            terms["l1"] = L.l1(fake, batch["gt"], has)
+        if self.weight("perceptual") > 0 and has.sum() > 0:
+            terms["perceptual"] = self.perceptual(fake, batch["gt"], has)
+        if self.weight("au") > 0 and f_aus is not None:
+            terms["au"] = L.au_regression(f_aus, batch["want_aus"])
+        if self.weight("cycle") > 0:
+            back, _ = self._g(G, fake, batch["want_map"], batch["target_map"])
+            terms["cycle"] = L.cycle(back, batch["target"])
+        if self.weight("tv") > 0:
+            terms["tv"] = L.total_variation(fake)
+        if mask is not None:
+            if self.weight("mask") > 0:
+                terms["mask"] = L.mask_l1(mask)
+            if self.weight("mask_tv") > 0:
+                terms["mask_tv"] = L.mask_tv(mask)
+        for k, v in terms.items():
+            total = total + self.weight(k) * v
+            logs[f"g_{k}"] = v.detach()
+        logs["g_total"] = total.detach()
+        return total, logs
