@@ -109,21 +109,12 @@ def _run(pair_list, methods, loaded, seed, sheet_rows, quiet):
 
 
 def main() -> None:
-    """Standalone entry point (before ``evaluate`` is registered in facexpr's main CLI)."""
-    from ..errors import FacexprError
+    """``python -m facexpr.evaluate.cli [evaluate] ARGS``: the same as ``facexpr evaluate ARGS``."""
+    from ..cli import main as cli_main
 
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    app.command("evaluate", epilog=EPILOG)(evaluate)
-
-    @app.callback()
-    def _root() -> None:
-        """facexpr evaluation."""
-
-    try:
-        app(["evaluate", *sys.argv[1:]] if sys.argv[1:2] != ["evaluate"] else sys.argv[1:])
-    except FacexprError as e:
-        typer.echo(f"facexpr: error: {e}", err=True)
-        sys.exit(e.exit_code)
+    if sys.argv[1:2] != ["evaluate"]:
+        sys.argv.insert(1, "evaluate")
+    cli_main()
 
 
 if __name__ == "__main__":

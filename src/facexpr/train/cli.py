@@ -100,16 +100,11 @@ def make_app() -> typer.Typer:
 
 
 def main() -> None:
-    import sys
+    """``python -m facexpr.train COMMAND …`` (what torchrun / accelerate launch start): the same
+    as ``facexpr COMMAND …``."""
+    from ..cli import main as cli_main
 
-    try:
-        make_app()()
-    except FacexprError as e:
-        typer.echo(f"facexpr: error: {e}", err=True)
-        sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        typer.echo("facexpr: interrupted", err=True)
-        sys.exit(130)
+    cli_main()
 
 
 if __name__ == "__main__":
