@@ -51,11 +51,13 @@ class Retargeted:
 
 
 def expression_delta(source_bs: np.ndarray, target_bs: np.ndarray, cfg: RetargetConfig) -> np.ndarray:
+    """The blendshape change to apply: source minus target, in the chosen regions, scaled."""
     delta = (np.asarray(source_bs, np.float64) - target_bs) * region_mask(cfg.regions) * cfg.intensity
     for side in ("Left", "Right"):
-        if target_bs[INDEX["eyeBlink" + side]] > CLOSED_EYE:  # cannot open a closed eye by warping
-            for name in ("eyeBlink" + side, "eyeWide" + side):
-                delta[INDEX[name]] = min(delta[INDEX[name]], 0.0) if name.startswith("eyeWide") else max(delta[INDEX[name]], 0.0)
+        if target_bs[INDEX["eyeBlink" + side]] > CLOSED_EYE:  # a warp cannot open a closed eye
+            blink, wide = INDEX["eyeBlink" + side], INDEX["eyeWide" + side]
+            delta[blink] = max(delta[blink], 0.0)  # may close further, not open
+            delta[wide] = min(delta[wide], 0.0)
     return delta
 
 
