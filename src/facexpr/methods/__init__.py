@@ -45,7 +45,7 @@ def get_method(name: str) -> Method:
 
 
 def _load_builtin() -> None:
-    from . import warp  # noqa: F401  (registers itself)
+    from . import landmark_fusion, warp  # noqa: F401  (register themselves)
 
 
 __all__ = ["Method", "RenderJob", "get_method", "available", "register"]

@@ -41,7 +41,7 @@ def available_tasks() -> list[str]:
 
 
 def _load_builtin() -> None:
-    from . import pix2pix  # noqa: F401
+    from . import landmark_fusion, pix2pix  # noqa: F401
 
 
 def get_task(name: str) -> type:
