@@ -74,7 +74,8 @@ def run_transfer(source: ImageLike, target: ImageLike, cfg: TransferConfig = Tra
     if cfg.intensity == 0 or not np.any(rt.delta):
         return TransferResult(tgt_img.copy(), s_face, t_face, rt, timer.ms)
     with timer("render"):
-        patch = method.render(RenderJob(tgt_img, t_face, src_img, s_face, rt))
+        options = {"intensity": cfg.intensity, "regions": tuple(cfg.regions)}
+        patch = method.render(RenderJob(tgt_img, t_face, src_img, s_face, rt, options))
     with timer("paste"):
         out = paste_back(tgt_img, patch)
     if getattr(method, "landmark_driven", False):
@@ -84,7 +85,7 @@ def run_transfer(source: ImageLike, target: ImageLike, cfg: TransferConfig = Tra
                 if corrected is None:
                     break
                 rt = corrected
-                out = paste_back(tgt_img, method.render(RenderJob(tgt_img, t_face, src_img, s_face, rt)))
+                out = paste_back(tgt_img, method.render(RenderJob(tgt_img, t_face, src_img, s_face, rt, options)))
     return TransferResult(out, s_face, t_face, rt, timer.ms)
 
 

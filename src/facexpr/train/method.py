@@ -36,8 +36,12 @@ class ExportedMethod:
         return {"image": aligned_crop(image, face.landmarks, self.size), "landmarks": crop_landmarks(face.landmarks, M),
                 "blendshapes": bs, "aus": action_units.estimate(bs), "identity": np.zeros(128, np.float32)}
 
-    @torch.no_grad()
     def render(self, job) -> Patch:
+        return self.render_landmarks(job, job.retargeted.landmarks)
+
+    @torch.no_grad()
+    def render_landmarks(self, job, landmarks: np.ndarray) -> Patch:
+        """Render the target with the face geometry ``landmarks`` (target image coordinates)."""
         from ..evaluate.crops import alignment
         from .data import make_sample, to_uint8_image
         from .prepare import crop_landmarks
@@ -46,7 +50,7 @@ class ExportedMethod:
         M = alignment(job.target_face.landmarks, S)
         target = self._side(job.target, job.target_face, M)
         source = self._side(job.source, job.source_face, alignment(job.source_face.landmarks, S))
-        want_lm = crop_landmarks(job.retargeted.landmarks, M)
+        want_lm = crop_landmarks(landmarks, M)
         sample = make_sample(target, source, {"landmarks": want_lm, "blendshapes": job.retargeted.blendshapes})
         sample = self.task.sample_transform(sample)
         batch = {k: torch.as_tensor(np.asarray(v))[None].to(self.device) for k, v in sample.items()}

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from .. import register
@@ -54,28 +53,7 @@ class LandmarkFusionMethod:
                               intensity, job.retargeted.point_weights)
 
     def render(self, job):
-        import torch
-
-        from ...evaluate.crops import alignment
-        from ...faces.paste import Patch, polygon_mask
-        from ...faces.topology import FACE_OVAL
-        from ...train.data import make_sample, to_uint8_image
-        from ...train.prepare import crop_landmarks
-
-        ex, S = self.exported, self.size
-        M = alignment(job.target_face.landmarks, S)
-        target = ex._side(job.target, job.target_face, M)
-        source = ex._side(job.source, job.source_face, alignment(job.source_face.landmarks, S))
-        want_lm = crop_landmarks(self.fused_landmarks(job), M)
-        sample = make_sample(target, source, {"landmarks": want_lm, "blendshapes": job.retargeted.blendshapes})
-        sample = ex.task.sample_transform(sample)
-        with torch.no_grad():
-            batch = {k: torch.as_tensor(np.asarray(v))[None].to(ex.device) for k, v in sample.items()}
-            out = to_uint8_image(ex.task.generate(ex.G, batch)[0])
-        oval = np.concatenate([target["landmarks"][list(FACE_OVAL), :2], want_lm[list(FACE_OVAL), :2]])
-        hull = cv2.convexHull(oval.astype(np.float32))[:, 0]
-        mask = polygon_mask((S, S), hull, feather=0.05 * S)
-        return Patch(image=out, mask=mask, to_target=cv2.invertAffineTransform(M))
+        return self.exported.render_landmarks(job, self.fused_landmarks(job))
 
 
 @register("landmark-fusion")
