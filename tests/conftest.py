@@ -110,3 +110,14 @@ def warp_output_faces(warp_result):
     from facexpr.faces.landmarks import analyze_faces
 
     return analyze_faces(warp_result.image)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Torch on one thread for the test (2-core CI: two threads fight the other process)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -335,6 +335,10 @@ def plot_action_units(aggs: dict[str, dict], path: Path) -> Path | None:
     ax.set_xticklabels([f"AU{a}" for a in AUS], fontsize=8)
     ax.set_ylabel("mean |AU - AU of ground truth|", fontsize=8)
     ax.set_title("Action-unit intensity error to the ground truth (estimated from MediaPipe blendshapes)", fontsize=9)
+    return _save(plt, fig, ax, path)
+
+
+def _save(plt, fig, ax, path: Path) -> Path:
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -362,11 +366,7 @@ def plot_per_pair(result: RunResult, path: Path) -> Path | None:
     ax.set_xlabel("expression change (0 = none, 1 = the source's)", fontsize=8)
     ax.set_ylabel("dlib distance to the target (< 0.6 same person)", fontsize=8)
     ax.set_title("Per pair: expression transferred vs identity kept", fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, ax, path)
 
 
 def contact_sheet(result: RunResult, path: Path, rows: int = 6) -> Path | None:

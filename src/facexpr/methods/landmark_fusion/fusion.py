@@ -214,7 +214,8 @@ def train_mlp(groups, neutrals, steps: int = 3000, batch: int = 64, lr: float = 
     net.train()
     for it in range(steps):
         S, T, G = (torch.as_tensor(x) for x in make_pairs(groups, neutrals, rng, batch))
-        loss = (net(S, T) - G)[..., :2].norm(dim=-1).mean() + 0.1 * (net(S, T) - G)[..., 2].abs().mean()
+        err = net(S, T) - G  # one forward pass: with dropout, two would disagree
+        loss = err[..., :2].norm(dim=-1).mean() + 0.1 * err[..., 2].abs().mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
