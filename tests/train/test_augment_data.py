@@ -78,6 +78,16 @@ def test_regimes(synthetic_cache):
     assert len(set(people)) == 4
 
 
+def test_mixed_regime_draws_each_regime_by_its_odds(synthetic_cache):
+    cache = FaceCache([synthetic_cache])
+    ds = PairDataset(cache, DataConfig(regime="mixed", mix={"self_supervised": 1.0, "unpaired": 1.0}), seed=1)
+    has = np.array([ds[i]["has_gt"] for i in range(40)])
+    assert 8 < has.sum() < 32  # about half deformations (with ground truth), half unpaired (without)
+    assert all(np.array_equal(ds[7][k], ds[7][k]) for k in ds[7])  # still a pure function of (seed, index)
+    only = PairDataset(cache, DataConfig(regime="mixed", mix={"unpaired": 1.0, "same_person": 0.0}), seed=1)
+    assert not any(only[i]["has_gt"] for i in range(10))
+
+
 def test_index_sampler_shards_and_resumes():
     one = IndexSampler(4, first=0, rank=0, world=1)
     it = iter(one)

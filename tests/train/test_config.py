@@ -48,6 +48,7 @@ def test_overrides_are_typed():
     ("train.steps=many", "train.steps must be an integer"),
     ("train.cpu=3", "train.cpu must be true or false"),
     ("data.regime=paired", "data.regime must be one of"),
+    ("data.mix={paired: 1}", "data.mix must give"),
     ("loss.penalty=gp", "loss.penalty must be one of"),
     ("size=100", "size must be a multiple of 16"),
     ("train.steps", "expected key=value"),

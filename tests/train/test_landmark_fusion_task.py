@@ -81,3 +81,30 @@ def test_export_and_render(smoke, tmp_path, synthetic_cache):
     assert patch.mask.shape == (64, 64) and patch.to_target.shape == (2, 3)
     lm = m.fused_landmarks(RenderJob(a["image"], ta, b["image"], sb, rt))
     assert lm.shape == (478, 3) and not np.allclose(lm, ta.landmarks)
+
+
+def test_pix2pix_baseline_uses_the_source_key_points_unfused(smoke, tmp_path, synthetic_cache):
+    """The paper's baseline: in the target's aligned crop, the condition is the source's own
+    key points (its face shape included); intensity 0 keeps the target's."""
+    from facexpr.errors import ModelError
+    from facexpr.evaluate.crops import alignment
+    from facexpr.expression.retarget import Retargeted
+    from facexpr.faces.landmarks import Face
+    from facexpr.methods.base import RenderJob
+    from facexpr.methods.landmark_fusion.pix2pix import Pix2PixMethod, source_in_target
+    from facexpr.train.data import FaceCache
+    from facexpr.train.prepare import crop_landmarks
+
+    cache = FaceCache([synthetic_cache])
+    a, b = cache.load(0), cache.load(4)
+    face = lambda d, s: Face(d["landmarks"].astype(np.float64) * s, d["blendshapes"], d["pose"], (64, 64))  # noqa: E731
+    ta, sb = face(a, 1.0), face(b, 0.9)  # the source photo at another scale
+    job = RenderJob(a["image"], ta, b["image"], sb, Retargeted(ta.landmarks.copy(), np.zeros(52), ta.blendshapes))
+    lm = source_in_target(job, 64)
+    in_target_crop = crop_landmarks(lm, alignment(ta.landmarks, 64))[:, :2]
+    in_source_crop = crop_landmarks(sb.landmarks, alignment(sb.landmarks, 64))[:, :2]
+    assert np.allclose(in_target_crop, in_source_crop, atol=1e-6)
+    job.options = {"intensity": 0.0}
+    assert np.allclose(source_in_target(job, 64), ta.landmarks)
+    with pytest.raises(ModelError, match="pix2pix: generator weights"):
+        Pix2PixMethod(generator=tmp_path / "missing.safetensors")

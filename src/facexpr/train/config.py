@@ -25,7 +25,8 @@ class ConfigError(InputError):
     """A config file or override the user can fix."""
 
 
-REGIMES = ("self_supervised", "same_person", "unpaired")
+REGIMES = ("self_supervised", "same_person", "unpaired", "mixed")
+PURE_REGIMES = REGIMES[:3]
 ADVERSARIAL = ("hinge", "wgan", "lsgan", "nonsat")
 PENALTIES = ("none", "wgan-gp", "r1")
 PRECISIONS = ("auto", "no", "fp16", "bf16")
@@ -47,7 +48,9 @@ class DeformConfig:
 class DataConfig:
     cache: list[str] = field(default_factory=list)  # prepared caches (folders of `facexpr prepare`)
     synthetic: int = 0                # > 0: also generate a cache of this many cartoon people (smoke tests)
-    regime: str = "self_supervised"   # self_supervised | same_person | unpaired
+    regime: str = "self_supervised"   # self_supervised | same_person | unpaired | mixed
+    mix: dict[str, float] = field(default_factory=lambda: {  # mixed: each sample's regime, by these odds
+        "self_supervised": 0.5, "same_person": 0.25, "unpaired": 0.25})
     batch_size: int = 8               # per process
     num_workers: int = 0
     neutral_target: bool = True       # same_person: the target is a neutral photo when there is one
@@ -122,6 +125,9 @@ class Config:
     def validate(self) -> "Config":
         checks = [
             (self.data.regime in REGIMES, f"data.regime must be one of {', '.join(REGIMES)}"),
+            (set(self.data.mix) <= set(PURE_REGIMES) and all(v >= 0 for v in self.data.mix.values())
+             and sum(self.data.mix.values()) > 0,
+             f"data.mix must give non-negative odds to some of {', '.join(PURE_REGIMES)}"),
             (self.loss.adversarial in ADVERSARIAL, f"loss.adversarial must be one of {', '.join(ADVERSARIAL)}"),
             (self.loss.penalty in PENALTIES, f"loss.penalty must be one of {', '.join(PENALTIES)}"),
             (self.train.mixed_precision in PRECISIONS,

@@ -17,7 +17,9 @@ Regimes (``data.regime``):
   CK+ sequence or a video clip): target = one of them (neutral when ``neutral_target`` and there
   is one), source = gt = the other;
 * ``self_supervised``: one photo; the target is a landmark-driven deformation of it
-  (:mod:`facexpr.train.augment`), source = gt = the photo itself.
+  (:mod:`facexpr.train.augment`), source = gt = the photo itself;
+* ``mixed``: each sample draws one of the three above with the odds in ``data.mix`` (so a run can
+  learn from true pairs, deformations and unpaired faces at once; ``has_gt`` says which).
 
 Because a sample depends only on ``(seed, index)``, not on worker processes or the global RNG,
 a resumed run draws exactly the batches an uninterrupted one would (see :class:`IndexSampler`).
@@ -144,7 +146,12 @@ class PairDataset:
         for i, g in enumerate(cache.groups):
             by_group[g].append(i)
         self.pair_groups = [np.array(v) for _, v in sorted(by_group.items()) if len(v) >= 2]
-        if cfg.regime == "same_person" and not self.pair_groups:
+        mix = {k: float(v) for k, v in cfg.mix.items() if v > 0} if cfg.regime == "mixed" else {cfg.regime: 1.0}
+        if cfg.regime == "mixed" and not self.pair_groups and len(mix) > 1:
+            mix.pop("same_person", None)  # no group has two photos: draw from the other regimes
+        self._regimes = sorted(mix)
+        self._odds = np.array([mix[k] for k in self._regimes]) / sum(mix.values())
+        if "same_person" in self._regimes and not self.pair_groups:
             raise CacheError("same_person pairs need groups with two or more photos (a person's neutral and "
                              "expression photos, a sequence or a video clip); the caches have none")
         self._by_person: dict[str, np.ndarray] = {}
@@ -165,7 +172,9 @@ class PairDataset:
 
     def __getitem__(self, index: int) -> dict:
         rng = np.random.default_rng([self.seed, int(index)])
-        sample = getattr(self, "_" + self.cfg.regime)(rng, int(index))
+        regime = self._regimes[0] if len(self._regimes) == 1 else \
+            self._regimes[int(rng.choice(len(self._odds), p=self._odds))]
+        sample = getattr(self, "_" + regime)(rng, int(index))
         return self.transform(sample) if self.transform else sample
 
     # -- regimes

@@ -62,3 +62,5 @@ def _factory() -> LandmarkFusionMethod:
 
 
 __all__ = ["LandmarkFusionMethod", "GENERATOR_PATH", "FUSION_PATH"]
+
+from . import pix2pix as _pix2pix  # noqa: E402,F401  (registers the paper's baseline, "pix2pix")

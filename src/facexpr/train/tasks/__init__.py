@@ -41,6 +41,7 @@ def available_tasks() -> list[str]:
 
 
 def _load_builtin() -> None:
+    from ...methods.relative_au import train as _relative_au  # noqa: F401  (relative-au, ganimation)
     from . import landmark_fusion, pix2pix  # noqa: F401
 
 

@@ -1,7 +1,8 @@
 """``pix2pix``: the reference task (smoke tests, and a baseline): a U-Net edits the target crop
 given a drawing of the landmarks it should have; a conditional PatchGAN judges (image, landmarks).
 
-Generator input: target image (3) + target landmark map (1) + wanted landmark map (1). With
+Generator input: target image (3) + target landmark map (1) + wanted landmark map (1); with
+``model.target_map: false`` the target map is left out (plain pix2pix: image + condition). With
 ``model.attention`` the U-Net predicts a colour image and a mask (GANimation-style blending).
 Discriminator input: image (3) + the landmark map it should match (1); with a positive ``au``
 loss weight it also regresses the 17 AU intensities (GANimation's critic head).
@@ -18,7 +19,7 @@ import torch
 from .. import losses as L
 from ..data import landmark_map
 from ..nets import PatchDiscriminator, UNetGenerator
-from . import TrainTask, register_task
+from . import TrainTask, register_task, unwrap
 
 N_AUS = 17
 
@@ -34,9 +35,13 @@ class Pix2PixTask(TrainTask):
     generator = "G"
     phases = {"D": ("D",), "G": ("G",)}
 
+    @property
+    def uses_target_map(self) -> bool:
+        return bool(self.cfg.model.get("target_map", True))
+
     def build(self):
         m = self.cfg.model
-        G = UNetGenerator(5, 3, base=int(m.get("g_base", 32)), depth=int(m.get("g_depth", 4)),
+        G = UNetGenerator(5 if self.uses_target_map else 4, 3, base=int(m.get("g_base", 32)), depth=int(m.get("g_depth", 4)),
                           max_ch=int(m.get("g_max", 256)), res_blocks=int(m.get("g_res", 1)),
                           norm=str(m.get("g_norm", "instance")), attention=bool(m.get("attention", False)))
         D = PatchDiscriminator(4, base=int(m.get("d_base", 32)), n_layers=int(m.get("d_layers", 3)),
@@ -57,6 +62,8 @@ class Pix2PixTask(TrainTask):
     # -- forward passes
 
     def _g(self, G, image, from_map, to_map):
+        if unwrap(G).spec["in_ch"] == 4:  # plain pix2pix: no map of where the face is now
+            return G(torch.cat([image, to_map * 2 - 1], 1))
         return G(torch.cat([image, from_map * 2 - 1, to_map * 2 - 1], 1))
 
     def _d(self, D, image, cond_map):

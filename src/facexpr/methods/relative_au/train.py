@@ -1,0 +1,144 @@
+"""Training tasks ``relative-au`` (Ling et al. 2020) and ``ganimation`` (Pumarola et al. 2018, the
+absolute-AU ablation), registered with the trainer (:mod:`facexpr.train.tasks`).
+
+Both train :class:`~facexpr.methods.relative_au.nets.RelativeAUGenerator` against a PatchGAN with
+a real/fake head and an AU-regression head (:class:`facexpr.train.nets.PatchDiscriminator`,
+``aux_out=17``). They differ in what the generator is told:
+
+* ``relative-au``: Δ = wanted AUs − the input's AUs (``model.condition: relative``), MSF skips and
+  the relative (flow + residual, linear in Δ) head;
+* ``ganimation``: the wanted AUs themselves (``model.condition: absolute``), GANimation's attention
+  mask + colour head (``model.output: attention``), plain skips.
+
+Losses (weights in ``loss.weights``, the usual choice ``loss.adversarial: wgan`` +
+``loss.penalty: wgan-gp`` as both papers):
+
+* ``adv``: adversarial; ``au``: AU regression — D on real images (their measured AUs) in the D
+  phase, the generated image against the wanted AUs in the G phase;
+* ``rec``: reconstruction — the input with Δ = 0 (absolute: its own AUs) must come back (the
+  relative head does this by construction, so the term is skipped there);
+* ``cycle``: edit by Δ, then by −Δ (absolute: back to the input's AUs): the input again;
+* ``tv``: total variation of the edit field (the flow and residual, or GANimation's mask);
+* ``mask``/``mask_tv``: GANimation's attention regularisers (attention head only);
+* ``l1``/``perceptual``: to the ground truth where the regime knows it (same-person pairs and
+  self-supervised deformations; our addition to the unpaired recipe, which makes short CPU runs
+  learn).
+
+Δ uses the AUs the cache estimated from MediaPipe blendshapes
+(:mod:`facexpr.expression.action_units`); any 17-AU labels (OpenFace intensities / 5) work the same.
+"""
+from __future__ import annotations
+
+import torch
+
+from ...train import losses as L
+from ...train.nets import PatchDiscriminator
+from ...train.tasks import TrainTask, register_task
+from ...train.tasks.pix2pix import _pick
+from .nets import RelativeAUGenerator
+
+N_AUS = 17
+
+
+@register_task("relative-au")
+class RelativeAUTask(TrainTask):
+    generator = "G"
+    phases = {"D": ("D",), "G": ("G",)}
+    defaults = {"condition": "relative", "output": "relative", "msf": True}
+
+    def option(self, key: str):
+        return self.cfg.model.get(key, self.defaults[key])
+
+    @property
+    def relative(self) -> bool:
+        return str(self.option("condition")) == "relative"
+
+    def build(self):
+        m = self.cfg.model
+        G = RelativeAUGenerator(N_AUS, base=int(m.get("g_base", 32)), depth=int(m.get("g_depth", 4)),
+                                max_ch=int(m.get("g_max", 256)), res_blocks=int(m.get("g_res", 1)),
+                                norm=str(m.get("g_norm", "instance")), output=str(self.option("output")),
+                                msf=bool(self.option("msf")))
+        D = PatchDiscriminator(3, base=int(m.get("d_base", 64)), n_layers=int(m.get("d_layers", 4)),
+                               max_ch=int(m.get("d_max", 256)), aux_out=N_AUS, spectral=bool(m.get("d_spectral", False)))
+        return {"G": G, "D": D}
+
+    @classmethod
+    def build_generator(cls, spec: dict):
+        return RelativeAUGenerator(**spec)
+
+    # -- conditions
+
+    def condition(self, want_aus: torch.Tensor, have_aus: torch.Tensor) -> torch.Tensor:
+        """What G is told to go from AUs ``have_aus`` to ``want_aus``."""
+        return want_aus - have_aus if self.relative else want_aus
+
+    @property
+    def identity_at_zero(self) -> bool:
+        """The relative head returns its input exactly when Δ = 0, so the reconstruction loss is
+        zero by construction and its generator pass is skipped."""
+        return self.relative and str(self.option("output")) == "relative"
+
+    def generate(self, G, batch):
+        return G(batch["target"], self.condition(batch["want_aus"], batch["target_aus"]))[0]
+
+    def _real(self, batch):
+        has = batch["has_gt"]
+        return _pick(has, batch["gt"], batch["target"]), _pick(has, batch["want_aus"], batch["target_aus"])
+
+    # -- losses
+
+    def d_loss(self, nets, batch):
+        G, D = nets["G"], nets["D"]
+        with torch.no_grad():
+            fake = self.generate(G, batch).detach()
+        real, real_aus = self._real(batch)
+        r_logits, r_aus = D(real)
+        f_logits, _ = D(fake)
+        adv = L.d_adversarial(self.cfg.loss.adversarial, r_logits, f_logits)
+        au = L.au_regression(r_aus, real_aus)
+        total = self.weight("adv") * adv + self.weight("au") * au
+        logs = {"d_adv": adv.detach(), "d_au": au.detach()}
+        gp = self.penalty(lambda x: D(x)[0], real, fake)
+        if gp is not None:
+            total = total + gp
+            logs["d_penalty"] = gp.detach()
+        logs["d_total"] = total.detach()
+        return total, logs
+
+    def g_loss(self, nets, batch):
+        G, D = nets["G"], nets["D"]
+        x, have, want = batch["target"], batch["target_aus"], batch["want_aus"]
+        fake, aux = G(x, self.condition(want, have))
+        f_logits, f_aus = D(fake)
+        adv = L.g_adversarial(self.cfg.loss.adversarial, f_logits)
+        total, logs = self.weight("adv") * adv, {"g_adv": adv.detach()}
+        terms = {"au": L.au_regression(f_aus, want)}
+        has = batch["has_gt"]
+        if self.weight("l1") > 0 and has.sum() > 0:
+            terms["l1"] = L.l1(fake, batch["gt"], has)
+        if self.weight("perceptual") > 0 and has.sum() > 0:
+            terms["perceptual"] = self.perceptual(fake, batch["gt"], has)
+        if self.weight("rec") > 0 and not self.identity_at_zero:
+            terms["rec"] = L.l1(G(x, self.condition(have, have))[0], x)
+        if self.weight("cycle") > 0:
+            terms["cycle"] = L.cycle(G(fake, self.condition(have, want))[0], x)
+        if self.weight("tv") > 0 and aux is not None:
+            terms["tv"] = L.total_variation(aux)
+        if aux is not None and self.option("output") == "attention":
+            if self.weight("mask") > 0:
+                terms["mask"] = L.mask_l1(aux)
+            if self.weight("mask_tv") > 0:
+                terms["mask_tv"] = L.mask_tv(aux)
+        for k, v in terms.items():
+            total = total + self.weight(k) * v
+            logs[f"g_{k}"] = v.detach()
+        logs["g_total"] = total.detach()
+        return total, logs
+
+
+@register_task("ganimation")
+class GANimationTask(RelativeAUTask):
+    """The absolute-AU ablation: GANimation's conditioning and attention/colour head."""
+
+    defaults = {"condition": "absolute", "output": "attention", "msf": False}
