@@ -4,6 +4,7 @@
 >>> result = facexpr.transfer("smiling.jpg", "neutral.jpg")   # doctest: +SKIP
 >>> result.image.shape == facexpr.load_image("neutral.jpg").shape  # doctest: +SKIP
 True
+>>> smiling = facexpr.edit("neutral.jpg", aus={"AU12": 0.8}, method="warp")  # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -27,6 +28,29 @@ def transfer(source: ImageLike, target: ImageLike, method: str = "warp", intensi
     return run_transfer(source, target, cfg)
 
 
+def edit(target: ImageLike, aus=None, emotion: str | None = None, intensity: float = 1.0,
+         method: str = "relative-au", face: int | None = None):
+    """The ``target`` photo with some facial action units changed by relative amounts.
+
+    ``aus``: ``{"AU12": +0.8, 4: -0.5}``, ``"AU12=+0.8"`` or a list of such strings (changes in
+    [-1, 1] of AU intensities in [0, 1]); ``emotion``: happy, sad, angry, fear, disgust or surprise
+    (its prototype AUs are added, see :mod:`facexpr.expression.emotions`); both add, and
+    ``intensity`` (0-1.5) scales the sum. ``method``: ``relative-au`` (default), ``ganimation``,
+    ``warp`` (no generator) or an exported ``.safetensors`` generator. No change (e.g.
+    ``intensity=0``) returns a bit-identical copy of the input.
+
+    Returns a :class:`facexpr.pipeline.EditResult` (``.image``, ``.current_aus``, ``.want_aus``,
+    ``.timings`` in ms).
+    """
+    from .expression.action_units import AUS
+    from .expression.emotions import au_deltas
+    from .pipeline import EditConfig, run_edit
+
+    d = au_deltas(aus)
+    pairs = tuple((AUS[k], float(d[k])) for k in range(len(AUS)) if d[k] != 0)
+    return run_edit(target, EditConfig(method, pairs, emotion, float(intensity), face))
+
+
 def analyze(image: ImageLike, thorough: bool = True) -> list:
     """Every face in ``image`` (largest first): landmarks, blendshapes and head pose."""
     from .faces.landmarks import analyze_faces
@@ -34,4 +58,4 @@ def analyze(image: ImageLike, thorough: bool = True) -> list:
     return analyze_faces(load_image(image), thorough=thorough)
 
 
-__all__ = ["transfer", "analyze", "load_image", "save_image", "FacexprError", "__version__"]
+__all__ = ["transfer", "edit", "analyze", "load_image", "save_image", "FacexprError", "__version__"]

@@ -93,6 +93,51 @@ def transfer(
     typer.echo(str(out))
 
 
+@app.command(epilog="""Examples:\n
+  facexpr edit me.jpg --au AU12=+0.8 --au AU4=-0.5 -o me_edited.png\n
+  facexpr edit me.jpg --emotion surprise --intensity 0.7 -o surprised.png\n
+  facexpr edit me.jpg --emotion happy --au AU26=+0.3 --method warp -o out.png\n
+AUs (intensities 0-1): 1 2 4 5 6 7 9 10 12 14 15 17 20 23 25 26 45.\n
+Emotions: happy sad angry fear disgust surprise.""")
+def edit(
+    target: Path = typer.Argument(..., help="Photo whose facial expression is edited."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output image (.png, .jpg, .webp…)."),
+    au: Optional[list[str]] = typer.Option(None, "--au", help="Change one action unit, e.g. AU12=+0.8 "
+                                           "(lip corner puller up by 0.8) or AU4=-0.5; repeatable."),
+    emotion: Optional[str] = typer.Option(None, help="Add an emotion's prototype AUs: happy, sad, angry, "
+                                          "fear, disgust, surprise."),
+    intensity: float = typer.Option(1.0, help="Scales the whole edit: 0 = unchanged, 1 = as asked, 1.5 = exaggerated."),
+    method: str = typer.Option("relative-au", "--method", "-m",
+                               help="relative-au (default), ganimation, warp (no generator) or an exported .safetensors."),
+    face: Optional[int] = typer.Option(None, help="Which face in TARGET (0 = largest; default largest)."),
+    profile: bool = typer.Option(False, help="Print per-stage milliseconds."),
+):
+    """Change single facial action units of TARGET by relative amounts, or add an emotion."""
+    import facexpr
+    from .expression.emotions import au_deltas, check_intensity, emotion_prototype
+    from .io import check_output_path, save_image
+
+    if output is None:
+        _fail("give TARGET -o OUTPUT; see --help")
+    if not au and not emotion:
+        _fail("nothing to edit: give --au AU<n>=<change> (e.g. --au AU12=+0.8) and/or --emotion NAME")
+    try:
+        check_intensity(intensity)
+        au_deltas(au or [])  # every spec checked before the slow stages
+        if emotion:
+            emotion_prototype(emotion)
+        out = check_output_path(output, [target])
+        res = facexpr.edit(target, aus=list(au or []), emotion=emotion, intensity=intensity, method=method, face=face)
+        t = time.perf_counter()
+        save_image(res.image, out)
+        res.timings["save"] = (time.perf_counter() - t) * 1000
+    except FacexprError as e:
+        _fail(str(e), e.exit_code)
+    if profile:
+        _print_profile(res.timings)
+    typer.echo(str(out))
+
+
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]+$")
 
 

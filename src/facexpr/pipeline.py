@@ -1,17 +1,23 @@
-"""One transfer, stage by stage: load → analyse → retarget → render → paste back.
+"""One transfer or edit, stage by stage: load → analyse → retarget → render → paste back.
 
-Each stage is timed (``TransferResult.timings``, milliseconds) so ``--profile`` and the benchmarks
-show where time goes. Models are loaded once per process and reused across calls.
+* :func:`run_transfer`: the target photo with the expression of a source face;
+* :func:`run_edit`: the target photo with some action units changed by relative amounts
+  (``AU12=+0.8``) and/or an emotion's prototype added (:mod:`facexpr.expression.emotions`).
+
+Both share face selection, rendering (any registered method), paste-back and, for
+landmark-driven methods, the closed-loop correction. Each stage is timed (``.timings``,
+milliseconds) so ``--profile`` and the benchmarks show where time goes. Models are loaded once
+per process and reused across calls.
 """
 from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .expression.blendshapes import REGIONS
+from .expression.blendshapes import NAMES, REGIONS
 from .expression.model import load_default_model
 from .expression.retarget import RetargetConfig, Retargeted, retarget, retargeted
 from .faces.landmarks import Face, analyze_faces, reanalyze, select_face
@@ -70,29 +76,40 @@ def run_transfer(source: ImageLike, target: ImageLike, cfg: TransferConfig = Tra
     with timer("retarget"):
         model = load_default_model()
         rt = retarget(s_face, t_face, model, rcfg)
-    point_weights = rt.point_weights  # the --regions restriction, kept through corrections
     if cfg.intensity == 0 or not np.any(rt.delta):
         return TransferResult(tgt_img.copy(), s_face, t_face, rt, timer.ms)
+    options = {"intensity": cfg.intensity, "regions": tuple(cfg.regions)}
+    out, rt = _render_paste(method, RenderJob(tgt_img, t_face, src_img, s_face, rt, options), model,
+                            cfg.feedback, timer)
+    return TransferResult(out, s_face, t_face, rt, timer.ms)
+
+
+def _render_paste(method, job: RenderJob, model, feedback: int, timer: _Timer,
+                  no_gain: np.ndarray | None = None) -> tuple[np.ndarray, Retargeted]:
+    """Render ``job``, paste it back, and (landmark-driven methods) correct it ``feedback`` times
+    (never amplifying the blendshapes where ``no_gain`` is True)."""
+    rt = job.retargeted
+    point_weights = rt.point_weights  # the --regions restriction, kept through corrections
     with timer("render"):
-        options = {"intensity": cfg.intensity, "regions": tuple(cfg.regions)}
-        patch = method.render(RenderJob(tgt_img, t_face, src_img, s_face, rt, options))
+        patch = method.render(job)
     with timer("paste"):
-        out = paste_back(tgt_img, patch)
+        out = paste_back(job.target, patch)
     if getattr(method, "landmark_driven", False):
-        for _ in range(cfg.feedback):
+        for _ in range(feedback):
             with timer("feedback"):
-                corrected = _corrected(out, t_face, rt, model, point_weights)
+                corrected = _corrected(out, job.target_face, rt, model, point_weights, no_gain)
                 if corrected is None:
                     break
                 rt = corrected
-                out = paste_back(tgt_img, method.render(RenderJob(tgt_img, t_face, src_img, s_face, rt, options)))
-    return TransferResult(out, s_face, t_face, rt, timer.ms)
+                out = paste_back(job.target, method.render(replace(job, retargeted=rt)))
+    return out, rt
 
 
 MAX_GAIN = 2.0
 
 
-def _corrected(out: np.ndarray, t_face: Face, rt: Retargeted, model, point_weights) -> Retargeted | None:
+def _corrected(out: np.ndarray, t_face: Face, rt: Retargeted, model, point_weights,
+               no_gain: np.ndarray | None = None) -> Retargeted | None:
     """One closed-loop step: measure the expression the output shows, and amplify each requested
     blendshape that fell short (never beyond ``MAX_GAIN`` x the request, never a new one).
 
@@ -107,8 +124,91 @@ def _corrected(out: np.ndarray, t_face: Face, rt: Retargeted, model, point_weigh
     want = rt.requested
     achieved = seen.blendshapes - t_face.blendshapes
     big = np.abs(want) > 0.05
+    if no_gain is not None:
+        big &= ~no_gain
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(big, achieved / np.where(big, want, 1.0), 1.0)
     gain = np.where(big, np.clip(rt.delta / np.where(big, want, 1.0) * (1.0 + (1.0 - ratio)), 1.0, MAX_GAIN), 1.0)
     delta = np.where(big, want * gain, rt.delta)
     return retargeted(t_face, delta, model, requested=want, point_weights=point_weights)
+
+
+# ----------------------------------------------------------------------------- edit
+
+@dataclass(frozen=True)
+class EditConfig:
+    """An AU edit: ``aus`` are ``(AU number, change)`` pairs, ``emotion`` a name of
+    :data:`facexpr.expression.emotions.EMOTIONS`; ``intensity`` (0-1.5) scales their sum."""
+
+    method: str = "relative-au"
+    aus: tuple[tuple[int, float], ...] = ()
+    emotion: str | None = None
+    intensity: float = 1.0
+    face: int | None = None  # index into faces sorted largest first; None = largest
+    feedback: int = 1        # closed-loop corrections for landmark-driven methods (0 = open loop)
+
+
+@dataclass
+class EditResult:
+    image: np.ndarray        # the target photo, same size, with the edited expression
+    face: Face               # the edited face, as found in the input
+    current_aus: np.ndarray  # (17,) its action units before the edit (action_units.AUS order)
+    requested: np.ndarray    # (17,) the change asked for (× intensity)
+    want_aus: np.ndarray     # (17,) clip(current + requested, 0, 1): what the output should show
+    retargeted: Retargeted | None  # the geometry for landmark-driven methods (None: unchanged)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def condition(self) -> np.ndarray:
+        """The relative AU vector a relative-AU generator is conditioned on: want − current."""
+        return self.want_aus - self.current_aus
+
+
+# Blendshapes an edit never amplifies in the closed loop: a warped eyelid closing "too little" for
+# MediaPipe is already near the other lid, and twice the motion folds the lids over each other.
+_EDIT_NO_GAIN = np.isin(NAMES, ("eyeBlinkLeft", "eyeBlinkRight"))
+
+
+def run_edit(target: ImageLike, cfg: EditConfig = EditConfig()) -> EditResult:
+    """Change action units of the face in ``target`` by relative amounts.
+
+    ``desired = clip(current + Δ, 0, 1)`` per AU, Δ = ``intensity · (AU changes + the emotion's
+    deltas)``. When nothing changes (intensity 0, no change requested, or every change clipped
+    away, e.g. lowering an AU that is already 0) the result is a bit-identical copy of the input.
+
+    Every method renders the same request: ``relative-au``/``ganimation`` (and exported
+    generators) receive ``want_aus`` in the job's options; landmark-driven methods (``warp``)
+    receive the target retargeted to a synthetic source, the target itself with its blendshapes
+    edited through the AU table (:func:`facexpr.expression.emotions.edited_blendshapes`).
+    """
+    from .expression import action_units
+    from .expression.emotions import (au_deltas, check_intensity, desired_aus, edit_delta, edited_blendshapes,
+                                      emotion_prototype)
+
+    timer = _Timer()
+    intensity = check_intensity(cfg.intensity)
+    aus_in = dict(cfg.aus)
+    au_deltas(aus_in)  # validate everything before the slow stages
+    if cfg.emotion:
+        emotion_prototype(cfg.emotion)
+    method = get_method(cfg.method)
+    with timer("load"):
+        img = load_image(target, _name(target, "target"))
+    with timer("analyze"):
+        face = select_face(analyze_faces(img, thorough=cfg.face is not None), cfg.face,
+                           "target " + _name(target, "image"))
+    with timer("retarget"):
+        current = action_units.estimate(face.blendshapes)
+        requested = edit_delta(current, aus_in, cfg.emotion, intensity)
+        want = desired_aus(current, requested)
+        if not np.any(want != current):
+            return EditResult(img.copy(), face, current, requested, want, None, timer.ms)
+        effective = np.where(want != current, requested, 0.0)
+        edited = Face(face.landmarks, edited_blendshapes(face.blendshapes, effective).astype(np.float32),
+                      face.pose, face.image_size)
+        model = load_default_model()
+        rt = retarget(edited, face, model)
+    options = {"intensity": 1.0, "regions": REGIONS, "want_aus": want.astype(np.float32)}
+    out, rt = _render_paste(method, RenderJob(img, face, img, edited, rt, options), model, cfg.feedback, timer,
+                            no_gain=_EDIT_NO_GAIN)
+    return EditResult(out, face, current, requested, want, rt, timer.ms)

@@ -45,7 +45,7 @@ def get_method(name: str) -> Method:
 
 
 def _load_builtin() -> None:
-    from . import landmark_fusion, warp  # noqa: F401  (register themselves)
+    from . import landmark_fusion, relative_au, warp  # noqa: F401  (register themselves)
 
 
 __all__ = ["Method", "RenderJob", "get_method", "available", "register"]

@@ -7,8 +7,9 @@
 * reconstruction: :func:`l1` (optionally per-sample weighted), :class:`Perceptual` (the VGG16
   trunk of ST-LPIPS, loaded by :mod:`facexpr.evaluate.judges.lpips`), :func:`cycle`;
 * expression: :func:`au_regression` (predicted vs wanted AU intensities);
-* regularisers: :func:`total_variation`, :func:`mask_l1` and :func:`mask_tv` (GANimation's
-  attention-mask terms: keep the mask small and smooth).
+* regularisers: :func:`total_variation`, :func:`mask_l1` (keep the edited area small),
+  :func:`mask_mean` (GANimation's: keep the mask from saturating to "no edit") and :func:`mask_tv`
+  (keep the mask smooth).
 """
 from __future__ import annotations
 
@@ -94,9 +95,17 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
 
 
 def mask_l1(mask: torch.Tensor) -> torch.Tensor:
-    """GANimation's attention regulariser. ``mask`` is the weight of the *input* image (1 = keep
-    the input pixel): penalising ``1 - mask`` keeps the edit to the few pixels that need it."""
+    """Edit-area regulariser. ``mask`` is the weight of the *input* image (1 = keep the input
+    pixel): penalising ``1 - mask`` keeps the edit to the few pixels that need it (used by the
+    pix2pix and landmark-fusion tasks). Not GANimation's sign: see :func:`mask_mean`."""
     return (1.0 - mask.float()).mean()
+
+
+def mask_mean(mask: torch.Tensor) -> torch.Tensor:
+    """GANimation's attention regulariser (Pumarola et al. 2018, Eq. 4): the mean of the mask
+    that weights the *input* image. The mask easily saturates to 1 (output = input, no edit);
+    penalising it keeps the generator editing."""
+    return mask.float().mean()
 
 
 def mask_tv(mask: torch.Tensor) -> torch.Tensor:

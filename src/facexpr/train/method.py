@@ -4,6 +4,10 @@ The target face is cropped exactly as in training (:func:`facexpr.evaluate.crops
 retargeted landmarks are mapped into the crop, the sample is built as the data pipeline builds it
 (:func:`facexpr.train.data.make_sample` + the task's ``sample_transform``), the generator renders
 the crop, and a feathered face-oval mask pastes it back through the inverse crop transform.
+
+The wanted action units default to those of the retargeted blendshapes; an AU edit passes its own
+(``job.options["want_aus"]``, or :meth:`ExportedMethod.render_aus`), which AU-conditioned tasks
+(``relative-au``, ``ganimation``) read from the sample's ``want_aus``.
 """
 from __future__ import annotations
 
@@ -37,11 +41,16 @@ class ExportedMethod:
                 "blendshapes": bs, "aus": action_units.estimate(bs), "identity": np.zeros(128, np.float32)}
 
     def render(self, job) -> Patch:
+        """Render ``job``: with ``job.options["want_aus"]`` (an AU edit) through :meth:`render_aus`,
+        else with the retargeted landmarks."""
+        want_aus = (job.options or {}).get("want_aus")
+        if want_aus is not None:
+            return self.render_aus(job, want_aus, job.retargeted.landmarks)
         return self.render_landmarks(job, job.retargeted.landmarks)
 
     @torch.no_grad()
-    def render_landmarks(self, job, landmarks: np.ndarray) -> Patch:
-        """Render the target with the face geometry ``landmarks`` (target image coordinates)."""
+    def _generate(self, job, landmarks: np.ndarray, want_aus: np.ndarray | None):
+        """The generator's crop and the alignment ``M``, the target's and the wanted crop landmarks."""
         from ..evaluate.crops import alignment
         from .data import make_sample, to_uint8_image
         from .prepare import crop_landmarks
@@ -51,11 +60,59 @@ class ExportedMethod:
         target = self._side(job.target, job.target_face, M)
         source = self._side(job.source, job.source_face, alignment(job.source_face.landmarks, S))
         want_lm = crop_landmarks(landmarks, M)
-        sample = make_sample(target, source, {"landmarks": want_lm, "blendshapes": job.retargeted.blendshapes})
-        sample = self.task.sample_transform(sample)
+        want = {"landmarks": want_lm, "blendshapes": job.retargeted.blendshapes}
+        if want_aus is not None:
+            want["aus"] = np.asarray(want_aus, np.float32).reshape(len(action_units.AUS))
+        sample = self.task.sample_transform(make_sample(target, source, want))
         batch = {k: torch.as_tensor(np.asarray(v))[None].to(self.device) for k, v in sample.items()}
         out = to_uint8_image(self.task.generate(self.G, batch)[0])
-        oval = np.concatenate([target["landmarks"][list(FACE_OVAL), :2], want_lm[list(FACE_OVAL), :2]])
+        return out, M, target["landmarks"], want_lm
+
+    def render_landmarks(self, job, landmarks: np.ndarray, want_aus: np.ndarray | None = None) -> Patch:
+        """Render the target with the face geometry ``landmarks`` (target image coordinates) and,
+        when given, the wanted action units ``want_aus`` (17, ``action_units.AUS`` order)."""
+        S = self.size
+        out, M, target_lm, want_lm = self._generate(job, landmarks, want_aus)
+        oval = np.concatenate([target_lm[list(FACE_OVAL), :2], want_lm[list(FACE_OVAL), :2]])
         hull = cv2.convexHull(oval.astype(np.float32))[:, 0]
         mask = polygon_mask((S, S), hull, feather=0.05 * S)
         return Patch(image=out, mask=mask, to_target=cv2.invertAffineTransform(M))
+
+    def render_aus(self, job, want_aus: np.ndarray, landmarks: np.ndarray | None = None) -> Patch:
+        """Render the target with the wanted action units ``want_aus`` (17, in [0, 1]).
+
+        ``landmarks`` (default: the target's own) only fills the sample's wanted geometry. The
+        paste-back mask is the target's face oval, expanded (a jaw drop lengthens the face, so the
+        lower half grows downward more) and feathered inwards: no hard seam anywhere.
+        """
+        S = self.size
+        lm = job.target_face.landmarks if landmarks is None else landmarks
+        out, M, target_lm, _ = self._generate(job, lm, want_aus)
+        mask = oval_mask(target_lm[:, :2], S)
+        return Patch(image=out, mask=mask, to_target=cv2.invertAffineTransform(M))
+
+
+def oval_mask(crop_xy: np.ndarray, size: int, grow: float = 0.03, drop: float = 0.08,
+              feather: float = 0.05) -> np.ndarray:
+    """Soft (size, size) mask of a face's oval in crop pixels (0 on the crop's border).
+
+    The oval is pushed outwards by the feather's width (so the inward feather falls outside the
+    face and the whole face has weight 1), scaled by ``1 + grow`` about its centre, and its lower
+    half is stretched down by up to ``drop`` of the oval's height (most at the chin: a jaw drop
+    lengthens the face); the edge is feathered over ``feather`` · size px.
+    """
+    oval = np.asarray(crop_xy, np.float64)[list(FACE_OVAL)]
+    c = oval.mean(0)
+    f_px = feather * size
+    r = oval - c
+    big = c + r * (1.0 + grow) + r / np.maximum(np.linalg.norm(r, axis=1, keepdims=True), 1e-6) * (f_px + 2.0)
+    h = float(np.ptp(oval[:, 1]))
+    below = np.clip((big[:, 1] - c[1]) / max(big[:, 1].max() - c[1], 1e-6), 0.0, 1.0)
+    big[:, 1] += drop * h * below
+    big = np.clip(big, 0.5, size - 1.5)
+    hull = cv2.convexHull(big.astype(np.float32))[:, 0]
+    # Built on a padded canvas so the inward feather also runs along the crop's edges (erosion
+    # sees the zeros beyond them): never a seam where the face nears the crop's border.
+    pad = int(np.ceil(f_px)) + 2
+    m = polygon_mask((size + 2 * pad, size + 2 * pad), hull, feather=f_px, offset=(-pad, -pad))
+    return np.ascontiguousarray(m[pad:-pad, pad:-pad])

@@ -19,7 +19,8 @@ Losses (weights in ``loss.weights``, the usual choice ``loss.adversarial: wgan``
   relative head does this by construction, so the term is skipped there);
 * ``cycle``: edit by Δ, then by −Δ (absolute: back to the input's AUs): the input again;
 * ``tv``: total variation of the edit field (the flow and residual, or GANimation's mask);
-* ``mask``/``mask_tv``: GANimation's attention regularisers (attention head only);
+* ``mask``/``mask_tv``: GANimation's attention regularisers (attention head only): the mean of
+  the input's weight (so the mask does not saturate to "no edit") and its total variation;
 * ``l1``/``perceptual``: to the ground truth where the regime knows it (same-person pairs and
   self-supervised deformations; our addition to the unpaired recipe, which makes short CPU runs
   learn).
@@ -127,7 +128,7 @@ class RelativeAUTask(TrainTask):
             terms["tv"] = L.total_variation(aux)
         if aux is not None and self.option("output") == "attention":
             if self.weight("mask") > 0:
-                terms["mask"] = L.mask_l1(aux)
+                terms["mask"] = L.mask_mean(aux)
             if self.weight("mask_tv") > 0:
                 terms["mask_tv"] = L.mask_tv(aux)
         for k, v in terms.items():
