@@ -150,6 +150,11 @@ def test_render_passes_want_aus_to_the_generator(exports, target_img, target_fac
     monkeypatch.setattr(m.exported.task, "generate", spy)
     want = action_units.estimate(target_face.blendshapes).astype(np.float32)
     want[K[12]] = 0.9
+    m.exported.detail = True  # relative-au applies its field to a crop at the face's own resolution
+    sharp = m.render(_job(target_img, target_face, {"want_aus": want}))
+    assert sharp.image.shape[0] > m.size and sharp.image.shape[0] % 16 == 0 and not seen
+    assert sharp.mask.shape == sharp.image.shape[:2]
+    m.exported.detail = False  # the training-size crop, through task.generate
     patch = m.render(_job(target_img, target_face, {"want_aus": want}))
     np.testing.assert_allclose(seen["want_aus"].numpy()[0], want, atol=1e-6)
     np.testing.assert_allclose(seen["target_aus"].numpy()[0], action_units.estimate(target_face.blendshapes), atol=1e-6)

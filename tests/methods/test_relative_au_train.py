@@ -105,3 +105,29 @@ def test_smoke_training_export_and_reload(smoke, tmp_path):
     assert y.shape == (1, 3, 64, 64) and torch.isfinite(y).all()
     if name == "relative-au":  # wanted = current: nothing to change
         assert torch.allclose(y, batch["target"], atol=1e-4)
+
+
+def test_edit_field_applies_at_any_resolution():
+    """Inference applies the field computed on the small crop to a sharp, larger crop."""
+    from facexpr.methods.relative_au.nets import apply_field
+
+    torch.manual_seed(0)
+    G = RelativeAUGenerator(17, base=8, max_ch=32).eval()
+    for p in (G.flow.weight, G.residual.weight):
+        torch.nn.init.normal_(p, std=0.05)
+    smooth = lambda t, s: torch.nn.functional.interpolate(t, size=(s, s), mode="bilinear", align_corners=False)  # noqa: E731
+    x = smooth(torch.rand(1, 3, 4, 4) * 2 - 1, 32)  # a smooth image: resampling it changes little
+    cond = torch.zeros(1, 17)
+    cond[0, 8] = 1.0
+    with torch.no_grad():
+        y, _ = G(x, cond)
+        flow, residual = G.edit_field(x, cond)
+        assert torch.allclose(apply_field(x, flow, residual), y, atol=1e-6)
+        assert flow.abs().max() > 0.1  # it does move pixels
+        big = smooth(x, 128)
+        y_big = apply_field(big, flow, residual)
+        assert y_big.shape == (1, 3, 128, 128)
+        edit_small, edit_big = (y - x).flatten(), (torch.nn.functional.avg_pool2d(y_big, 4) - x).flatten()
+        assert torch.nn.functional.cosine_similarity(edit_small, edit_big, 0) > 0.8  # the same edit, 4x larger
+        zero = apply_field(big, torch.zeros_like(flow), torch.zeros_like(residual))
+        assert torch.allclose(zero, big, atol=1e-5)

@@ -4,7 +4,7 @@
   (use with the ``wgan-gp`` penalty), ``lsgan`` (least squares) and ``nonsat`` (the original
   non-saturating GAN);
 * penalties: :func:`gradient_penalty` (WGAN-GP on real/fake interpolates) and :func:`r1_penalty`;
-* reconstruction: :func:`l1` (optionally per-sample weighted), :class:`Perceptual` (the VGG16
+* reconstruction: :func:`l1` (optionally per-sample weighted), :func:`pyramid_l1`, :class:`Perceptual` (the VGG16
   trunk of ST-LPIPS, loaded by :mod:`facexpr.evaluate.judges.lpips`), :func:`cycle`;
 * expression: :func:`au_regression` (predicted vs wanted AU intensities);
 * regularisers: :func:`total_variation`, :func:`mask_l1` (keep the edited area small),
@@ -73,6 +73,16 @@ def l1(a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor | None = None) -> 
         return d.mean()
     w = weight.float()
     return (d * w).sum() / w.sum().clamp_min(1.0)
+
+
+def pyramid_l1(a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor | None = None, levels: int = 3) -> torch.Tensor:
+    """:func:`l1` averaged over ``levels`` scales (2x average pooling each): coarse levels give a
+    displacement a gradient from further away than one pixel."""
+    total = l1(a, b, weight)
+    for _ in range(levels - 1):
+        a, b = F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)
+        total = total + l1(a, b, weight)
+    return total / levels
 
 
 def cycle(recon: torch.Tensor, original: torch.Tensor) -> torch.Tensor:

@@ -3,7 +3,9 @@
 The target face is cropped exactly as in training (:func:`facexpr.evaluate.crops.alignment`), the
 retargeted landmarks are mapped into the crop, the sample is built as the data pipeline builds it
 (:func:`facexpr.train.data.make_sample` + the task's ``sample_transform``), the generator renders
-the crop, and a feathered face-oval mask pastes it back through the inverse crop transform.
+the crop, and a feathered face-oval mask pastes it back through the inverse crop transform. A task
+whose edit is a field (relative-au's flow + residual) has it applied to a crop at the face's own
+resolution instead (``detail``), so the pasted face is as sharp as the photo.
 
 The wanted action units default to those of the retargeted blendshapes; an AU edit passes its own
 (``job.options["want_aus"]``, or :meth:`ExportedMethod.render_aus`), which AU-conditioned tasks
@@ -22,10 +24,19 @@ from ..faces.paste import Patch, polygon_mask
 from ..faces.topology import FACE_OVAL
 
 
+MAX_DETAIL = 768  # px: the largest crop a generator's edit field is applied to
+
+
 class ExportedMethod:
-    def __init__(self, path: str | Path, device: str = "cpu"):
+    """``detail``: when the task can apply its edit at another resolution
+    (:meth:`facexpr.train.tasks.TrainTask.generate_detail`, e.g. relative-au's flow field), apply
+    it to a crop at the face's own resolution (up to :data:`MAX_DETAIL` px) instead of pasting back
+    the upsampled training-size crop: the face stays as sharp as the photo."""
+
+    def __init__(self, path: str | Path, device: str = "cpu", detail: bool = True):
         from .export import load_exported
 
+        self.detail = detail
         self.path = Path(path)
         self.name = self.path.stem
         self.device = device
@@ -65,14 +76,32 @@ class ExportedMethod:
             want["aus"] = np.asarray(want_aus, np.float32).reshape(len(action_units.AUS))
         sample = self.task.sample_transform(make_sample(target, source, want))
         batch = {k: torch.as_tensor(np.asarray(v))[None].to(self.device) for k, v in sample.items()}
+        D = self._detail_size(M)
+        if D > S:
+            from ..evaluate.crops import aligned_crop
+            from .data import to_tensor_image
+
+            hi = torch.as_tensor(to_tensor_image(aligned_crop(job.target, job.target_face.landmarks, D)))[None]
+            out = self.task.generate_detail(self.G, batch, hi.to(self.device))
+            if out is not None:
+                M_hi = alignment(job.target_face.landmarks, D)
+                return (to_uint8_image(out[0]), M_hi, crop_landmarks(job.target_face.landmarks, M_hi),
+                        crop_landmarks(landmarks, M_hi))
         out = to_uint8_image(self.task.generate(self.G, batch)[0])
         return out, M, target["landmarks"], want_lm
+
+    def _detail_size(self, M: np.ndarray) -> int:
+        """The crop side at the face's own resolution (a multiple of 16, at most MAX_DETAIL)."""
+        if not self.detail:
+            return self.size
+        native = self.size / float(np.sqrt(abs(np.linalg.det(M[:, :2]))))
+        return int(np.clip(round(native / 16) * 16, self.size, MAX_DETAIL))
 
     def render_landmarks(self, job, landmarks: np.ndarray, want_aus: np.ndarray | None = None) -> Patch:
         """Render the target with the face geometry ``landmarks`` (target image coordinates) and,
         when given, the wanted action units ``want_aus`` (17, ``action_units.AUS`` order)."""
-        S = self.size
         out, M, target_lm, want_lm = self._generate(job, landmarks, want_aus)
+        S = out.shape[0]
         oval = np.concatenate([target_lm[list(FACE_OVAL), :2], want_lm[list(FACE_OVAL), :2]])
         hull = cv2.convexHull(oval.astype(np.float32))[:, 0]
         mask = polygon_mask((S, S), hull, feather=0.05 * S)
@@ -85,9 +114,9 @@ class ExportedMethod:
         paste-back mask is the target's face oval, expanded (a jaw drop lengthens the face, so the
         lower half grows downward more) and feathered inwards: no hard seam anywhere.
         """
-        S = self.size
         lm = job.target_face.landmarks if landmarks is None else landmarks
         out, M, target_lm, _ = self._generate(job, lm, want_aus)
+        S = out.shape[0]
         mask = oval_mask(target_lm[:, :2], S)
         return Patch(image=out, mask=mask, to_target=cv2.invertAffineTransform(M))
 

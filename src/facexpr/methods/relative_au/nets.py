@@ -38,6 +38,9 @@ import torch.nn.functional as F
 from ...train.nets import ConvBlock, ResBlock, act_layer, norm_layer
 
 
+FLOW_UNIT = 1 / 8  # the flow head's unit, as a fraction of the crop side
+
+
 class CondNorm(nn.Module):
     """Normalise, then scale and shift each channel by an affine function of the condition (FiLM),
     then activate. At zero condition it is the plain normalisation + activation."""
@@ -126,34 +129,58 @@ class RelativeAUGenerator(nn.Module):
 
     def forward(self, image: torch.Tensor, cond: torch.Tensor):
         self.check_size(*image.shape[-2:])
-        cond = cond.to(image.dtype)
-        skips = [self.stem(image, cond)]
-        for d in self.down:
-            skips.append(d(skips[-1]))
-        h = self.mid(self.mid_in(skips[-1], cond))
-        if self.msf:
-            fused = [self.fusion[i](skips[i], skips[i - 1] if i > 0 else None, skips[i + 1], cond)
-                     for i in range(self.depth)]
-        else:
-            fused = skips[:self.depth]
-        for k, u in enumerate(self.up):
-            if k:
-                h = torch.cat([h, fused[self.depth - k]], 1)
-            h = u(h)
-        feat = torch.cat([h, fused[0]], 1)
+        feat = self._features(image, cond.to(image.dtype))
         if self.output == "attention":
             out = self.head(feat)
             color, mask = torch.tanh(out[:, :3]), torch.sigmoid(out[:, 3:])
             return mask * image + (1 - mask) * color, mask
-        return self._relative(image, feat, cond)
+        flow, residual = self._field(feat, cond.to(image.dtype), *image.shape[-2:])
+        return apply_field(image, flow, residual), flow
 
-    def _relative(self, image: torch.Tensor, feat: torch.Tensor, cond: torch.Tensor):
-        n, _, hh, ww = image.shape
-        k = self.cond_dim
-        flow = torch.einsum("nk,nkchw->nchw", cond, self.flow(feat).view(n, k, 2, hh, ww))  # in pixels
+    def _features(self, image: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """The decoder's last features (with the stem's skip), at the input's size."""
+        skips = [self.stem(image, cond)]
+        for d in self.down:
+            skips.append(d(skips[-1]))
+        h = self.mid(self.mid_in(skips[-1], cond))
+        fused = ([self.fusion[i](skips[i], skips[i - 1] if i > 0 else None, skips[i + 1], cond)
+                  for i in range(self.depth)] if self.msf else skips[:self.depth])
+        for k, u in enumerate(self.up):
+            if k:
+                h = torch.cat([h, fused[self.depth - k]], 1)
+            h = u(h)
+        return torch.cat([h, fused[0]], 1)
+
+    def _field(self, feat: torch.Tensor, cond: torch.Tensor, hh: int, ww: int):
+        n, k = feat.shape[0], self.cond_dim
+        # the flow basis is in units of FLOW_UNIT of the crop side: the same motion at any input size,
+        # and a unit the optimiser reaches in a few hundred steps
+        flow = torch.einsum("nk,nkchw->nchw", cond, self.flow(feat).view(n, k, 2, hh, ww))
+        flow = flow * flow.new_tensor([ww * FLOW_UNIT, hh * FLOW_UNIT])[None, :, None, None]  # -> pixels
         residual = torch.einsum("nk,nkchw->nchw", cond, self.residual(feat).view(n, k, 3, hh, ww))
-        warped = warp(image, flow)
-        return (warped + residual).clamp(-1.0, 1.0), flow
+        return flow, residual
+
+    def edit_field(self, image: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The relative head's edit of ``image``: flow (N, 2, H, W) in pixels and colour residual
+        (N, 3, H, W). :func:`apply_field` of them is ``forward``'s output; upsampled, they edit a
+        sharper, larger crop of the same face (what inference does)."""
+        if self.output != "relative":
+            raise ValueError("edit_field needs the relative head")
+        self.check_size(*image.shape[-2:])
+        cond = cond.to(image.dtype)
+        return self._field(self._features(image, cond), cond, *image.shape[-2:])
+
+
+def apply_field(image: torch.Tensor, flow: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+    """Warp ``image`` by ``flow`` and add ``residual``; a field of another size is resized first
+    (the flow's pixel values scaled with it)."""
+    h, w = image.shape[-2:]
+    if flow.shape[-2:] != (h, w):
+        sy, sx = h / flow.shape[-2], w / flow.shape[-1]
+        flow = F.interpolate(flow, size=(h, w), mode="bilinear", align_corners=False)
+        flow = flow * flow.new_tensor([sx, sy])[None, :, None, None]
+        residual = F.interpolate(residual, size=(h, w), mode="bilinear", align_corners=False)
+    return (warp(image, flow) + residual).clamp(-1.0, 1.0)
 
 
 def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,8 @@ Losses (weights in ``loss.weights``, the usual choice ``loss.adversarial: wgan``
   the input's weight (so the mask does not saturate to "no edit") and its total variation;
 * ``l1``/``perceptual``: to the ground truth where the regime knows it (same-person pairs and
   self-supervised deformations; our addition to the unpaired recipe, which makes short CPU runs
-  learn).
+  learn). ``l1`` and ``cycle`` are taken over a 3-level image pyramid (:func:`~facexpr.train.losses.pyramid_l1`):
+  a pixel difference alone gives a motion a gradient only within about a pixel of the right place.
 
 Δ uses the AUs the cache estimated from MediaPipe blendshapes
 (:mod:`facexpr.expression.action_units`); any 17-AU labels (OpenFace intensities / 5) work the same.
@@ -36,7 +37,7 @@ from ...train import losses as L
 from ...train.nets import PatchDiscriminator
 from ...train.tasks import TrainTask, register_task
 from ...train.tasks.pix2pix import _pick
-from .nets import RelativeAUGenerator
+from .nets import RelativeAUGenerator, apply_field
 
 N_AUS = 17
 
@@ -83,6 +84,16 @@ class RelativeAUTask(TrainTask):
     def generate(self, G, batch):
         return G(batch["target"], self.condition(batch["want_aus"], batch["target_aus"]))[0]
 
+    @torch.no_grad()
+    def generate_detail(self, G, batch, image: torch.Tensor) -> torch.Tensor | None:
+        """The output at the size of ``image`` (a larger crop of the same face): the relative head's
+        flow and residual, computed on the training-size crop, applied to the sharp crop. The
+        attention head has no such field (None: the caller upsamples the small output)."""
+        if getattr(G, "output", None) != "relative":
+            return None
+        flow, residual = G.edit_field(batch["target"], self.condition(batch["want_aus"], batch["target_aus"]))
+        return apply_field(image, flow, residual)
+
     def _real(self, batch):
         has = batch["has_gt"]
         return _pick(has, batch["gt"], batch["target"]), _pick(has, batch["want_aus"], batch["target_aus"])
@@ -117,13 +128,13 @@ class RelativeAUTask(TrainTask):
         terms = {"au": L.au_regression(f_aus, want)}
         has = batch["has_gt"]
         if self.weight("l1") > 0 and has.sum() > 0:
-            terms["l1"] = L.l1(fake, batch["gt"], has)
+            terms["l1"] = L.pyramid_l1(fake, batch["gt"], has)
         if self.weight("perceptual") > 0 and has.sum() > 0:
             terms["perceptual"] = self.perceptual(fake, batch["gt"], has)
         if self.weight("rec") > 0 and not self.identity_at_zero:
             terms["rec"] = L.l1(G(x, self.condition(have, have))[0], x)
         if self.weight("cycle") > 0:
-            terms["cycle"] = L.cycle(G(fake, self.condition(have, want))[0], x)
+            terms["cycle"] = L.pyramid_l1(G(fake, self.condition(have, want))[0], x)
         if self.weight("tv") > 0 and aux is not None:
             terms["tv"] = L.total_variation(aux)
         if aux is not None and self.option("output") == "attention":

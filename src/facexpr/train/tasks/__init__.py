@@ -104,6 +104,12 @@ class TrainTask:
         """Output images (N, 3, S, S) in [-1, 1] for a batch (inference, image grids, export)."""
         raise NotImplementedError
 
+    def generate_detail(self, G: nn.Module, batch: dict, image: torch.Tensor) -> torch.Tensor | None:
+        """Optional: the output for ``image``, a larger crop of the batch's target (1, 3, H, W),
+        when the generator's edit can be applied at another resolution (a flow field can); None
+        otherwise, and inference upsamples :meth:`generate`'s output."""
+        return None
+
     @classmethod
     def build_generator(cls, spec: dict) -> nn.Module:
         """Rebuild the generator from its ``spec`` (stored in exported files)."""
