@@ -95,6 +95,7 @@ def test_smoke_training_export_and_reload(smoke, tmp_path):
         assert np.isfinite(logs["g_mask"]) and np.isfinite(logs["g_mask_tv"]) and np.isfinite(logs["g_rec"])
     else:
         assert "g_rec" not in logs  # identity at delta = 0 by construction: no pass spent on it
+        assert np.isfinite(logs["g_flow"])
     card = export(out, tmp_path / f"{name}.safetensors")
     assert card["task"] == name and card["regime"] == "mixed"
     G, task, _ = load_exported(tmp_path / f"{name}.safetensors")

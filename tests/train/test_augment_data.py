@@ -49,6 +49,24 @@ def test_deform_follows_the_landmarks(face64):
     assert new[mouth, 1].mean() > lm[mouth, 1].mean()
 
 
+def test_landmark_flow_is_the_deformation(face64):
+    import torch
+
+    from facexpr.methods.relative_au.nets import warp
+    from facexpr.train.augment import landmark_flow
+
+    img, lm = face64
+    delta = np.zeros(52)
+    delta[INDEX["jawOpen"]] = 0.8
+    out, new = deform(img, lm, np.zeros(52), delta, load_default_model())
+    flow = landmark_flow(lm, new, 64)
+    assert flow.shape == (2, 64, 64) and np.abs(flow).max() > 1.0
+    x = torch.as_tensor(img.transpose(2, 0, 1)[None].astype(np.float32))
+    y = warp(x, torch.as_tensor(flow[None]))[0].numpy().transpose(1, 2, 0)
+    assert np.abs(y - out).mean() < 1.0  # the same motion, through torch's sampler (8-bit levels)
+    assert np.allclose(landmark_flow(lm, lm, 64), 0, atol=1e-4)
+
+
 def test_regimes(synthetic_cache):
     cache = FaceCache([synthetic_cache])
     assert len(cache) == 12 and cache.size == 64

@@ -65,11 +65,27 @@ def deform(image: np.ndarray, landmarks: np.ndarray, blendshapes: np.ndarray, de
     new = apply_delta(face, np.asarray(delta, np.float64), model)
     if not np.any(delta):
         return image.copy(), new
-    anchors = _border_anchors(max(h, w))
-    dst = np.concatenate([new[:, :2], anchors])       # where each point is in the output
-    src = np.concatenate([face.landmarks[:, :2], anchors])  # where to read it in the input
-    sampler = MeshSampler(dst, (0, 0, w, h), grid or max(h, w))
-    mx, my = sampler.backward_map(dst, src)
+    mx, my = _backward_map(face.landmarks, new, (h, w), grid)
     out = cv2.remap(image, mx.astype(np.float32), my.astype(np.float32), cv2.INTER_LINEAR,
                     borderMode=cv2.BORDER_REPLICATE)
     return out, new
+
+
+def _backward_map(src_landmarks: np.ndarray, dst_landmarks: np.ndarray, shape: tuple[int, int], grid: int = 0):
+    """Per output pixel (geometry ``dst_landmarks``), where to read the input (geometry
+    ``src_landmarks``): a piecewise-affine map over the mesh, no motion at the crop border."""
+    h, w = shape
+    anchors = _border_anchors(max(h, w))
+    dst = np.concatenate([np.asarray(dst_landmarks, np.float64)[:, :2], anchors])  # where each point is in the output
+    src = np.concatenate([np.asarray(src_landmarks, np.float64)[:, :2], anchors])  # where to read it in the input
+    sampler = MeshSampler(dst, (0, 0, w, h), grid or max(h, w))
+    return sampler.backward_map(dst, src)
+
+
+def landmark_flow(src_landmarks: np.ndarray, dst_landmarks: np.ndarray, size: int, grid: int = 0) -> np.ndarray:
+    """(2, S, S) float32 backward flow in pixels: an image with the geometry ``src_landmarks``,
+    sampled at ``p + flow(p)``, takes the geometry ``dst_landmarks`` (what :func:`deform` does).
+    A dense motion target for generators that predict a flow (relative-au's ``flow`` loss)."""
+    mx, my = _backward_map(src_landmarks, dst_landmarks, (size, size), grid)
+    ys, xs = np.mgrid[0:size, 0:size]
+    return np.stack([mx - xs, my - ys]).astype(np.float32)
