@@ -77,20 +77,27 @@ def transfer(
     if source is None or target is None or output is None:
         _fail("give SOURCE TARGET -o OUTPUT (or --pairs CSV --out-dir DIR); see --help")
     import facexpr
-    from .io import check_output_path, save_image
+    from .io import check_output_path
 
     try:
         out = check_output_path(output, [source, target])
         res = facexpr.transfer(source, target, method=method, intensity=intensity, regions=regs,
                                source_face=source_face, target_face=target_face)
-        t = time.perf_counter()
-        save_image(res.image, out)
-        res.timings["save"] = (time.perf_counter() - t) * 1000
+        _save_timed(res, out)
     except FacexprError as e:
         _fail(str(e), e.exit_code)
     if profile:
         _print_profile(res.timings)
     typer.echo(str(out))
+
+
+def _save_timed(res, out: Path) -> None:
+    """Write ``res.image`` atomically to ``out``, adding the ``save`` stage to ``res.timings``."""
+    from .io import save_image
+
+    t = time.perf_counter()
+    save_image(res.image, out)
+    res.timings["save"] = (time.perf_counter() - t) * 1000
 
 
 @app.command(epilog="""Examples:\n
@@ -115,7 +122,7 @@ def edit(
     """Change single facial action units of TARGET by relative amounts, or add an emotion."""
     import facexpr
     from .expression.emotions import au_deltas, check_intensity, emotion_prototype
-    from .io import check_output_path, save_image
+    from .io import check_output_path
 
     if output is None:
         _fail("give TARGET -o OUTPUT; see --help")
@@ -128,9 +135,7 @@ def edit(
             emotion_prototype(emotion)
         out = check_output_path(output, [target])
         res = facexpr.edit(target, aus=list(au or []), emotion=emotion, intensity=intensity, method=method, face=face)
-        t = time.perf_counter()
-        save_image(res.image, out)
-        res.timings["save"] = (time.perf_counter() - t) * 1000
+        _save_timed(res, out)
     except FacexprError as e:
         _fail(str(e), e.exit_code)
     if profile:
