@@ -211,6 +211,47 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def side_by_side(reports: list[dict], command: str = "") -> str:
+    """One table for several methods' reports (the AU-editing section of docs/RESULTS.md)."""
+    top = max(reports[0]["deltas"])
+    names = [r["method"] for r in reports]
+    lines = ["## AU editing (`facexpr edit`): controllability", "",
+             f"{len(reports[0]['targets'])} unseen London neutral photos as targets; for each AU a sweep of requested "
+             f"changes Δ ∈ {{{', '.join(f'{d:g}' for d in reports[0]['deltas'])}}}; the AUs re-measured on the output "
+             "(MediaPipe blendshapes → `facexpr.expression.action_units`). ρ: Spearman correlation of requested vs "
+             f"measured change of that AU, all targets pooled (bar ≥ 0.6); Δ@{top:g}: mean measured change at the "
+             f"largest request (achievable: min(Δ, 1 − current)); leak: mean |change| of the 16 other AUs at Δ={top:g}.",
+             ""]
+    if command:
+        lines += [f"Command: `{command}`", ""]
+    lines += ["| AU | name | achievable | " + " | ".join(f"{n} ρ | {n} Δ@{top:g} | {n} leak" for n in names) + " |",
+              "|---|---|---:|" + "---:|---:|---:|" * len(names)]
+    by = [{r["au"]: r for r in rep["per_au"]} for rep in reports]
+    for row in reports[0]["per_au"]:
+        au = row["au"]
+        cells = []
+        for b in by:
+            r = b.get(au, {})
+            cells += [_f(r.get("spearman")), _f(r.get("measured_at_max"), "{:+.2f}"), _f(r.get("leakage_at_max"), "{:.3f}")]
+        lines.append(f"| AU{au} | {row['name']} | {_f(row['achievable_at_max'])} | " + " | ".join(cells) + " |")
+    lines += ["", "| method | AUs with ρ ≥ 0.6 | median ρ | identity kept @Δ=max | dlib dist | ms per edit | "
+              "model ms 128 / 256 px | intensity 0 max diff |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for rep in reports:
+        rhos = [r["spearman"] for r in rep["per_au"] if r["spearman"] is not None]
+        kept = [r["identity_kept"] for r in rep["per_au"] if r["identity_kept"] is not None]
+        dist = [r["identity_distance"] for r in rep["per_au"] if r["identity_distance"] is not None]
+        mm = rep.get("model_ms") or {}
+        model = " / ".join(_f(mm.get(s), "{:.0f}") if isinstance(mm.get(s), float) else "–" for s in ("128", "256"))
+        z = rep["zero_check"]
+        lines.append(f"| {rep['method']} | {sum(x >= 0.6 for x in rhos)} / {len(rep['per_au'])} | "
+                     f"{_f(float(np.median(rhos)) if rhos else None)} | {_f(float(np.mean(kept)) if kept else None, '{:.0%}')} | "
+                     f"{_f(float(np.mean(dist)) if dist else None)} | {_f(rep['median_ms_per_edit'], '{:.0f}')} | "
+                     f"{model} | {max(r['pipeline_intensity0_max_abs'] for r in z) if z else '–'} |")
+    lines += ["", f"Machine: {reports[0]['machine']['cpu']}, {reports[0]['machine']['cores']} cores. Edits of "
+              "AUs the generator barely moves score a low ρ: MediaPipe's noise dominates a tiny change.", ""]
+    return "\n".join(lines)
+
+
 def _parse_aus(text: str | None) -> list[int]:
     if not text:
         return list(AUS)
@@ -228,12 +269,27 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, help="also write the report as JSON here")
     ap.add_argument("--no-identity", action="store_true", help="skip the dlib identity judge")
     ap.add_argument("--data", type=Path, help="shared data folder (default: FACEXPR_DATA or ../shared/data)")
+    ap.add_argument("--compare", type=Path, nargs="+", metavar="JSON",
+                    help="no run: put earlier --out reports side by side (markdown; with --results-md, into a file "
+                         "that `facexpr evaluate --results-md` appends to docs/RESULTS.md)")
+    ap.add_argument("--results-md", type=Path, help="with --compare: write the table here (e.g. docs/results/au_edit.md)")
     args = ap.parse_args(argv)
+    if args.compare:
+        from facexpr.io import atomic_write_text
+
+        reports = [json.loads(p.read_text(encoding="utf-8")) for p in args.compare]
+        text = side_by_side(reports, " ".join(r.get("command", "") for r in reports if r.get("command")))
+        print(text)
+        if args.results_md:
+            args.results_md.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(args.results_md, text)
+        return 0
     deltas = sorted({float(x) for x in args.deltas.split(",") if x.strip()})
     if not deltas or min(deltas) < 0 or max(deltas) > 1:
         ap.error("--deltas must be values in [0, 1]")
     report = run(args.method, args.n, _parse_aus(args.aus), deltas, identity=not args.no_identity,
                  root=args.data, log=lambda m: print(m, flush=True, file=sys.stderr))
+    report["command"] = "python benchmarks/au_edit.py " + " ".join(argv if argv is not None else sys.argv[1:])
     print(markdown(report))
     if args.out:
         from facexpr.io import atomic_write_text

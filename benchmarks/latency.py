@@ -13,7 +13,6 @@ import platform
 from statistics import median
 
 import cv2
-import numpy as np
 
 import facexpr
 from facexpr.datasets import data_root

@@ -68,3 +68,8 @@ def test_summarise_and_markdown_without_data():
     md = bench.markdown(rep)
     assert "| AU4 | brow lowerer | 1.00 | 0.90 | +0.30 |" in md and "128 px 1.5 ms" in md
     assert bench._f(None) == "–" and bench._f(float("nan")) == "–"
+    rep2 = {**rep, "method": "n", "per_au": [{**rows[0], "spearman": 0.2}], "machine": {"cpu": "c", "cores": 2},
+            "zero_check": [{"pipeline_intensity0_max_abs": 0}]}
+    table = bench.side_by_side([{**rep, "machine": {"cpu": "c", "cores": 2}}, rep2])
+    assert "| AU4 | brow lowerer | 0.90 | 1.00 | +0.30 | 0.010 | 0.20 | +0.30 | 0.010 |" in table
+    assert "| m | 1 / 1 |" in table and "| n | 0 / 1 |" in table

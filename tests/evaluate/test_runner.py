@@ -108,9 +108,12 @@ def test_subsets_and_report_files(run, tmp_path):
     assert "| Method |" in md and "identity (output = target)" in md and "## Speed" in md
     for name in ("contact_sheet", "metrics", "action_units", "per_pair"):
         assert (tmp_path / f"{name}.png").stat().st_size > 1000, name
+    (tmp_path / "docs" / "results").mkdir(parents=True)
+    (tmp_path / "docs" / "results" / "au_edit.md").write_text("## AU editing (`facexpr edit`): controllability\n")
     out = report.write_results_md(results, tmp_path, tmp_path / "docs" / "RESULTS.md")
     text = out.read_text()
     assert "contact_sheet" not in text and (tmp_path / "docs" / "results" / "metrics.png").exists()
+    assert "## AU editing" in text  # the AU benchmark's section is carried into RESULTS.md
 
 
 # --------------------------------------------------------------------------- the command
