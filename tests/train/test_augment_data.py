@@ -106,6 +106,28 @@ def test_mixed_regime_draws_each_regime_by_its_odds(synthetic_cache):
     assert not any(only[i]["has_gt"] for i in range(10))
 
 
+def test_au_labels_replace_the_estimate_without_mixing_scales(tmp_path):
+    """OpenFace-style labels are the AUs of every regime; deformations and retargeting move them by
+    the estimated change, so label and estimate scales never meet in one sample."""
+    from facexpr.expression import action_units
+    from facexpr.train.synthetic import make_cache
+
+    root = make_cache(tmp_path / "c", n_people=2, per_person=3, size=64, seed=1, au_labels=True)
+    cache = FaceCache([root])
+    labels = {tuple(np.round(cache.load(i)["landmarks"][:2, 0], 3)): np.asarray(r["au_labels"], np.float32)
+              for i, r in enumerate(cache.records)}
+    ds = PairDataset(cache, DataConfig(regime="same_person"), seed=0)
+    for i in range(4):
+        s = ds[i]
+        assert np.allclose(s["target_aus"], labels[tuple(np.round(s["target_landmarks"][:2, 0], 3))], atol=1e-6)
+        assert np.allclose(s["want_aus"], labels[tuple(np.round(s["want_landmarks"][:2, 0], 3))], atol=1e-6)
+    ss = PairDataset(cache, DataConfig(regime="self_supervised"), seed=0)[0]
+    moved = action_units.estimate(ss["target_blendshapes"]) - action_units.estimate(ss["want_blendshapes"])
+    assert np.allclose(ss["target_aus"], np.clip(ss["want_aus"] + moved, 0, 1), atol=1e-5)
+    off = PairDataset(cache, DataConfig(regime="same_person", au_labels=False), seed=0)[0]
+    assert np.allclose(off["target_aus"], action_units.estimate(off["target_blendshapes"]), atol=1e-6)
+
+
 def test_index_sampler_shards_and_resumes():
     one = IndexSampler(4, first=0, rank=0, world=1)
     it = iter(one)

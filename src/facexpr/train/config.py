@@ -55,6 +55,7 @@ class DataConfig:
     num_workers: int = 0
     neutral_target: bool = True       # same_person: the target is a neutral photo when there is one
     other_person: bool = True         # unpaired: the source is another person when possible
+    au_labels: bool = True            # a cache's AU labels (OpenFace) where an item has them, else the estimate
     deform: DeformConfig = field(default_factory=DeformConfig)
 
 

@@ -9,6 +9,10 @@ landmarks (478, 3) in crop pixels; blendshapes (52,); AUs (17,) in [0, 1]; ident
 * ``gt`` and ``has_gt`` (1/0): the true output when the regime knows it (zeros otherwise);
 * ``index``: the sample's number (samples are a pure function of ``(seed, index)``).
 
+AUs are a cache item's AU labels (e.g. OpenFace intensities / 5) when it has them and
+``data.au_labels`` is on, else the 17 AUs estimated from its blendshapes; where a regime changes an
+expression (deformation, retargeting) the AUs move by the estimated change.
+
 Regimes (``data.regime``):
 
 * ``unpaired``: any target, any source (another person when possible); the wanted geometry is
@@ -179,6 +183,21 @@ class PairDataset:
 
     # -- regimes
 
+    def _load(self, i: int) -> dict:
+        """Item ``i``; its ``aus`` are its AU labels (e.g. OpenFace intensities) when it has them
+        and ``data.au_labels`` is on, else the cache's estimate from blendshapes."""
+        d = self.cache.load(i)
+        if self.cfg.au_labels and d.get("au_labels") is not None:
+            d = {**d, "aus": np.asarray(d["au_labels"], np.float32)}
+        return d
+
+    @staticmethod
+    def _moved_aus(d: dict, new_blendshapes: np.ndarray) -> np.ndarray:
+        """``d``'s AUs moved by the estimated change of its blendshapes to ``new_blendshapes`` (so
+        label and estimate scales are never mixed within one sample)."""
+        change = action_units.estimate(new_blendshapes) - action_units.estimate(d["blendshapes"])
+        return np.clip(np.asarray(d["aus"], np.float32) + change, 0.0, 1.0).astype(np.float32)
+
     def _face(self, d: dict):
         from ..faces.landmarks import Face
 
@@ -197,11 +216,12 @@ class PairDataset:
                 if self.cache.persons[s] != self.cache.persons[t]:
                     break
                 s = int(rng.integers(n))
-        td, sd = self.cache.load(t), self.cache.load(s)
+        td, sd = self._load(t), self._load(s)
         delta = (sd["blendshapes"].astype(np.float64) - td["blendshapes"]) * self._region
         want_lm = apply_delta(self._face(td), delta, self.model)
         want_bs = np.clip(td["blendshapes"] + delta, 0, 1)
-        return make_sample(td, sd, {"landmarks": want_lm, "blendshapes": want_bs}, None, index)
+        return make_sample(td, sd, {"landmarks": want_lm, "blendshapes": want_bs,
+                                    "aus": self._moved_aus(td, want_bs)}, None, index)
 
     def _same_person(self, rng, index):
         group = self.pair_groups[int(rng.integers(len(self.pair_groups)))]
@@ -211,7 +231,7 @@ class PairDataset:
             g = int(rng.choice(group[~neutral]))
         else:
             t, g = (int(x) for x in rng.choice(group, size=2, replace=False))
-        td, gd = self.cache.load(t), self.cache.load(g)
+        td, gd = self._load(t), self._load(g)
         return make_sample(td, gd, {"landmarks": gd["landmarks"], "blendshapes": gd["blendshapes"],
                                     "aus": gd["aus"]}, gd["image"], index)
 
@@ -220,13 +240,13 @@ class PairDataset:
 
         n = len(self.cache)
         a = int(rng.integers(n))
-        ad = self.cache.load(a)
+        ad = self._load(a)
         borrow = self.cache.blendshapes[int(rng.integers(n))] if n > 1 else None
         delta = random_delta(rng, ad["blendshapes"], self.cfg.deform, borrow)
         img, lm = deform(ad["image"], ad["landmarks"], ad["blendshapes"], delta, self.model, ad["pose"],
                          self.cfg.deform.grid)
         bs = np.clip(ad["blendshapes"] + delta, 0, 1).astype(np.float32)
-        target = {"image": img, "landmarks": lm, "blendshapes": bs, "aus": action_units.estimate(bs),
+        target = {"image": img, "landmarks": lm, "blendshapes": bs, "aus": self._moved_aus(ad, bs),
                   "identity": ad["identity"]}
         return make_sample(target, ad, {"landmarks": ad["landmarks"], "blendshapes": ad["blendshapes"],
                                         "aus": ad["aus"]}, ad["image"], index)
