@@ -211,7 +211,7 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def side_by_side(reports: list[dict], command: str = "") -> str:
+def side_by_side(reports: list[dict], commands: list[str] = ()) -> str:
     """One table for several methods' reports (the AU-editing section of docs/RESULTS.md)."""
     top = max(reports[0]["deltas"])
     names = [r["method"] for r in reports]
@@ -222,8 +222,9 @@ def side_by_side(reports: list[dict], command: str = "") -> str:
              f"measured change of that AU, all targets pooled (bar ≥ 0.6); Δ@{top:g}: mean measured change at the "
              f"largest request (achievable: min(Δ, 1 − current)); leak: mean |change| of the 16 other AUs at Δ={top:g}.",
              ""]
-    if command:
-        lines += [f"Command: `{command}`", ""]
+    if commands:
+        lines += ["Commands: " + "; ".join(f"`{c}`" for c in commands) + "; then `python benchmarks/au_edit.py "
+                  "--compare <their JSON> --results-md docs/results/au_edit.md`.", ""]
     lines += ["| AU | name | achievable | " + " | ".join(f"{n} ρ | {n} Δ@{top:g} | {n} leak" for n in names) + " |",
               "|---|---|---:|" + "---:|---:|---:|" * len(names)]
     by = [{r["au"]: r for r in rep["per_au"]} for rep in reports]
@@ -278,7 +279,7 @@ def main(argv=None) -> int:
         from facexpr.io import atomic_write_text
 
         reports = [json.loads(p.read_text(encoding="utf-8")) for p in args.compare]
-        text = side_by_side(reports, " ".join(r.get("command", "") for r in reports if r.get("command")))
+        text = side_by_side(reports, [r["command"] for r in reports if r.get("command")])
         print(text)
         if args.results_md:
             args.results_md.parent.mkdir(parents=True, exist_ok=True)

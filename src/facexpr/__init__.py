@@ -29,14 +29,15 @@ def transfer(source: ImageLike, target: ImageLike, method: str = "warp", intensi
 
 
 def edit(target: ImageLike, aus=None, emotion: str | None = None, intensity: float = 1.0,
-         method: str = "relative-au", face: int | None = None):
+         method: str = "warp", face: int | None = None):
     """The ``target`` photo with some facial action units changed by relative amounts.
 
     ``aus``: ``{"AU12": +0.8, 4: -0.5}``, ``"AU12=+0.8"`` or a list of such strings (changes in
     [-1, 1] of AU intensities in [0, 1]); ``emotion``: happy, sad, angry, fear, disgust or surprise
     (its prototype AUs are added, see :mod:`facexpr.expression.emotions`); both add, and
-    ``intensity`` (0-1.5) scales the sum. ``method``: ``relative-au`` (default), ``ganimation``,
-    ``warp`` (no generator) or an exported ``.safetensors`` generator. No change (e.g.
+    ``intensity`` (0-1.5) scales the sum. ``method``: ``warp`` (default: the mesh warp, the
+    most controllable on the AU benchmark, docs/RESULTS.md), ``relative-au``, ``ganimation`` or an
+    exported ``.safetensors`` generator. No change (e.g.
     ``intensity=0``) returns a bit-identical copy of the input.
 
     Returns a :class:`facexpr.pipeline.EditResult` (``.image``, ``.current_aus``, ``.want_aus``,

@@ -103,7 +103,7 @@ def _save_timed(res, out: Path) -> None:
 @app.command(epilog="""Examples:\n
   facexpr edit me.jpg --au AU12=+0.8 --au AU4=-0.5 -o me_edited.png\n
   facexpr edit me.jpg --emotion surprise --intensity 0.7 -o surprised.png\n
-  facexpr edit me.jpg --emotion happy --au AU26=+0.3 --method warp -o out.png\n
+  facexpr edit me.jpg --au AU12=+0.8 --method relative-au -o out.png   (the trained generator)\n
 AUs (intensities 0-1): 1 2 4 5 6 7 9 10 12 14 15 17 20 23 25 26 45.\n
 Emotions: happy sad angry fear disgust surprise.""")
 def edit(
@@ -114,8 +114,9 @@ def edit(
     emotion: Optional[str] = typer.Option(None, help="Add an emotion's prototype AUs: happy, sad, angry, "
                                           "fear, disgust, surprise."),
     intensity: float = typer.Option(1.0, help="Scales the whole edit: 0 = unchanged, 1 = as asked, 1.5 = exaggerated."),
-    method: str = typer.Option("relative-au", "--method", "-m",
-                               help="relative-au (default), ganimation, warp (no generator) or an exported .safetensors."),
+    method: str = typer.Option("warp", "--method", "-m",
+                               help="warp (default; mesh warp, no generator), relative-au, ganimation, "
+                               "or an exported .safetensors."),
     face: Optional[int] = typer.Option(None, help="Which face in TARGET (0 = largest; default largest)."),
     profile: bool = typer.Option(False, help="Print per-stage milliseconds."),
 ):

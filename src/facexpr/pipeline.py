@@ -138,9 +138,10 @@ def _corrected(out: np.ndarray, t_face: Face, rt: Retargeted, model, point_weigh
 @dataclass(frozen=True)
 class EditConfig:
     """An AU edit: ``aus`` are ``(AU number, change)`` pairs, ``emotion`` a name of
-    :data:`facexpr.expression.emotions.EMOTIONS`; ``intensity`` (0-1.5) scales their sum."""
+    :data:`facexpr.expression.emotions.EMOTIONS`; ``intensity`` (0-1.5) scales their sum. The
+    default method is ``warp``: it measured the most controllable (docs/RESULTS.md, AU editing)."""
 
-    method: str = "relative-au"
+    method: str = "warp"
     aus: tuple[tuple[int, float], ...] = ()
     emotion: str | None = None
     intensity: float = 1.0
