@@ -119,7 +119,7 @@ def check_output_path(out: str | os.PathLike, inputs: list, suffixes=tuple(SAVE_
     return out
 
 
-def _umask_mode() -> int:
+def default_file_mode() -> int:
     """Permissions a normally created file would get (mkstemp's 0600 would surprise users)."""
     mask = os.umask(0)
     os.umask(mask)
@@ -142,7 +142,7 @@ def save_image(img: np.ndarray, out: str | os.PathLike, quality: int = 95) -> Pa
             im.save(f, format=fmt, **kw)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, _umask_mode())
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, out)
     except BaseException:
         try:
@@ -159,7 +159,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
-        os.chmod(tmp, _umask_mode())
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -133,6 +133,9 @@ def test_export_and_method(smoke_run, tmp_path):
     f = tmp_path / "smoke.safetensors"
     assert card["weights"] == "ema" and card["steps"] == 6 and card["metrics"]["lpips"] == 0.5
     assert card["file_bytes"] == f.stat().st_size < 2 * 2 * card["parameters"] + 20000  # fp16
+    from facexpr.io import default_file_mode
+
+    assert f.stat().st_mode & 0o777 == default_file_mode()  # not safetensors' private 0600
     assert (tmp_path / "smoke.json").is_file() and "data licence" in (tmp_path / "smoke.md").read_text()
     assert card["data"][0]["faces"] == 12
     G, task, card2 = load_exported(f)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -117,6 +118,9 @@ def export(run: Path, out: Path, weights: str = "ema", checkpoint: Path | None =
     save_module(G, tmp, dtype=torch.float16, metadata={
         "format": FORMAT, "task": cfg.task, "size": str(cfg.size),
         "spec": json.dumps(task.generator_spec(G)), "card": json.dumps(card)})
+    from ..io import default_file_mode
+
+    os.chmod(tmp, default_file_mode())  # safetensors creates files 0600; an export is meant to be shared
     tmp.replace(out)
     data = out.read_bytes()
     card["file_bytes"] = len(data)
