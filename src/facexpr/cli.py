@@ -79,25 +79,30 @@ def transfer(
     import facexpr
     from .io import check_output_path
 
-    try:
+    def compute():
         out = check_output_path(output, [source, target])
-        res = facexpr.transfer(source, target, method=method, intensity=intensity, regions=regs,
-                               source_face=source_face, target_face=target_face)
-        _save_timed(res, out)
+        return facexpr.transfer(source, target, method=method, intensity=intensity, regions=regs,
+                                source_face=source_face, target_face=target_face), out
+
+    _compute_and_save(compute, profile)
+
+
+def _compute_and_save(compute, profile: bool) -> None:
+    """Run ``compute() -> (result, output path)``, write ``result.image`` atomically (timed as the
+    ``save`` stage), print the per-stage profile if asked and the output path; a
+    :class:`FacexprError` anywhere ends as one line and its exit code."""
+    from .io import save_image
+
+    try:
+        res, out = compute()
+        t = time.perf_counter()
+        save_image(res.image, out)
+        res.timings["save"] = (time.perf_counter() - t) * 1000
     except FacexprError as e:
         _fail(str(e), e.exit_code)
     if profile:
         _print_profile(res.timings)
     typer.echo(str(out))
-
-
-def _save_timed(res, out: Path) -> None:
-    """Write ``res.image`` atomically to ``out``, adding the ``save`` stage to ``res.timings``."""
-    from .io import save_image
-
-    t = time.perf_counter()
-    save_image(res.image, out)
-    res.timings["save"] = (time.perf_counter() - t) * 1000
 
 
 @app.command(epilog="""Examples:\n
@@ -129,19 +134,16 @@ def edit(
         _fail("give TARGET -o OUTPUT; see --help")
     if not au and not emotion:
         _fail("nothing to edit: give --au AU<n>=<change> (e.g. --au AU12=+0.8) and/or --emotion NAME")
-    try:
+    def compute():
         check_intensity(intensity)
         au_deltas(au or [])  # every spec checked before the slow stages
         if emotion:
             emotion_prototype(emotion)
         out = check_output_path(output, [target])
-        res = facexpr.edit(target, aus=list(au or []), emotion=emotion, intensity=intensity, method=method, face=face)
-        _save_timed(res, out)
-    except FacexprError as e:
-        _fail(str(e), e.exit_code)
-    if profile:
-        _print_profile(res.timings)
-    typer.echo(str(out))
+        return facexpr.edit(target, aus=list(au or []), emotion=emotion, intensity=intensity, method=method,
+                            face=face), out
+
+    _compute_and_save(compute, profile)
 
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]+$")

@@ -158,11 +158,7 @@ class RelativeAUTask(TrainTask):
                 terms["mask"] = L.mask_mean(aux)
             if self.weight("mask_tv") > 0:
                 terms["mask_tv"] = L.mask_tv(aux)
-        for k, v in terms.items():
-            total = total + self.weight(k) * v
-            logs[f"g_{k}"] = v.detach()
-        logs["g_total"] = total.detach()
-        return total, logs
+        return self.add_terms(total, logs, terms)
 
 
 @register_task("ganimation")

@@ -123,6 +123,15 @@ class TrainTask:
     def weight(self, name: str) -> float:
         return float(self.cfg.loss.weights.get(name, 0.0))
 
+    def add_terms(self, total: torch.Tensor, logs: dict, terms: dict[str, torch.Tensor], prefix: str = "g"):
+        """``total`` plus each term times its ``loss.weights`` entry; every term and the total
+        logged as ``<prefix>_<name>`` / ``<prefix>_total``."""
+        for k, v in terms.items():
+            total = total + self.weight(k) * v
+            logs[f"{prefix}_{k}"] = v.detach()
+        logs[f"{prefix}_total"] = total.detach()
+        return total, logs
+
     @property
     def perceptual(self):
         if self._perceptual is None:

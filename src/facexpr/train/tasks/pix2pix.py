@@ -125,8 +125,4 @@ class Pix2PixTask(TrainTask):
                 terms["mask"] = L.mask_l1(mask)
             if self.weight("mask_tv") > 0:
                 terms["mask_tv"] = L.mask_tv(mask)
-        for k, v in terms.items():
-            total = total + self.weight(k) * v
-            logs[f"g_{k}"] = v.detach()
-        logs["g_total"] = total.detach()
-        return total, logs
+        return self.add_terms(total, logs, terms)
