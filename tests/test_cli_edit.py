@@ -31,7 +31,8 @@ def test_edit_intensity_zero_is_the_input(target_path, target_img, tmp_path):
 
 
 @pytest.mark.parametrize("args,needles", [
-    (["--au", "AU16=+0.5"], ["AU16 is not supported", "AU12"]),
+    (["--au", "AU11=+0.5"], ["AU11 is not supported", "AU12"]),
+    (["--au", "L1=+0.5"], ["no left/right halves", "AU1"]),
     (["--au", "AU12"], ["AU<number>=<change>"]),
     (["--au", "AU12=0.5", "--au", "AU12=0.1"], ["more than once"]),
     (["--au", "AU12=1.2"], ["outside [-1, +1]"]),

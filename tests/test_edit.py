@@ -83,7 +83,7 @@ def test_array_input_and_face_index(target_img, smile_edit):
 
 
 @pytest.mark.parametrize("kwargs,exc", [
-    ({"aus": {"AU16": 0.5}}, UnknownActionUnit),
+    ({"aus": {"AU11": 0.5}}, UnknownActionUnit),
     ({"aus": ["AU12=2"]}, AUDeltaOutOfRange),
     ({"emotion": "bored"}, UnknownEmotion),
     ({"emotion": "sad", "intensity": 2.0}, IntensityOutOfRange),

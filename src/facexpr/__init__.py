@@ -32,8 +32,9 @@ def edit(target: ImageLike, aus=None, emotion: str | None = None, intensity: flo
          method: str = "warp", face: int | None = None):
     """The ``target`` photo with some facial action units changed by relative amounts.
 
-    ``aus``: ``{"AU12": +0.8, 4: -0.5}``, ``"AU12=+0.8"`` or a list of such strings (changes in
-    [-1, 1] of AU intensities in [0, 1]); ``emotion``: happy, sad, angry, fear, disgust or surprise
+    ``aus``: ``{"AU12": +0.8, 4: -0.5, "R14": 0.3}``, ``"AU12=+0.8"`` or a list of such strings
+    (changes in [-1, 1] of AU intensities in [0, 1]; ``R``/``L`` before the number: one side);
+    ``emotion``: happy, sad, angry, fear, disgust, surprise or contempt
     (its prototype AUs are added, see :mod:`facexpr.expression.emotions`); both add, and
     ``intensity`` (0-1.5) scales the sum. ``method``: ``warp`` (default: the mesh warp, the
     most controllable on the AU benchmark, docs/RESULTS.md), ``relative-au``, ``ganimation`` or an
@@ -43,18 +44,18 @@ def edit(target: ImageLike, aus=None, emotion: str | None = None, intensity: flo
     Returns a :class:`facexpr.pipeline.EditResult` (``.image``, ``.current_aus``, ``.want_aus``,
     ``.timings`` in ms).
     """
-    from .expression.action_units import AUS
-    from .expression.emotions import au_deltas
+    from .expression.emotions import UNITS, au_deltas
     from .pipeline import EditConfig, run_edit
 
     d = au_deltas(aus)
-    pairs = tuple((AUS[k], float(d[k])) for k in range(len(AUS)) if d[k] != 0)
+    pairs = tuple((UNITS[k], float(d[k])) for k in range(len(UNITS)) if d[k] != 0)
     return run_edit(target, EditConfig(method, pairs, emotion, float(intensity), face))
 
 
 def analyze(image: ImageLike, thorough: bool = True) -> list:
-    """Every face in ``image`` (largest first): landmarks, blendshapes and head pose."""
-    from .faces.landmarks import analyze_faces
+    """Every face in ``image`` (largest first): landmarks, head pose and the expression code
+    (``blendshapes``: fitted with the 3D prior, fused with MediaPipe's scores)."""
+    from .expression.analysis import analyze_faces
 
     return analyze_faces(load_image(image), thorough=thorough)
 

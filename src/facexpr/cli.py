@@ -222,8 +222,10 @@ def analyze(
     landmarks: bool = typer.Option(True, help="Include the 478 landmarks (x, y, z in pixels)."),
     indent: Optional[int] = typer.Option(None, help="Pretty-print the JSON with this indent."),
 ):
-    """JSON of every face: bounding box, head pose, 52 blendshapes and 478 landmarks."""
+    """JSON of every face: bounding box, head pose, the expression code (52 ARKit-named
+    coefficients fitted with the 3D prior, and MediaPipe's own scores), action units, landmarks."""
     import facexpr
+    from .expression.analysis import face_report
     from .io import load_image
 
     try:
@@ -232,7 +234,7 @@ def analyze(
     except FacexprError as e:
         _fail(str(e), e.exit_code)
     doc = {"image": str(image), "width": img.shape[1], "height": img.shape[0],
-           "faces": [f.to_dict(with_landmarks=landmarks) for f in faces]}
+           "faces": [face_report(f, with_landmarks=landmarks) for f in faces]}
     text = json.dumps(doc, indent=indent)
     if output:
         from .io import atomic_write_text, check_output_path

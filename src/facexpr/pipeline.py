@@ -20,7 +20,8 @@ import numpy as np
 from .expression.blendshapes import NAMES, REGIONS
 from .expression.model import load_default_model
 from .expression.retarget import RetargetConfig, Retargeted, retarget, retargeted
-from .faces.landmarks import Face, analyze_faces, reanalyze, select_face
+from .expression.analysis import analyze_faces, reanalyze
+from .faces.landmarks import Face, select_face
 from .faces.paste import paste_back
 from .io import ImageLike, load_image
 from .methods import RenderJob, get_method
@@ -142,7 +143,7 @@ class EditConfig:
     default method is ``warp``: it measured the most controllable (docs/RESULTS.md, AU editing)."""
 
     method: str = "warp"
-    aus: tuple[tuple[int, float], ...] = ()
+    aus: tuple[tuple[int | str, float], ...] = ()  # (AU or one-sided unit such as "R12", change)
     emotion: str | None = None
     intensity: float = 1.0
     face: int | None = None  # index into faces sorted largest first; None = largest
@@ -153,9 +154,9 @@ class EditConfig:
 class EditResult:
     image: np.ndarray        # the target photo, same size, with the edited expression
     face: Face               # the edited face, as found in the input
-    current_aus: np.ndarray  # (17,) its action units before the edit (action_units.AUS order)
-    requested: np.ndarray    # (17,) the change asked for (× intensity)
-    want_aus: np.ndarray     # (17,) clip(current + requested, 0, 1): what the output should show
+    current_aus: np.ndarray  # its action units before the edit (emotions.UNITS order: AUS, then sides)
+    requested: np.ndarray    # the change asked for (× intensity), same order
+    want_aus: np.ndarray     # clip(current + requested, 0, 1): what the output should show
     retargeted: Retargeted | None  # the geometry for landmark-driven methods (None: unchanged)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -182,9 +183,8 @@ def run_edit(target: ImageLike, cfg: EditConfig = EditConfig()) -> EditResult:
     receive the target retargeted to a synthetic source, the target itself with its blendshapes
     edited through the AU table (:func:`facexpr.expression.emotions.edited_blendshapes`).
     """
-    from .expression import action_units
-    from .expression.emotions import (au_deltas, check_intensity, desired_aus, edit_delta, edited_blendshapes,
-                                      emotion_prototype)
+    from .expression.emotions import (au_deltas, check_intensity, current_units, desired_aus, edit_delta,
+                                      edited_blendshapes, emotion_prototype)
 
     timer = _Timer()
     intensity = check_intensity(cfg.intensity)
@@ -199,7 +199,7 @@ def run_edit(target: ImageLike, cfg: EditConfig = EditConfig()) -> EditResult:
         face = select_face(analyze_faces(img, thorough=cfg.face is not None), cfg.face,
                            "target " + _name(target, "image"))
     with timer("retarget"):
-        current = action_units.estimate(face.blendshapes)
+        current = current_units(face.blendshapes)
         requested = edit_delta(current, aus_in, cfg.emotion, intensity)
         want = desired_aus(current, requested)
         if not np.any(want != current):

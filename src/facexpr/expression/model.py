@@ -81,6 +81,38 @@ class ExpressionModel:
         return cls(mean, basis, meta, shading)
 
 
+# Blendshapes whose motion and shading stay the London-fitted ones: fitted on real same-person
+# smiles against MediaPipe's own smile scores (which the expression code keeps for them,
+# :data:`facexpr.expression.analysis.FROM_MEDIAPIPE`), they measured better on held-out London
+# smiles than ICT's generic smile (docs/models/expression_prior.md).
+FROM_LONDON = ("mouthSmileLeft", "mouthSmileRight")
+
+
+def with_prior(model: ExpressionModel, prior) -> ExpressionModel:
+    """The model every renderer uses: the 3D prior's motion and shading for every blendshape,
+    except :data:`FROM_LONDON`. Both share the canonical frame of ``model.mean_shape``."""
+    from .blendshapes import INDEX
+
+    basis = prior.expression.copy()
+    T = model.shading.shape[-1] if model.shading is not None else 128
+    shading = np.zeros((len(basis), T, T), np.float32)
+    if prior.shading is not None and prior.shading.shape[-1] == T:
+        shading[:] = prior.shading
+    for n in FROM_LONDON:
+        basis[INDEX[n]] = model.basis[INDEX[n]]
+        if model.shading is not None:
+            shading[INDEX[n]] = model.shading[INDEX[n]]
+    meta = dict(model.meta, prior=prior.meta, from_london=list(FROM_LONDON))
+    return ExpressionModel(model.mean_shape, basis, meta, shading)
+
+
 @lru_cache(maxsize=4)
-def load_default_model(path: str | None = None) -> ExpressionModel:
-    return ExpressionModel.load(Path(path) if path else DEFAULT_PATH)
+def load_default_model(path: str | None = None, prior: bool = True) -> ExpressionModel:
+    """The London-fitted model combined with the 3D expression prior (``prior=False``: the
+    London-fitted model alone, e.g. to refit or compare it)."""
+    model = ExpressionModel.load(Path(path) if path else DEFAULT_PATH)
+    if not prior:
+        return model
+    from .prior import load_default_prior
+
+    return with_prior(model, load_default_prior())

@@ -126,7 +126,7 @@ def make_sample(target: dict, source: dict, want: dict, gt: np.ndarray | None = 
     want_bs = np.asarray(want["blendshapes"], np.float32)
     s["want_landmarks"] = np.asarray(want["landmarks"], np.float32)
     s["want_blendshapes"] = want_bs
-    s["want_aus"] = np.asarray(want.get("aus", action_units.estimate(want_bs)), np.float32)
+    s["want_aus"] = np.asarray(want.get("aus", action_units.estimate(want_bs, action_units.AUS_V1)), np.float32)
     s["gt"] = to_tensor_image(gt) if gt is not None else np.zeros_like(s["target"])
     s["has_gt"] = np.float32(gt is not None)
     s["index"] = np.int64(index)
@@ -195,7 +195,8 @@ class PairDataset:
     def _moved_aus(d: dict, new_blendshapes: np.ndarray) -> np.ndarray:
         """``d``'s AUs moved by the estimated change of its blendshapes to ``new_blendshapes`` (so
         label and estimate scales are never mixed within one sample)."""
-        change = action_units.estimate(new_blendshapes) - action_units.estimate(d["blendshapes"])
+        change = (action_units.estimate(new_blendshapes, action_units.AUS_V1)
+                  - action_units.estimate(d["blendshapes"], action_units.AUS_V1))
         return np.clip(np.asarray(d["aus"], np.float32) + change, 0.0, 1.0).astype(np.float32)
 
     def _face(self, d: dict):

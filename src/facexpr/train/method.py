@@ -49,7 +49,7 @@ class ExportedMethod:
 
         bs = np.asarray(face.blendshapes, np.float32)
         return {"image": aligned_crop(image, face.landmarks, self.size), "landmarks": crop_landmarks(face.landmarks, M),
-                "blendshapes": bs, "aus": action_units.estimate(bs), "identity": np.zeros(128, np.float32)}
+                "blendshapes": bs, "aus": action_units.estimate(bs, action_units.AUS_V1), "identity": np.zeros(128, np.float32)}
 
     def render(self, job) -> Patch:
         """Render ``job``: with ``job.options["want_aus"]`` (an AU edit) through :meth:`render_aus`,
@@ -73,7 +73,7 @@ class ExportedMethod:
         want_lm = crop_landmarks(landmarks, M)
         want = {"landmarks": want_lm, "blendshapes": job.retargeted.blendshapes}
         if want_aus is not None:
-            want["aus"] = np.asarray(want_aus, np.float32).reshape(len(action_units.AUS))
+            want["aus"] = np.asarray(want_aus, np.float32).reshape(-1)[:len(action_units.AUS_V1)]
         sample = self.task.sample_transform(make_sample(target, source, want))
         batch = {k: torch.as_tensor(np.asarray(v))[None].to(self.device) for k, v in sample.items()}
         D = self._detail_size(M)

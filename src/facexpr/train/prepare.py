@@ -101,7 +101,7 @@ def annotate(rgb: np.ndarray, size: int, analyze: Callable | None = None,
             ident = np.asarray(emb, np.float32)
     bs = np.asarray(face.blendshapes, np.float32)
     return Annotation(crop, crop_landmarks(face.landmarks, M).astype(np.float32), bs,
-                      np.asarray(face.pose, np.float32), action_units.estimate(bs).astype(np.float32),
+                      np.asarray(face.pose, np.float32), action_units.estimate(bs, action_units.AUS_V1).astype(np.float32),
                       ident, M, float(face.size), face.yaw_pitch_roll())
 
 
@@ -205,7 +205,7 @@ def _needs_fix_line(path: Path) -> bool:
 def au_agreement(records: list[dict]) -> dict | None:
     """Per AU: Pearson r, mean absolute error (0-1 scale, = OpenFace intensity / 5), means, between
     the blendshape estimate and the OpenFace labels of ``records`` (index lines); None if no labels."""
-    from ..expression.action_units import AUS
+    from ..expression.action_units import AUS_V1 as AUS
 
     pairs = [(r["aus"], r["au_labels"]) for r in records if r.get("ok") and r.get("au_labels") is not None]
     if not pairs:
@@ -277,7 +277,7 @@ def prepare(dataset: str, root: Path, out: Path, size: int = 256, every: int = 0
         except ImportError:
             raise CacheError("identity embeddings need dlib (pip install 'facexpr[eval]'); "
                              "or pass --no-identity") from None
-    from ..expression.action_units import AUS
+    from ..expression.action_units import AUS_V1 as AUS
 
     meta = {"version": CACHE_VERSION, "size": size, "dataset": dataset, "root": str(Path(root).resolve()),
             "crop": "facexpr.evaluate.crops.alignment (STABLE points onto the fixed template)",

@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ..expression.action_units import AUS
+from ..expression.action_units import AUS_V1 as AUS  # OpenFace 2 has exactly these 17
 
 DATASETS = ("london", "rafd", "ckplus", "mmi", "cfd", "jaffe", "kdef", "folders", "images", "video", "openface")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")

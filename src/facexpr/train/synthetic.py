@@ -77,7 +77,7 @@ def make_cache(out: Path, n_people: int = 4, per_person: int = 3, size: int = 64
     idx = movable()
     meta = {"version": CACHE_VERSION, "size": size, "dataset": dataset, "root": "synthetic",
             "crop": "synthetic (expression model mean shape on the crop template)",
-            "aus": list(action_units.AUS), "identity": "synthetic"}
+            "aus": list(action_units.AUS_V1), "identity": "synthetic"}
     (out / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
     lines = []
     for p in range(n_people):
@@ -93,7 +93,7 @@ def make_cache(out: Path, n_people: int = 4, per_person: int = 3, size: int = 64
                 bs[chosen] = rng.uniform(0.2, 0.9, len(chosen))
             lm = face_landmarks(bs, size, model, jitter)
             img = paint_face(lm, size, skin, bg, rng)
-            aus = action_units.estimate(bs).astype(np.float32)
+            aus = action_units.estimate(bs, action_units.AUS_V1).astype(np.float32)
             key = make_key(f"synthetic/p{p:03d}/{k}")
             ann = Annotation(img, lm.astype(np.float32), bs, np.eye(4, dtype=np.float32), aus, ident,
                              np.eye(2, 3), float(size * 0.8))

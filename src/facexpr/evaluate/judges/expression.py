@@ -37,7 +37,7 @@ EXPRESSION_MASK = region_mask(REGIONS).astype(bool)
 
 def read(image: np.ndarray) -> ExpressionReading | None:
     """The largest face's reading, or None when MediaPipe finds no face."""
-    from ...faces.landmarks import analyze_faces
+    from ...expression.analysis import analyze_faces
 
     faces = analyze_faces(image)
     return ExpressionReading.from_face(faces[0]) if faces else None

@@ -32,10 +32,11 @@ CONFIGS = {"relative-au": "configs/relative-au-128.yaml", "ganimation": "configs
 
 def transfer_want_aus(source_bs: np.ndarray, target_bs: np.ndarray, intensity: float = 1.0,
                       regions=REGIONS) -> np.ndarray:
-    """(17,) ``clip(target + intensity · (source − target) · [AU in regions], 0, 1)``."""
-    t = action_units.estimate(target_bs)
-    s = action_units.estimate(source_bs)
-    return np.clip(t + float(intensity) * (s - t) * au_region_mask(regions), 0.0, 1.0)
+    """(17,) in :data:`~facexpr.expression.action_units.AUS_V1` order: ``clip(target + intensity · (source − target) · [AU in regions], 0, 1)``."""
+    v1 = action_units.AUS_V1
+    t = action_units.estimate(target_bs, v1)
+    s = action_units.estimate(source_bs, v1)
+    return np.clip(t + float(intensity) * (s - t) * au_region_mask(regions)[:len(v1)], 0.0, 1.0)
 
 
 class AUMethod:
@@ -63,7 +64,7 @@ class AUMethod:
         """The AUs the output should show: the edit's, or the transfer's (see the module doc)."""
         opts = job.options or {}
         if opts.get("want_aus") is not None:
-            return np.asarray(opts["want_aus"], np.float64)
+            return np.asarray(opts["want_aus"], np.float64)[:len(action_units.AUS_V1)]  # trained on these
         return transfer_want_aus(job.source_face.blendshapes, job.target_face.blendshapes,
                                  opts.get("intensity", 1.0), opts.get("regions", REGIONS))
 

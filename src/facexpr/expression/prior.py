@@ -1,0 +1,91 @@
+"""The 3D morphable landmark prior: ICT-FaceKit's identity and expression shapes on MediaPipe's
+478 landmarks, in the pose-free canonical frame of :func:`facexpr.faces.align.to_canonical`::
+
+    canonical_landmarks ≈ mean + identity.T @ a + expression.T @ e,   e ∈ [0, 1]^52
+
+``expression`` is indexed like MediaPipe's 52 blendshapes (:data:`~.blendshapes.NAMES`; ICT's
+split ``browInnerUp_L/_R`` and ``cheekPuff_L/_R`` are summed), so a fitted ``e`` is read the same
+way as MediaPipe's scores — but it comes from geometry, and MediaPipe's classifier is blind to
+frowns, sneers, cheek raises and widened eyes (it reads ``mouthFrown`` 0.00 on a rendered head
+whose lip corners are visibly down). ``mean`` is the average MediaPipe face of real people (the
+London/Canada neutral photos), ``identity`` holds ICT's identity modes plus the main modes of
+those real neutral faces, so MediaPipe's own way of placing landmarks is explained as identity,
+not expression. Built by :mod:`facexpr.expression.prior_build`; shipped as
+``data/expression_prior.safetensors`` (derived from ICT-FaceKit, MIT, notice in the metadata).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelError
+from .blendshapes import NAMES
+
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "expression_prior.safetensors"
+ICT_NOTICE = ("Derived from ICT-FaceKit (github.com/ICT-VGL/ICT-FaceKit), MIT License, "
+              "Copyright (c) 2020 USC Institute for Creative Technologies.")
+
+
+@dataclass
+class ExpressionPrior:
+    mean: np.ndarray        # (478, 3) canonical frame
+    identity: np.ndarray    # (K, 478, 3) identity modes, coefficients ~ N(0, 1)
+    expression: np.ndarray  # (52, 478, 3) displacement at full activation, NAMES order
+    valid: np.ndarray       # (478,) bool: landmarks the ICT surface carries (irises are not)
+    shading: np.ndarray | None = None  # (52, T, T) log-luminance change (ICT mesh under light)
+    meta: dict = field(default_factory=dict)
+    observed: np.ndarray | None = None  # (52, 478, 3) MediaPipe's landmark response per shape
+
+    def shape(self, a: np.ndarray | None = None, e: np.ndarray | None = None) -> np.ndarray:
+        s = self.mean.copy()
+        if a is not None:
+            s += np.tensordot(np.asarray(a, np.float64), self.identity[:len(a)], axes=1)
+        if e is not None:
+            s += np.tensordot(np.asarray(e, np.float64), self.expression, axes=1)
+        return s
+
+    def save(self, path: Path) -> None:
+        from safetensors.numpy import save_file
+
+        path = Path(path)
+        tensors = {"mean": self.mean.astype(np.float32), "identity": self.identity.astype(np.float16),
+                   "expression": self.expression.astype(np.float32), "valid": self.valid.astype(np.uint8)}
+        if self.shading is not None:
+            tensors["shading"] = self.shading.astype(np.float16)
+        if self.observed is not None:
+            tensors["observed"] = self.observed.astype(np.float32)
+        tmp = path.with_suffix(".part")
+        save_file(tensors, str(tmp), metadata={"meta": json.dumps(self.meta), "licence": ICT_NOTICE})
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> "ExpressionPrior":
+        from safetensors import safe_open
+
+        path = Path(path)
+        if not path.is_file():
+            raise ModelError(f"expression prior {path} not found (rebuild it with `facexpr build-prior`)")
+        try:
+            with safe_open(str(path), framework="numpy") as f:
+                meta = json.loads((f.metadata() or {}).get("meta", "{}"))
+                t = {k: f.get_tensor(k) for k in f.keys()}
+            prior = cls(t["mean"].astype(np.float64), t["identity"].astype(np.float64),
+                        t["expression"].astype(np.float64), t["valid"].astype(bool),
+                        t["shading"].astype(np.float32) if "shading" in t else None, meta,
+                        t["observed"].astype(np.float64) if "observed" in t else None)
+        except Exception as e:
+            raise ModelError(f"expression prior {path} is unreadable ({e})") from None
+        n = len(NAMES)
+        if (prior.mean.shape != (478, 3) or prior.expression.shape != (n, 478, 3)
+                or prior.identity.shape[1:] != (478, 3) or prior.valid.shape != (478,)):
+            raise ModelError(f"expression prior {path} has unexpected shapes")
+        return prior
+
+
+@lru_cache(maxsize=4)
+def load_default_prior(path: str | None = None) -> ExpressionPrior:
+    return ExpressionPrior.load(Path(path) if path else DEFAULT_PATH)
