@@ -20,7 +20,7 @@ import numpy as np
 from .expression.blendshapes import NAMES, REGIONS
 from .expression.model import load_default_model
 from .expression.retarget import RetargetConfig, Retargeted, retarget, retargeted
-from .expression.analysis import analyze_faces, reanalyze
+from .expression.analysis import FROM_MEDIAPIPE, analyze_faces, reanalyze
 from .faces.landmarks import Face, select_face
 from .faces.paste import paste_back
 from .io import ImageLike, load_image
@@ -107,6 +107,10 @@ def _render_paste(method, job: RenderJob, model, feedback: int, timer: _Timer,
 
 
 MAX_GAIN = 2.0
+# Only MediaPipe-scored blendshapes (smiles) are corrected: their motion is the London-fitted model's,
+# which predicts ~0.9 of the real motion. The fitted ones move by ICT's measured geometry, and
+# their re-measurement is shrunk by the fit's priors, so "correcting" them would double them.
+_GAIN = np.isin(NAMES, FROM_MEDIAPIPE)
 
 
 def _corrected(out: np.ndarray, t_face: Face, rt: Retargeted, model, point_weights,
@@ -124,7 +128,7 @@ def _corrected(out: np.ndarray, t_face: Face, rt: Retargeted, model, point_weigh
         return None
     want = rt.requested
     achieved = seen.blendshapes - t_face.blendshapes
-    big = np.abs(want) > 0.05
+    big = (np.abs(want) > 0.05) & _GAIN
     if no_gain is not None:
         big &= ~no_gain
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -28,7 +28,7 @@ from ..faces.topology import BROW_LEFT, BROW_RIGHT, IRISES, LIPS_INNER, LIPS_OUT
 from .blendshapes import INDEX, NAMES
 from .ict import FACE_VERTICES, ICTModel, View, render, surface_points
 from .prior import ICT_NOTICE, ExpressionPrior
-from .shading import TEX, atlas_layout
+from .shading import TEX, atlas_layout, atlas_weight
 
 OPEN_LIPS = {"jawOpen": 0.2}
 
@@ -136,7 +136,7 @@ def _laplacian(v: np.ndarray, tris: np.ndarray) -> np.ndarray:
     return acc / np.maximum(cnt, 1)[:, None] - v
 
 
-def _shade(v: np.ndarray, tris: np.ndarray, light=(0.0, 0.55, 1.0), cavity: float = 6.0) -> np.ndarray:
+def _shade(v: np.ndarray, tris: np.ndarray, light=(0.0, 0.55, 1.0), cavity: float = 3.0) -> np.ndarray:
     """Per-vertex luminance: Lambert under a front-top light, darkened in concave creases."""
     n = _vertex_normals(v, tris)
     l = np.asarray(light, np.float64)
@@ -146,9 +146,73 @@ def _shade(v: np.ndarray, tris: np.ndarray, light=(0.0, 0.55, 1.0), cavity: floa
     return lam * np.exp(-cavity * np.clip(concave, 0, None))
 
 
+def _raster(values: np.ndarray, tris: np.ndarray, fixed: np.ndarray, order: np.ndarray, size: int) -> np.ndarray:
+    """Per-triangle values (F, C) painted into a (size, size, C) atlas (front surface wins)."""
+    img = np.zeros((size, size, values.shape[1]), np.float32)
+    for k in order:
+        cv2.fillConvexPoly(img, fixed[tris[k]], tuple(float(x) for x in values[k]), lineType=cv2.LINE_8, shift=4)
+    return img
+
+
+def _frame(v: np.ndarray, tris: np.ndarray):
+    """Each triangle's edges in its own plane: (F, 2, 2) edge matrix, and the plane's axes u, w."""
+    e1, e2 = v[tris[:, 1]] - v[tris[:, 0]], v[tris[:, 2]] - v[tris[:, 0]]
+    u = e1 / np.maximum(np.linalg.norm(e1, axis=1, keepdims=True), 1e-12)
+    n = np.cross(e1, e2)
+    w = np.cross(n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12), u)
+    D = np.stack([np.stack([np.einsum("ij,ij->i", e1, u), np.einsum("ij,ij->i", e2, u)], 1),
+                  np.stack([np.einsum("ij,ij->i", e1, w), np.einsum("ij,ij->i", e2, w)], 1)], 1)
+    return D, u, w
+
+
+def _compression(v0: np.ndarray, v1: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """Per triangle, the skin's compression on the surface as an atlas-plane tensor (F, 3) =
+    c · (vx², vx·vy, vy²): c = 1 − the smallest principal stretch of the triangle (3D, in its own
+    plane, so foreshortening is not mistaken for compression), v its direction seen from the front."""
+    D0, u, w = _frame(v0, tris)
+    D1, _, _ = _frame(v1, tris)
+    ok = np.abs(np.linalg.det(D0)) > 1e-12
+    F = np.zeros_like(D0)
+    F[ok] = D1[ok] @ np.linalg.inv(D0[ok])
+    C = np.einsum("nki,nkj->nij", F, F)
+    ev, V = np.linalg.eigh(C)
+    c = np.clip(1.0 - np.sqrt(np.clip(ev[:, 0], 0, None)), 0.0, 1.0) * ok
+    d3 = V[:, 0, 0][:, None] * u + V[:, 1, 0][:, None] * w
+    d2 = d3[:, :2] * np.array([1.0, -1.0])  # ICT y is up, the atlas's y is down
+    d2 /= np.maximum(np.linalg.norm(d2, axis=1, keepdims=True), 1e-9)
+    return np.stack([c * d2[:, 0] ** 2, c * d2[:, 0] * d2[:, 1], c * d2[:, 1] ** 2], 1)
+
+
+def wrinkles(tensor: np.ndarray, wavelength: float = 7.0, onset: float = 0.06, full: float = 0.25,
+             depth: float = 0.3) -> np.ndarray:
+    """Log-luminance of skin buckling: where the skin is compressed along v, thin dark folds run
+    across v (forehead lines when the brows rise, glabella furrows when they knit, bunny lines on
+    a sneering nose, crow's feet) — spaced ``wavelength`` texels (about 1 cm), as deep as the
+    compression (none below ``onset``, the full ``depth`` from ``full``)."""
+    size = tensor.shape[0]
+    a, b, d = tensor[..., 0], tensor[..., 1], tensor[..., 2]
+    tr, det = a + d, a * d - b * b
+    lam = tr / 2 + np.sqrt(np.clip(tr * tr / 4 - det, 0, None))  # largest eigenvalue = compression
+    vx, vy = b, lam - a  # its eigenvector
+    bad = np.hypot(vx, vy) < 1e-9
+    vx, vy = np.where(bad, lam - d, vx), np.where(bad, b, vy)
+    n = np.maximum(np.hypot(vx, vy), 1e-9)
+    vx, vy = vx / n, vy / n
+    vy = np.where(vy < 0, -vy, vy)  # one orientation, so neighbouring texels share the phase
+    vx = np.where(vy == 0, np.abs(vx), vx)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    phase = 2 * np.pi * (xx * vx + yy * vy) / wavelength
+    line = np.clip(np.cos(phase), 0, 1) ** 3
+    strength = np.clip((lam - onset) / (full - onset), 0, 1)
+    return (-depth * strength * line).astype(np.float32)
+
+
 def shading_atlas(ict: ICTModel, atlas_xy: np.ndarray, shapes: dict[str, np.ndarray],
-                  size: int = TEX, smooth: float = 0.7) -> dict[str, np.ndarray]:
-    """Log-luminance ratio (size, size) per named expression delta, in atlas space.
+                  size: int = TEX, smooth: float = 0.7, limit=(-0.35, 0.2)) -> dict[str, np.ndarray]:
+    """Log-luminance ratio (size, size) per named expression delta, in atlas space: the shape's
+    change of shading under light (broad folds and bulges) plus the wrinkles its compression of
+    the skin makes (:func:`wrinkles`); zero on the eyes and the mouth interior (drawn by the
+    renderer), clipped to ``limit``.
 
     ``atlas_xy`` (V, 2) is each face vertex's atlas position (material coordinates: the warp
     looks the ratio up at the deformed face's atlas coordinates)."""
@@ -159,13 +223,14 @@ def shading_atlas(ict: ICTModel, atlas_xy: np.ndarray, shapes: dict[str, np.ndar
     order = np.argsort(ict.neutral[tris].mean(1)[:, 2])
     out = {}
     for name, delta in shapes.items():
-        lum = _shade(ict.neutral + delta, ict.triangles)[:FACE_VERTICES]
+        moved = ict.neutral + delta
+        lum = _shade(moved, ict.triangles)[:FACE_VERTICES]
         ratio = np.log(lum / base)
-        img = np.zeros((size, size), np.float32)
-        for k in order:
-            t = tris[k]
-            cv2.fillConvexPoly(img, fixed[t], float(ratio[t].mean()), lineType=cv2.LINE_8, shift=4)
-        out[name] = cv2.GaussianBlur(img, (0, 0), smooth) if smooth > 0 else img
+        img = _raster(ratio[tris].mean(1)[:, None], tris, fixed, order, size)[..., 0]
+        img = cv2.GaussianBlur(img, (0, 0), smooth) if smooth > 0 else img
+        tensor = cv2.GaussianBlur(_raster(_compression(ict.neutral, moved, tris), tris, fixed, order, size),
+                                  (0, 0), 2.0)
+        out[name] = np.clip(img + wrinkles(tensor), *limit).astype(np.float32)
     return out
 
 
@@ -237,9 +302,10 @@ def build(ict: ICTModel, data_root: Path | None, identity_modes: int = 100, real
     assert np.allclose(layout, (lay_mean - (mn + mx) / 2) * s + TEX / 2)
     full = {n: np.pad(d, ((0, len(ict.neutral) - FACE_VERTICES), (0, 0))) for n, d in mp_deltas.items()}
     ratios = shading_atlas(ict, atlas_xy, full)
+    keep = atlas_weight(layout, TEX)  # not on the eyes or the mouth interior
     shading = np.zeros((len(NAMES), TEX, TEX), np.float32)
     for n, r in ratios.items():
-        shading[INDEX[n]] = r
+        shading[INDEX[n]] = r * keep
     meta = {"source": "ICT-FaceKit light model, ict_facekit.npz", "licence": ICT_NOTICE,
             "z_scale": z_scale, "scale_per_cm": sim.scale, "real_neutrals": len(real),
             "identity_modes": {"ict": identity_modes, "ict_scale": ict_identity_scale, "real": int(identity.shape[0] - identity_modes), "real_scale": real_scale},
