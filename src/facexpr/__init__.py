@@ -15,8 +15,13 @@ __version__ = "0.1.0"
 
 
 def transfer(source: ImageLike, target: ImageLike, method: str = "warp", intensity: float = 1.0,
-             regions=None, source_face: int | None = None, target_face: int | None = None):
+             regions=None, source_face: int | None = None, target_face: int | None = None,
+             source_neutral: ImageLike | None = None):
     """The ``target`` photo wearing the expression of the face in ``source``.
+
+    ``source_neutral``: the source person's neutral photo, when you have it (datasets and video
+    drivers do): the source's *change* from it is transferred, as measured geometry plus its own
+    expression ratio image — the most faithful mode.
 
     Returns a :class:`facexpr.pipeline.TransferResult` (``.image`` is an RGB uint8 array of the
     target's size; ``.timings`` has per-stage milliseconds).
@@ -24,7 +29,8 @@ def transfer(source: ImageLike, target: ImageLike, method: str = "warp", intensi
     from .expression.blendshapes import REGIONS
     from .pipeline import TransferConfig, run_transfer
 
-    cfg = TransferConfig(method, float(intensity), tuple(regions or REGIONS), source_face, target_face)
+    cfg = TransferConfig(method, float(intensity), tuple(regions or REGIONS), source_face, target_face,
+                         source_neutral=source_neutral)
     return run_transfer(source, target, cfg)
 
 

@@ -58,6 +58,7 @@ def transfer(
     regions: Optional[str] = typer.Option(None, help=REGIONS_HELP),
     source_face: Optional[int] = typer.Option(None, help="Which face in SOURCE (0 = largest; default largest)."),
     target_face: Optional[int] = typer.Option(None, help="Which face in TARGET (0 = largest; default largest)."),
+    source_neutral: Optional[Path] = typer.Option(None, "--source-neutral", help="The source person's neutral photo: transfer the change from it (most faithful)."),
     pairs: Optional[Path] = typer.Option(None, help="Batch mode: CSV with columns id,source,target (paths relative to the CSV)."),
     out_dir: Optional[Path] = typer.Option(None, help="Batch mode: folder for <id>.png outputs."),
     profile: bool = typer.Option(False, help="Print per-stage milliseconds."),
@@ -69,8 +70,8 @@ def transfer(
         _fail(f"--intensity must be between 0 and {MAX_INTENSITY}, got {intensity}")
     regs = _regions(regions)
     if pairs is not None:
-        if source or target or output:
-            _fail("use either SOURCE TARGET -o OUT, or --pairs CSV --out-dir DIR, not both")
+        if source or target or output or source_neutral:
+            _fail("use either SOURCE TARGET -o OUT [--source-neutral], or --pairs CSV --out-dir DIR, not both")
         if out_dir is None:
             _fail("--pairs needs --out-dir")
         raise typer.Exit(_batch(pairs, out_dir, method, intensity, regs, source_face, target_face, profile))
@@ -80,9 +81,10 @@ def transfer(
     from .io import check_output_path
 
     def compute():
-        out = check_output_path(output, [source, target])
+        out = check_output_path(output, [source, target] + ([source_neutral] if source_neutral else []))
         return facexpr.transfer(source, target, method=method, intensity=intensity, regions=regs,
-                                source_face=source_face, target_face=target_face), out
+                                source_face=source_face, target_face=target_face,
+                                source_neutral=source_neutral), out
 
     _compute_and_save(compute, profile)
 

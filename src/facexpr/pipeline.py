@@ -19,7 +19,7 @@ import numpy as np
 
 from .expression.blendshapes import NAMES, REGIONS
 from .expression.model import load_default_model
-from .expression.retarget import RetargetConfig, Retargeted, retarget, retargeted
+from .expression.retarget import RetargetConfig, Retargeted, expression_ratio, retarget, retargeted
 from .expression.analysis import FROM_MEDIAPIPE, analyze_faces, reanalyze
 from .faces.landmarks import Face, select_face
 from .faces.paste import paste_back
@@ -35,6 +35,7 @@ class TransferConfig:
     source_face: int | None = None  # index into faces sorted largest first; None = largest
     target_face: int | None = None
     feedback: int = 1  # closed-loop corrections for landmark-driven methods (0 = open loop)
+    source_neutral: ImageLike | None = None  # the source person's neutral photo: transfer its change
 
 
 @dataclass
@@ -68,20 +69,26 @@ def run_transfer(source: ImageLike, target: ImageLike, cfg: TransferConfig = Tra
     with timer("load"):
         src_img = load_image(source, _name(source, "source"))
         tgt_img = load_image(target, _name(target, "target"))
+        neu_img = (None if cfg.source_neutral is None
+                   else load_image(cfg.source_neutral, _name(cfg.source_neutral, "source neutral")))
     with timer("analyze"):
         # An index refers to `facexpr analyze`'s list, which searches thoroughly (group photos).
         s_face = select_face(analyze_faces(src_img, thorough=cfg.source_face is not None),
                              cfg.source_face, "source " + _name(source, "image"))
         t_face = select_face(analyze_faces(tgt_img, thorough=cfg.target_face is not None),
                              cfg.target_face, "target " + _name(target, "image"))
+        n_face = None if neu_img is None else select_face(
+            analyze_faces(neu_img), None, "source neutral " + _name(cfg.source_neutral, "image"))
     with timer("retarget"):
         model = load_default_model()
-        rt = retarget(s_face, t_face, model, rcfg)
-    if cfg.intensity == 0 or not np.any(rt.delta):
+        ratio = None if n_face is None else expression_ratio(src_img, s_face, neu_img, n_face, model)
+        rt = retarget(s_face, t_face, model, rcfg, source_neutral=n_face, shading=ratio)
+    if cfg.intensity == 0 or (not np.any(rt.delta) and not rt.from_geometry):
         return TransferResult(tgt_img.copy(), s_face, t_face, rt, timer.ms)
     options = {"intensity": cfg.intensity, "regions": tuple(cfg.regions)}
+    # a measured displacement is not the model's to correct
     out, rt = _render_paste(method, RenderJob(tgt_img, t_face, src_img, s_face, rt, options), model,
-                            cfg.feedback, timer)
+                            0 if rt.from_geometry else cfg.feedback, timer)
     return TransferResult(out, s_face, t_face, rt, timer.ms)
 
 

@@ -85,14 +85,16 @@ def test_emotion_correct_and_summary():
 
 
 def test_action_unit_table():
-    assert au.AUS == (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 25, 26, 45)
+    assert au.AUS_V1 == (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 25, 26, 45)
+    assert au.AUS[:17] == au.AUS_V1 and set(au.AUS) >= {16, 18, 22, 24, 28}  # ICT's FACS table appended
     W = au.au_matrix()
-    assert W.shape == (17, len(NAMES)) and (W >= 0).all()
+    assert W.shape == (len(au.AUS), len(NAMES)) and (W >= 0).all()
     assert np.allclose(W.sum(1), 1.0)  # each AU is a weighted mean of its blendshapes: 0..1 in, 0..1 out
     bs = np.zeros(52)
     bs[INDEX["mouthSmileLeft"]], bs[INDEX["mouthSmileRight"]] = 0.8, 0.6
     est = dict(zip(au.AUS, au.estimate(bs)))
     assert est[12] == pytest.approx(0.7) and est[4] == 0.0
     assert au.estimate(np.ones(52)).max() <= 1.0
+    np.testing.assert_allclose(au.estimate(bs, au.AUS_V1), au.estimate(bs)[:17])
     with pytest.raises(ValueError):
         au.estimate(np.zeros(10))

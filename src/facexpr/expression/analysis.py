@@ -45,6 +45,7 @@ class FitConfig:
     ridge: float = 0.02      # μ: keeps co-linear shapes from trading off wildly
     sparsity: float = 0.05   # λ (in units of 1/σ² · squared error): unexplained motion stays 0
     robust: float = 3.0      # landmarks whose residual exceeds this × the median are dropped (once)
+    debias: float = 0.05     # refit the shapes above this without the sparsity cost (relaxed lasso)
 
 
 @dataclass
@@ -112,8 +113,15 @@ class ExpressionFitter:
     def _solve(self, y: np.ndarray, system):
         w, Iw, Ew, Gii_inv, K, Gr, scale = system
         hi, he = Iw.T @ y, Ew.T @ y
-        hr = he - K @ hi - self.cfg.sparsity * scale
-        e = box_qp(Gr, hr)
+        hr = he - K @ hi
+        e = box_qp(Gr, hr - self.cfg.sparsity * scale)
+        if self.cfg.debias:
+            # The sparsity cost picks which shapes are active but also shrinks them; refit the
+            # active ones without it, so a clear frown reads at its full strength.
+            act = e > self.cfg.debias
+            if act.any():
+                e = np.zeros_like(e)
+                e[act] = box_qp(Gr[np.ix_(act, act)], hr[act])
         a = Gii_inv @ hi - K.T @ e
         r = y - self.I @ a - self.E @ e
         return e, a, r

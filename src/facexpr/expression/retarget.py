@@ -40,6 +40,7 @@ class Retargeted:
     shading: np.ndarray | None = None    # (T, T) atlas log-luminance ratio for ``delta``
     layout: np.ndarray | None = None     # (478, 2) atlas positions of the landmarks
     point_weights: np.ndarray | None = None  # (478,) how much each landmark may move (regions)
+    from_geometry: bool = False  # landmarks are a measured displacement (--source-neutral), not the model's
 
     def __post_init__(self):
         if self.requested is None:
@@ -85,8 +86,13 @@ def region_point_weights(mean_shape: np.ndarray, regions) -> np.ndarray | None:
 def apply_delta(target: Face, delta: np.ndarray, model: ExpressionModel,
                 point_weights: np.ndarray | None = None) -> np.ndarray:
     """New target landmarks (image coordinates) after a blendshape change ``delta``."""
+    return apply_displacement(target, model.displacement(delta), model, point_weights)
+
+
+def apply_displacement(target: Face, disp: np.ndarray, model: ExpressionModel,
+                       point_weights: np.ndarray | None = None) -> np.ndarray:
+    """New target landmarks (image coordinates) after a canonical-frame displacement (478, 3)."""
     canon, sim = to_canonical(target.landmarks, model.mean_shape)
-    disp = model.displacement(delta)
     if point_weights is not None:
         disp = disp * point_weights[:, None]
     moved = sim.inverse().apply(canon + disp)
@@ -113,6 +119,51 @@ def retargeted(target: Face, delta: np.ndarray, model: ExpressionModel,
 
 
 def retarget(source: Face, target: Face, model: ExpressionModel,
-             cfg: RetargetConfig = RetargetConfig()) -> Retargeted:
-    return retargeted(target, expression_delta(source.blendshapes, target.blendshapes, cfg), model,
-                      point_weights=region_point_weights(model.mean_shape, cfg.regions))
+             cfg: RetargetConfig = RetargetConfig(), source_neutral: Face | None = None,
+             shading: np.ndarray | None = None) -> Retargeted:
+    """The target with the source's expression: ``target − its expression + the source's``.
+
+    With ``source_neutral`` (the source person's own neutral photo) the *change* from it is
+    transferred instead, and as measured geometry — the source's canonical landmarks minus its
+    neutral's, × intensity, by region — so nothing is lost to the expression model's basis: the
+    most faithful mode (as reenactment tools do with a driving video's first frame). ``shading``
+    then replaces the model's (an expression ratio image, :func:`expression_ratio`)."""
+    weights = region_point_weights(model.mean_shape, cfg.regions)
+    if source_neutral is None:
+        return retargeted(target, expression_delta(source.blendshapes, target.blendshapes, cfg), model,
+                          point_weights=weights)
+    change = (np.asarray(source.blendshapes, np.float64) - source_neutral.blendshapes) * region_mask(cfg.regions)
+    delta = change * cfg.intensity
+    disp = (to_canonical(source.landmarks, model.mean_shape)[0]
+            - to_canonical(source_neutral.landmarks, model.mean_shape)[0]) * cfg.intensity
+    rt = retargeted(target, delta, model, point_weights=weights)
+    rt.landmarks = apply_displacement(target, disp, model, weights)
+    rt.from_geometry = True
+    if shading is not None:
+        w = 1.0 if weights is None else _texture_weight(rt.layout, weights, shading.shape[-1])
+        rt.shading = (shading * cfg.intensity * w).astype(np.float32)
+    return rt
+
+
+def _texture_weight(layout, weights, size):
+    from .shading import MESH_POINTS, region_texture_weight
+
+    return region_texture_weight(layout, weights, size, MESH_POINTS)
+
+
+def expression_ratio(expressive: np.ndarray, face: Face, neutral: np.ndarray, neutral_face: Face,
+                     model: ExpressionModel, limit: float = 0.35) -> np.ndarray | None:
+    """The source's own expression detail as a log-luminance ratio in the atlas (expression ratio
+    image, Liu, Shan & Zhang 2001): its expressive photo over its neutral one, face-aligned, so
+    its folds and wrinkles (not its skin) go onto the target. None without the model's atlas."""
+    if model.shading is None:
+        return None
+    from .shading import atlas_weight, log_luminance_texture
+
+    import cv2
+
+    layout, size = model.layout, model.shading.shape[-1]
+    ratio = (log_luminance_texture(expressive, face.xy, layout, size)
+             - log_luminance_texture(neutral, neutral_face.xy, layout, size))
+    ratio = cv2.GaussianBlur(ratio.astype(np.float32), (0, 0), 0.7)
+    return np.clip(ratio * atlas_weight(layout, size), -limit, limit)
