@@ -40,6 +40,21 @@ class EyeFill:
     keep: np.ndarray          # (h, w) where the target's own iris may still be re-pasted (0..1)
 
 
+def _grow(img: np.ndarray, known: np.ndarray, scale: float) -> np.ndarray:
+    """Fill the unknown pixels from the nearby known ones (normalised convolution at two scales:
+    fine where known pixels are close, coarse further out); known pixels stay as they are."""
+    k = known.astype(np.float32)
+    out = img.copy()
+    filled = np.zeros(k.shape, bool)
+    for size in (3, 2 * int(max(2.0, 0.5 * scale)) + 1):  # box filters: O(1) per pixel
+        wsum = cv2.blur(k, (size, size))
+        val = cv2.blur(img * k[..., None], (size, size)) / np.maximum(wsum, 1e-6)[..., None]
+        take = ~known & ~filled & (wsum > (0.2 if size == 3 else 1e-4))
+        out[take] = val[take]
+        filled |= take
+    return out
+
+
 def _iris_edge(L, m, dx, dy, d, r: float, sclera_L: float) -> float:
     """The iris's visible radius: MediaPipe's iris ring often lies a little outside it, and a
     disk that large shows a grey-brown halo. Measured where the iris meets the sclera on the
@@ -113,11 +128,11 @@ def _lid_frame(poly: np.ndarray, xs: np.ndarray, ys: np.ndarray):
 
     u_lo, v_lo = to_uv(poly[:9])
     u_up, v_up = to_uv(poly[[0] + list(range(15, 7, -1))])
-    dx, dy = xs - c0[0], ys - c0[1]
-    u = (dx * ex[0] + dy * ex[1]) / span
-    v = dx * ey[0] + dy * ey[1]
-    vu = np.interp(u, np.maximum.accumulate(u_up), v_up)
-    vl = np.interp(u, np.maximum.accumulate(u_lo), v_lo)
+    dx, dy = xs - float(c0[0]), ys - float(c0[1])
+    u = (dx * np.float32(ex[0]) + dy * np.float32(ex[1])) / np.float32(span)
+    v = dx * np.float32(ey[0]) + dy * np.float32(ey[1])
+    vu = np.interp(u, np.maximum.accumulate(u_up), v_up).astype(np.float32)
+    vl = np.interp(u, np.maximum.accumulate(u_lo), v_lo).astype(np.float32)
     if np.mean(v_up) > np.mean(v_lo):  # the "upper" curve is the one higher in the image
         vu, vl = vl, vu
     return u, v, vu, vl
@@ -138,11 +153,11 @@ def open_eye(target: np.ndarray, t_xy: np.ndarray, dst_xy: np.ndarray, eye, iris
     sclera, iris_lab, r = _eye_colours(target, t_xy, eye, c_t, r, skin)
     x0, y0, x1, y1 = box
     shape = (y1 - y0, x1 - x0)
-    xs, ys = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
+    xs, ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
     u, v, vu, vl = _lid_frame(d_poly, xs, ys)
     H = max(float(np.max(vl - vu, initial=1.0)), 1.0)
 
-    dx, dy = xs - c_d[0], ys - c_d[1]
+    dx, dy = xs - float(c_d[0]), ys - float(c_d[1])
     dist = np.hypot(dx, dy)
     # The target's own visible eye, moved with the iris, inset from its lids (no lash line).
     shift = c_d - c_t
@@ -156,8 +171,7 @@ def open_eye(target: np.ndarray, t_xy: np.ndarray, dst_xy: np.ndarray, eye, iris
     upper = 1 - cfg.lid_shadow * np.exp(-np.maximum(v - vu, 0) / (0.3 * H))
     source = (keep > 0.5) & (dist > 1.1 * r)
     if source.sum() >= 10:
-        hole = (~source).astype(np.uint8)
-        grown = cv2.cvtColor(cv2.inpaint(real, hole, 3, cv2.INPAINT_TELEA), cv2.COLOR_RGB2LAB).astype(np.float64)
+        grown = _grow(cv2.cvtColor(real, cv2.COLOR_RGB2LAB).astype(np.float32), source, H)
         L, a, b = grown[..., 0] * (0.5 + 0.5 * upper), grown[..., 1], grown[..., 2]  # already shaded once
     else:
         shade = upper * (1 - 0.12 * np.exp(-np.maximum(vl - v, 0) / (0.15 * H)))
@@ -187,6 +201,6 @@ def open_eye(target: np.ndarray, t_xy: np.ndarray, dst_xy: np.ndarray, eye, iris
 
     k3 = keep[..., None]
     img = np.clip(img * (1 - k3) + real * k3 + 0.5, 0, 255).astype(np.uint8)
-    lids = polygon_mask(shape, d_poly, feather=max(1.0, 0.08 * H), offset=(x0, y0))
+    lids = polygon_mask(shape, d_poly, feather=max(1.0, 0.04 * H), offset=(x0, y0))
     lids *= 1 - smoothstep(0.7, 1.0, np.abs(2 * u - 1)).astype(np.float32)  # corners: the warp's own
     return EyeFill(Layer(img, (lids * w).astype(np.float32), (x0, y0)), (1 - w * (1 - keep)).astype(np.float32))

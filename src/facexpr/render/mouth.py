@@ -55,10 +55,11 @@ def _frame(poly: np.ndarray, xs: np.ndarray, ys: np.ndarray):
     u_lo, v_lo = to_uv(poly[list(range(0, 11))])
     u_up, v_up = to_uv(poly[[0] + list(range(19, 9, -1))])
     u_lo, u_up = np.maximum.accumulate(u_lo), np.maximum.accumulate(u_up)
-    dx, dy = xs - c0[0], ys - c0[1]
-    u = (dx * ex[0] + dy * ex[1]) / span
-    v = dx * ey[0] + dy * ey[1]
-    return u, v, np.interp(u, u_up, v_up), np.interp(u, u_lo, v_lo), span
+    dx, dy = xs - float(c0[0]), ys - float(c0[1])
+    u = ((dx * np.float32(ex[0]) + dy * np.float32(ex[1])) / np.float32(span))
+    v = dx * np.float32(ey[0]) + dy * np.float32(ey[1])
+    return (u, v, np.interp(u, u_up, v_up).astype(np.float32), np.interp(u, u_lo, v_lo).astype(np.float32),
+            span)
 
 
 def _teeth(u, v, top, length, edges, lens, cfg, px_per_mm, down: bool):
@@ -96,7 +97,7 @@ def synth_mouth(poly: np.ndarray, face_size: float, colours: Colours, bounds=Non
     cv2.fillPoly(hard, [np.round((poly - (x0, y0)) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
     if not hard.any():
         return None
-    xs, ys = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
+    xs, ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
     u, v, vu, vl, span = _frame(poly, xs, ys)
     g = np.maximum(vl - vu, 0.0)
     G = float(np.max(g[(u > 0.3) & (u < 0.7)], initial=0.0))
@@ -108,7 +109,7 @@ def synth_mouth(poly: np.ndarray, face_size: float, colours: Colours, bounds=Non
     du = np.abs(2 * u - 1)                                  # 0 mid, 1 at the corners
     corner = 1 - 0.6 * np.clip(du, 0, 1) ** 2
     skin, lip = colours.skin, colours.lip
-    light = 0.55 + 0.45 * smoothstep(0.0, 0.035 * fs, np.float64(G))  # a slit lies in shadow
+    light = 0.7 + 0.3 * smoothstep(0.0, 0.03 * fs, np.float64(G))  # a slit lies in shadow
 
     # Oral cavity: dark, lip-hued; the inner-lip mucosa lighter right at the lips.
     near = np.exp(-edge / max(1.0, 0.012 * fs))
@@ -154,7 +155,7 @@ def synth_mouth(poly: np.ndarray, face_size: float, colours: Colours, bounds=Non
     L = L * (1 - 0.2 * np.exp(-edge / max(0.8, 0.003 * fs)))
 
     f = min(max(0.5, cfg.feather * fs), 0.25 * G)
-    alpha = (hard.astype(np.float32) / 255) * np.clip(edge / f, 0, 1).astype(np.float32)
+    alpha = (hard.astype(np.float32) / 255) * np.clip((edge - 1) / f, 0, 1).astype(np.float32)  # strictly inside
     return Layer(lab_to_rgb(L, a, b), alpha, (x0, y0))
 
 
