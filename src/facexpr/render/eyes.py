@@ -46,10 +46,11 @@ def _grow(img: np.ndarray, known: np.ndarray, scale: float) -> np.ndarray:
     k = known.astype(np.float32)
     out = img.copy()
     filled = np.zeros(k.shape, bool)
-    for size in (3, 2 * int(max(2.0, 0.5 * scale)) + 1):  # box filters: O(1) per pixel
+    sizes = (3, 7, 15, 2 * int(max(8.0, 0.6 * scale)) + 1)
+    for size in sizes:  # box filters: O(1) per pixel
         wsum = cv2.blur(k, (size, size))
         val = cv2.blur(img * k[..., None], (size, size)) / np.maximum(wsum, 1e-6)[..., None]
-        take = ~known & ~filled & (wsum > (0.2 if size == 3 else 1e-4))
+        take = ~known & ~filled & (wsum > (0.1 if size != sizes[-1] else 1e-4))
         out[take] = val[take]
         filled |= take
     return out
@@ -169,9 +170,10 @@ def open_eye(target: np.ndarray, t_xy: np.ndarray, dst_xy: np.ndarray, eye, iris
     # Sclera: the target's own sclera grown outward (so no seam where the real eye ends), else
     # its robust colour shaded toward the corners; either way in the upper lid's shadow.
     upper = 1 - cfg.lid_shadow * np.exp(-np.maximum(v - vu, 0) / (0.3 * H))
-    source = (keep > 0.5) & (dist > 1.1 * r)
+    real_lab = cv2.cvtColor(real, cv2.COLOR_RGB2LAB).astype(np.float32)
+    source = (keep > 0.5) & (dist > 1.2 * r) & (real_lab[..., 0] > 0.8 * sclera[0])  # sclera only
     if source.sum() >= 10:
-        grown = _grow(cv2.cvtColor(real, cv2.COLOR_RGB2LAB).astype(np.float32), source, H)
+        grown = _grow(real_lab, source, H)
         L, a, b = grown[..., 0] * (0.5 + 0.5 * upper), grown[..., 1], grown[..., 2]  # already shaded once
     else:
         shade = upper * (1 - 0.12 * np.exp(-np.maximum(vl - v, 0) / (0.15 * H)))
