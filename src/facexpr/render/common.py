@@ -37,10 +37,15 @@ def _patch_lab(img: np.ndarray, pts: np.ndarray, r: int) -> np.ndarray:
     return np.median(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32), 0)
 
 
+def skin_lab(img: np.ndarray, xy: np.ndarray, size: float) -> np.ndarray:
+    """Median Lab of cheek and chin patches: the face's skin tone under its lighting."""
+    return _patch_lab(img, xy[[50, 280, 199]], max(2, int(size * 0.04)))
+
+
 def colour_probe(img: np.ndarray, xy: np.ndarray, size: float) -> Colours:
     """Skin from cheek and chin patches; lip from points halfway between the inner and outer
     lip contours (the red of the lips, not the skin around them)."""
-    skin = _patch_lab(img, xy[[50, 280, 199]], max(2, int(size * 0.04)))
+    skin = skin_lab(img, xy, size)
     mid = 0.5 * (xy[list(LIPS_INNER)] + xy[list(LIPS_OUTER)])
     lip = _patch_lab(img, mid, max(1, int(size * 0.006)))
     return Colours(skin, lip)
@@ -71,3 +76,19 @@ def poly_area(p: np.ndarray) -> float:
 def smoothstep(e0: float, e1, x: np.ndarray) -> np.ndarray:
     t = np.clip((x - e0) / (e1 - e0), 0.0, 1.0)
     return t * t * (3 - 2 * t)
+
+
+def work_grid(x0: int, y0: int, w: int, h: int, max_side: int):
+    """Pixel-centre coordinates (float32) of the box sampled at most ``max_side`` px on its long
+    side, and the sample step in px. Shading is smooth: computing it coarser and upsampling with
+    :func:`upsample` saves most of the time on large faces (cv2.resize's half-pixel convention)."""
+    s = min(1.0, max(max_side / max(w, h), 16 / min(w, h)))  # never under 16 px across a slit
+    ws, hs = max(2, int(round(w * s))), max(2, int(round(h * s)))
+    xs = x0 + (np.arange(ws, dtype=np.float32) + 0.5) * np.float32(w / ws) - 0.5
+    ys = y0 + (np.arange(hs, dtype=np.float32) + 0.5) * np.float32(h / hs) - 0.5
+    gx, gy = np.meshgrid(xs.astype(np.float32), ys.astype(np.float32))
+    return gx, gy, max(w / ws, h / hs)
+
+
+def upsample(a: np.ndarray, w: int, h: int) -> np.ndarray:
+    return a if a.shape[:2] == (h, w) else cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR)

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from ..faces.paste import polygon_mask
-from .common import Layer, box_of, colour_probe, lab_to_rgb, poly_area, smoothstep
+from .common import Layer, box_of, skin_lab, lab_to_rgb, poly_area, smoothstep, upsample, work_grid
 
 
 _BINS = 8  # radial bins of the iris colour profile
@@ -32,6 +32,7 @@ class EyeConfig:
     pupil: float = 0.4        # pupil radius / iris radius
     keep_inset: float = 0.12  # the target's visible eye is re-pasted this far (× eye height) inside its lids
     highlight: bool = False   # a synthetic specular dot (the real iris usually brings its own)
+    work_px: int = 64         # the eyeball is shaded on at most this many px across, then upsampled
 
 
 @dataclass
@@ -82,7 +83,9 @@ def _eye_colours(target: np.ndarray, t_xy: np.ndarray, eye, c_t: np.ndarray, r: 
     if box is None:
         return sclera, np.tile(iris, (_BINS, 1)), r
     x0, y0, x1, y1 = box
-    m = polygon_mask((y1 - y0, x1 - x0), poly, feather=1.0, offset=(x0, y0)) > 0.5
+    hard = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(hard, [np.round(poly - (x0, y0)).astype(np.int32)], 1)
+    m = cv2.erode(hard, np.ones((3, 3), np.uint8)).astype(bool)
     xs, ys = np.meshgrid(np.arange(x0, x1), np.arange(y0, y1))
     d = np.hypot(xs - c_t[0], ys - c_t[1])
     rgb = target[y0:y1, x0:x1]
@@ -94,7 +97,8 @@ def _eye_colours(target: np.ndarray, t_xy: np.ndarray, eye, c_t: np.ndarray, r: 
         sel = cand & (lab[..., 0] >= np.percentile(Ls, 60))
         sclera = np.median(lab[sel], 0)
     t_h = max(1.0, 1.3 * poly_area(poly) / max(float(np.ptp(poly[:, 0])), 1.0))
-    m_in = polygon_mask(m.shape, poly, feather=max(2.0, 0.15 * t_h), offset=(x0, y0)) > 0.5
+    k = 2 * int(max(2.0, 0.15 * t_h)) + 1
+    m_in = cv2.erode(hard, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))).astype(bool)
     r = _iris_edge(lab[..., 0], m_in, xs - c_t[0], ys - c_t[1], d, r, sclera[0])
     inside = m_in & (d < r)  # clear of the lid margins and lashes
     if inside.sum() >= 6:
@@ -103,12 +107,10 @@ def _eye_colours(target: np.ndarray, t_xy: np.ndarray, eye, c_t: np.ndarray, r: 
         if ring.sum() >= 6:
             iris = np.median(lab[ring], 0)
         # Radial profile (pupil, iris, limbal ring) from the visible part, for the hidden part.
-        bins = np.minimum((d / r * _BINS).astype(int), _BINS - 1)
-        prof = np.tile(iris, (_BINS, 1))
-        for i in range(_BINS):
-            sel = inside & (bins == i)
-            if sel.sum() >= 3:
-                prof[i] = np.median(lab[sel], 0)
+        bins = np.minimum((d[inside] / r * _BINS).astype(int), _BINS - 1)
+        n = np.bincount(bins, minlength=_BINS)
+        means = np.stack([np.bincount(bins, lab[inside][:, c], _BINS) for c in range(3)], 1)
+        prof = np.where((n >= 3)[:, None], means / np.maximum(n, 1)[:, None], iris[None]).astype(np.float32)
         return sclera, prof, r
     return sclera, np.tile(iris, (_BINS, 1)), r
 
@@ -150,11 +152,11 @@ def open_eye(target: np.ndarray, t_xy: np.ndarray, dst_xy: np.ndarray, eye, iris
         return None
     c_t, c_d = t_xy[iris[0]], dst_xy[iris[0]]
     r = float(np.linalg.norm(t_xy[list(iris[1:])] - c_t, axis=1).mean())
-    skin = colour_probe(target, t_xy, float(np.ptp(t_xy[:, 1]))).skin
+    skin = skin_lab(target, t_xy, float(np.ptp(t_xy[:, 1])))
     sclera, iris_lab, r = _eye_colours(target, t_xy, eye, c_t, r, skin)
     x0, y0, x1, y1 = box
     shape = (y1 - y0, x1 - x0)
-    xs, ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
+    xs, ys, step = work_grid(x0, y0, shape[1], shape[0], cfg.work_px)
     u, v, vu, vl = _lid_frame(d_poly, xs, ys)
     H = max(float(np.max(vl - vu, initial=1.0)), 1.0)
 
@@ -164,16 +166,20 @@ def open_eye(target: np.ndarray, t_xy: np.ndarray, dst_xy: np.ndarray, eye, iris
     shift = c_d - c_t
     t_h = max(float(poly_area(t_poly)) / max(float(np.ptp(t_poly[:, 0])), 1.0) * 1.5, 1.0)
     keep = polygon_mask(shape, t_poly + shift, feather=max(1.0, cfg.keep_inset * t_h), offset=(x0, y0))
-    real = cv2.remap(target, (xs - shift[0]).astype(np.float32), (ys - shift[1]).astype(np.float32),
-                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    fx, fy = np.meshgrid(np.arange(x0, x1, dtype=np.float32) - np.float32(shift[0]),
+                         np.arange(y0, y1, dtype=np.float32) - np.float32(shift[1]))
+    real = cv2.remap(target, fx, fy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    real_w = cv2.remap(target, xs - np.float32(shift[0]), ys - np.float32(shift[1]), cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REFLECT)   # the same, on the working grid
+    keep_w = cv2.resize(keep, xs.shape[::-1], interpolation=cv2.INTER_LINEAR)
 
     # Sclera: the target's own sclera grown outward (so no seam where the real eye ends), else
     # its robust colour shaded toward the corners; either way in the upper lid's shadow.
     upper = 1 - cfg.lid_shadow * np.exp(-np.maximum(v - vu, 0) / (0.3 * H))
-    real_lab = cv2.cvtColor(real, cv2.COLOR_RGB2LAB).astype(np.float32)
-    source = (keep > 0.5) & (dist > 1.2 * r) & (real_lab[..., 0] > 0.8 * sclera[0])  # sclera only
+    real_lab = cv2.cvtColor(real_w, cv2.COLOR_RGB2LAB).astype(np.float32)
+    source = (keep_w > 0.5) & (dist > 1.2 * r) & (real_lab[..., 0] > 0.8 * sclera[0])  # sclera only
     if source.sum() >= 10:
-        grown = _grow(real_lab, source, H)
+        grown = _grow(real_lab, source, H / step)
         L, a, b = grown[..., 0] * (0.5 + 0.5 * upper), grown[..., 1], grown[..., 2]  # already shaded once
     else:
         shade = upper * (1 - 0.12 * np.exp(-np.maximum(vl - v, 0) / (0.15 * H)))
@@ -183,7 +189,7 @@ def open_eye(target: np.ndarray, t_xy: np.ndarray, dst_xy: np.ndarray, eye, iris
         a = sclera[1] * (1 - warm) + skin[1] * warm
         b = sclera[2] * (1 - warm) + skin[2] * warm
     # Iris: a full disk with a limbal ring, faint radial fibres and the pupil.
-    cov = np.clip(r - dist + 0.5, 0, 1)
+    cov = np.clip((r - dist) / step + 0.5, 0, 1)
     fibres = 1 + 0.05 * np.sin(np.arctan2(dy, dx) * 29) * smoothstep(0.4 * r, 0.7 * r, dist)
     rho = np.clip(dist / r * _BINS - 0.5, 0, _BINS - 1)   # the target's radial profile, interpolated
     i0 = np.floor(rho).astype(int)
@@ -191,7 +197,7 @@ def open_eye(target: np.ndarray, t_xy: np.ndarray, dst_xy: np.ndarray, eye, iris
     prof = iris_lab[i0] * (1 - t) + iris_lab[i1] * t
     iL = prof[..., 0] * (1 - cfg.limbal * smoothstep(0.85 * r, r, dist)) * fibres
     iL = iL * upper
-    pup = np.clip(cfg.pupil * r - dist + 0.5, 0, 1) * (prof[..., 0] > 0.6 * iris_lab[-2, 0])  # unless seen
+    pup = np.clip((cfg.pupil * r - dist) / step + 0.5, 0, 1) * (prof[..., 0] > 0.6 * iris_lab[-2, 0])  # unless seen
     iL = iL * (1 - pup) + 12.0 * pup
     ia = prof[..., 1] * (1 - pup) + 128 * pup
     ib = prof[..., 2] * (1 - pup) + 128 * pup
@@ -199,10 +205,10 @@ def open_eye(target: np.ndarray, t_xy: np.ndarray, dst_xy: np.ndarray, eye, iris
         spot = np.exp(-((dx + 0.3 * r) ** 2 + (dy + 0.35 * r) ** 2) / (0.12 * r) ** 2)
         iL = iL + (235 - iL) * spot
     L, a, b = L * (1 - cov) + iL * cov, a * (1 - cov) + ia * cov, b * (1 - cov) + ib * cov
-    img = lab_to_rgb(L, a, b)
+    img = upsample(lab_to_rgb(L, a, b), shape[1], shape[0])
 
     k3 = keep[..., None]
     img = np.clip(img * (1 - k3) + real * k3 + 0.5, 0, 255).astype(np.uint8)
     lids = polygon_mask(shape, d_poly, feather=max(1.0, 0.04 * H), offset=(x0, y0))
-    lids *= 1 - smoothstep(0.7, 1.0, np.abs(2 * u - 1)).astype(np.float32)  # corners: the warp's own
+    lids *= upsample(1 - smoothstep(0.7, 1.0, np.abs(2 * u - 1)).astype(np.float32), shape[1], shape[0])  # corners: warp's
     return EyeFill(Layer(img, (lids * w).astype(np.float32), (x0, y0)), (1 - w * (1 - keep)).astype(np.float32))

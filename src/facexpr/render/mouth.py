@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .common import Colours, Layer, box_of, colour_probe, lab_to_rgb, smoothstep
+from .common import Colours, Layer, box_of, colour_probe, lab_to_rgb, smoothstep, upsample, work_grid
 
 # Teeth boundaries along the dental arch (mm from the midline; central incisor, lateral, canine,
 # two premolars, first molar) and their visible lengths relative to a central incisor.
@@ -36,6 +36,7 @@ class MouthConfig:
     cavity_light: float = 0.14  # cavity lightness relative to the skin's
     gap_depth: float = 0.3      # darkening in the gaps between teeth
     feather: float = 0.003      # alpha's inner feather, × face size
+    work_px: int = 96           # shading is computed on at most this many px across, then upsampled
     synth_below: float = 0.3    # source interior / new opening area: below this, all synthetic
     synth_above: float = 0.65   # above this, all the source's
 
@@ -62,7 +63,7 @@ def _frame(poly: np.ndarray, xs: np.ndarray, ys: np.ndarray):
             span)
 
 
-def _teeth(u, v, top, length, edges, lens, cfg, px_per_mm, down: bool):
+def _teeth(u, v, top, length, edges, lens, cfg, px_per_mm, down: bool, step: float = 1.0):
     """Coverage, gap darkening and index of a row of teeth hanging from ``top`` (down) or
     standing on it (up); ``length`` is the central incisor's visible length per pixel."""
     R = cfg.arch_radius
@@ -76,8 +77,8 @@ def _teeth(u, v, top, length, edges, lens, cfg, px_per_mm, down: bool):
     shape = 1 - np.where(k == 2, 0.22 * np.abs(2 * q - 1) ** 1.5, 0.14 * np.abs(2 * q - 1) ** 4)
     ln = length * lens[k] * shape
     depth = (v - top) if down else (top - v)
-    cover = np.clip(ln - depth + 0.5, 0, 1) * (depth > -1.0)
-    gw = max(0.6, 0.35 * px_per_mm)                     # a gap ~0.35 mm wide
+    cover = np.clip((ln - depth) / step + 0.5, 0, 1) * (depth > -step)
+    gw = max(0.6 * step, 0.35 * px_per_mm)              # a gap ~0.35 mm wide, seen by the grid
     gap = (1 - cfg.gap_depth * np.exp(-(d_gap / gw) ** 2)) * (1 - 0.1 * (2 * q - 1) ** 2)  # convex crowns
     rel = np.clip(depth / np.maximum(ln, 1e-3), 0, 1)
     return cover, gap, rel, k
@@ -97,7 +98,7 @@ def synth_mouth(poly: np.ndarray, face_size: float, colours: Colours, bounds=Non
     cv2.fillPoly(hard, [np.round((poly - (x0, y0)) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
     if not hard.any():
         return None
-    xs, ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
+    xs, ys, step = work_grid(x0, y0, w, h, cfg.work_px)
     u, v, vu, vl, span = _frame(poly, xs, ys)
     g = np.maximum(vl - vu, 0.0)
     G = float(np.max(g[(u > 0.3) & (u < 0.7)], initial=0.0))
@@ -105,7 +106,8 @@ def synth_mouth(poly: np.ndarray, face_size: float, colours: Colours, bounds=Non
         return None
     fs = float(face_size)
     px_per_mm = span / (2 * cfg.arch_radius * np.sin(min(cfg.arch_span / cfg.arch_radius, np.pi / 2)))
-    edge = cv2.distanceTransform((hard > 127).astype(np.uint8), cv2.DIST_L2, 3)
+    edge_full = cv2.distanceTransform((hard > 127).astype(np.uint8), cv2.DIST_L2, 3)
+    edge = cv2.resize(edge_full, xs.shape[::-1], interpolation=cv2.INTER_LINEAR)
     du = np.abs(2 * u - 1)                                  # 0 mid, 1 at the corners
     corner = 1 - 0.6 * np.clip(du, 0, 1) ** 2
     skin, lip = colours.skin, colours.lip
@@ -126,7 +128,7 @@ def synth_mouth(poly: np.ndarray, face_size: float, colours: Colours, bounds=Non
         tw = 0.3
         tu = (u - 0.5) / tw
         top_len = min(cfg.tooth_len * fs, cfg.tooth_fill * G)
-        th = 0.3 * max(G - top_len, 0) * tongue_on
+        th = 0.4 * max(G - top_len, 0) * tongue_on
         v_top = vl - Ll - th * np.clip(1 - tu ** 2, 0, 1) ** 0.5 + 0.15 * th
         tc = smoothstep(0.0, max(1.5, 0.15 * th), v - v_top) * (np.abs(tu) < 1)
         rim = np.exp(-np.maximum(v - v_top, 0) / max(1.0, 0.35 * th))
@@ -141,22 +143,23 @@ def synth_mouth(poly: np.ndarray, face_size: float, colours: Colours, bounds=Non
     ta = 128 + 0.06 * (skin[1] - 128) + 1.0
     tb = 128 + 0.15 * (skin[2] - 128) + 3.0
     if lower_on > 0:
-        cov, gap, rel, k = _teeth(u, v, vl, Ll, _LOWER_EDGES, _LOWER_LEN, cfg, px_per_mm * 0.85, False)
+        cov, gap, rel, k = _teeth(u, v, vl, Ll, _LOWER_EDGES, _LOWER_LEN, cfg, px_per_mm * 0.85, False, step)
         lL = teeth_L * 0.78 * corner * gap * (1 - 0.25 * (1 - rel)) * (1 - 0.07 * k)
         L, a, b = L * (1 - cov) + lL * cov, a * (1 - cov) + ta * cov, b * (1 - cov) + tb * cov
     top_len = np.minimum(min(cfg.tooth_len * fs, cfg.tooth_fill * G), 0.85 * g + 0.5)
-    cov, gap, rel, k = _teeth(u, v, vu, top_len, _UPPER_EDGES, _UPPER_LEN, cfg, px_per_mm, True)
+    cov, gap, rel, k = _teeth(u, v, vu, top_len, _UPPER_EDGES, _UPPER_LEN, cfg, px_per_mm, True, step)
+    cov = cov * (1 - smoothstep(0.85, 1.0, du))              # dark buccal corridors at the corners
     lid = 1 - 0.3 * np.exp(-np.maximum(v - vu, 0) / max(0.8, 0.12 * cfg.tooth_len * fs))  # lip shadow
     tip = 1 - 0.1 * smoothstep(0.65, 1.0, rel)             # translucent incisal edge
-    uL = teeth_L * (1 - 0.75 * np.clip(du, 0, 1) ** 2.5) * gap * lid * tip * (1 - 0.06 * k)
+    uL = teeth_L * (1 - 0.85 * np.clip(du, 0, 1) ** 2) * gap * lid * tip * (1 - 0.06 * k)
     warm = ta + 8 * (1 - uL / max(teeth_L, 1.0))            # shaded teeth pick up the mouth's red
     L, a, b = L * (1 - cov) + uL * cov, a * (1 - cov) + warm * cov, b * (1 - cov) + tb * cov
     # Inner-lip shadow: a thin darkening all along the lips' inner edge.
     L = L * (1 - 0.2 * np.exp(-edge / max(0.8, 0.003 * fs)))
 
     f = min(max(0.5, cfg.feather * fs), 0.25 * G)
-    alpha = (hard.astype(np.float32) / 255) * np.clip((edge - 1) / f, 0, 1).astype(np.float32)  # strictly inside
-    return Layer(lab_to_rgb(L, a, b), alpha, (x0, y0))
+    alpha = (hard.astype(np.float32) / 255) * np.clip((edge_full - 1) / f, 0, 1).astype(np.float32)  # strictly inside
+    return Layer(upsample(lab_to_rgb(L, a, b), w, h), alpha, (x0, y0))
 
 
 def synthetic_weight(source_ratio: float, cfg: MouthConfig = MouthConfig()) -> float:
