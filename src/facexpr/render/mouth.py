@@ -183,13 +183,15 @@ def mix_synthetic(src_img: np.ndarray, src_mask: np.ndarray, target: np.ndarray,
         return src_img, src_mask
     lx, ly = layer.offset[0] - x0, layer.offset[1] - y0
     lh, lw = layer.alpha.shape
-    a = np.zeros_like(src_mask)
-    a[ly:ly + lh, lx:lx + lw] = layer.alpha * w
-    syn = src_img.copy()
-    syn[ly:ly + lh, lx:lx + lw] = layer.image
-    mask = src_mask * (1 - a) + a                            # synthetic "over" the source
-    img = (src_img * (src_mask * (1 - a))[..., None] + syn * a[..., None]) / np.maximum(mask, 1e-6)[..., None]
-    return np.clip(img + 0.5, 0, 255).astype(np.uint8), mask.astype(np.float32)
+    sl = (slice(ly, ly + lh), slice(lx, lx + lw))
+    a = layer.alpha * np.float32(w)
+    m0 = src_mask[sl]
+    m1 = m0 * (1 - a) + a                                   # synthetic "over" the source
+    over = (src_img[sl] * (m0 * (1 - a))[..., None] + layer.image * a[..., None]) / np.maximum(m1, 1e-6)[..., None]
+    img, mask = src_img.copy(), src_mask.astype(np.float32, copy=True)
+    img[sl] = np.clip(over + 0.5, 0, 255).astype(np.uint8)
+    mask[sl] = m1
+    return img, mask
 
 
 __all__ = ["MouthConfig", "synth_mouth", "synthetic_weight", "mix_synthetic"]
