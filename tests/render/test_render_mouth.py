@@ -122,3 +122,11 @@ def test_synthetic_weight_and_mix():
     assert not np.array_equal(img, src)
     outside = m == mask
     assert np.array_equal(img[outside & (mask > 0)], src[outside & (mask > 0)])
+
+
+def test_teeth_take_their_lightness_from_the_eye_whites_on_dark_skin():
+    dark = Colours(np.array([90.0, 140.0, 145.0], np.float32), np.array([70.0, 150.0, 140.0], np.float32))
+    lit = Colours(dark.skin, dark.lip, white=200.0)
+    poly = inner_lips(up=12.0, down=38.0)
+    a, b = synth_mouth(poly, FACE, dark), synth_mouth(poly, FACE, lit)
+    assert lum(b.image).max() > lum(a.image).max() + 40

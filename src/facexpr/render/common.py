@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..faces.topology import LIPS_INNER, LIPS_OUTER
+from ..faces.topology import EYE_LEFT, EYE_RIGHT, LIPS_INNER, LIPS_OUTER
 
 
 @dataclass
@@ -22,6 +22,7 @@ class Colours:
     """Median Lab (OpenCV 8-bit scale) of the target's skin and lips: the lighting references."""
     skin: np.ndarray
     lip: np.ndarray
+    white: float | None = None  # lightness of the eye whites: a white-albedo lighting reference
 
 
 def _patch_lab(img: np.ndarray, pts: np.ndarray, r: int) -> np.ndarray:
@@ -48,7 +49,25 @@ def colour_probe(img: np.ndarray, xy: np.ndarray, size: float) -> Colours:
     skin = skin_lab(img, xy, size)
     mid = 0.5 * (xy[list(LIPS_INNER)] + xy[list(LIPS_OUTER)])
     lip = _patch_lab(img, mid, max(1, int(size * 0.006)))
-    return Colours(skin, lip)
+    return Colours(skin, lip, _white(img, xy))
+
+
+def _white(img: np.ndarray, xy: np.ndarray) -> float | None:
+    """The eye whites' lightness (the light low-chroma pixels inside both eye contours): teeth
+    and sclera have similar albedo whatever the skin tone, so this sets how bright teeth look."""
+    vals = []
+    for eye in (EYE_RIGHT, EYE_LEFT):
+        poly = xy[list(eye)]
+        box = box_of(poly, 0, (0, 0, img.shape[1], img.shape[0]))
+        if box is None:
+            continue
+        x0, y0, x1, y1 = box
+        m = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillPoly(m, [np.round(poly - (x0, y0)).astype(np.int32)], 1)
+        lab = cv2.cvtColor(img[y0:y1, x0:x1], cv2.COLOR_RGB2LAB).astype(np.float32)[m.astype(bool)]
+        vals.append(lab[np.hypot(lab[:, 1] - 128, lab[:, 2] - 128) < 20, 0])
+    v = np.concatenate(vals) if vals else np.zeros(0)
+    return float(np.percentile(v, 80)) if v.size >= 20 else None
 
 
 def lab_to_rgb(L: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:

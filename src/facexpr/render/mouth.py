@@ -139,7 +139,8 @@ def synth_mouth(poly: np.ndarray, face_size: float, colours: Colours, bounds=Non
         b = b * (1 - tc) + (lip[2] - 2) * tc
 
     # Teeth: off-white, tinted and lit like the skin, in shadow toward the corners.
-    teeth_L = min(skin[0] * cfg.teeth_light, 240.0) * light
+    white = skin[0] * cfg.teeth_light if colours.white is None else max(skin[0] * cfg.teeth_light, 0.95 * colours.white)
+    teeth_L = min(white, 240.0) * light
     ta = 128 + 0.06 * (skin[1] - 128) + 1.0
     tb = 128 + 0.15 * (skin[2] - 128) + 3.0
     if lower_on > 0:
