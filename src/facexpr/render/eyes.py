@@ -197,7 +197,8 @@ def open_eye(target: np.ndarray, t_xy: np.ndarray, dst_xy: np.ndarray, eye, iris
     prof = iris_lab[i0] * (1 - t) + iris_lab[i1] * t
     iL = prof[..., 0] * (1 - cfg.limbal * smoothstep(0.85 * r, r, dist)) * fibres
     iL = iL * upper
-    pup = np.clip((cfg.pupil * r - dist) / step + 0.5, 0, 1) * (prof[..., 0] > 0.6 * iris_lab[-2, 0])  # unless seen
+    seen = prof[..., 0] > 0.6 * iris_lab[-2, 0]            # the profile has no pupil of its own there
+    pup = np.clip((cfg.pupil * r - dist) / step + 0.5, 0, 1) * seen
     iL = iL * (1 - pup) + 12.0 * pup
     ia = prof[..., 1] * (1 - pup) + 128 * pup
     ib = prof[..., 2] * (1 - pup) + 128 * pup
@@ -210,5 +211,7 @@ def open_eye(target: np.ndarray, t_xy: np.ndarray, dst_xy: np.ndarray, eye, iris
     k3 = keep[..., None]
     img = np.clip(img * (1 - k3) + real * k3 + 0.5, 0, 255).astype(np.uint8)
     lids = polygon_mask(shape, d_poly, feather=max(1.0, 0.04 * H), offset=(x0, y0))
-    lids *= upsample(1 - smoothstep(0.7, 1.0, np.abs(2 * u - 1)).astype(np.float32), shape[1], shape[0])  # corners: warp's
-    return EyeFill(Layer(img, (lids * w).astype(np.float32), (x0, y0)), (1 - w * (1 - keep)).astype(np.float32))
+    corners = 1 - smoothstep(0.7, 1.0, np.abs(2 * u - 1)).astype(np.float32)  # there: the warp's own
+    lids *= upsample(corners, shape[1], shape[0])
+    keep = (1 - w * (1 - keep)).astype(np.float32)
+    return EyeFill(Layer(img, (lids * w).astype(np.float32), (x0, y0)), keep)

@@ -139,7 +139,9 @@ def synth_mouth(poly: np.ndarray, face_size: float, colours: Colours, bounds=Non
         b = b * (1 - tc) + (lip[2] - 2) * tc
 
     # Teeth: off-white, tinted and lit like the skin, in shadow toward the corners.
-    white = skin[0] * cfg.teeth_light if colours.white is None else max(skin[0] * cfg.teeth_light, 0.95 * colours.white)
+    white = skin[0] * cfg.teeth_light
+    if colours.white is not None:
+        white = max(white, 0.95 * colours.white)
     teeth_L = min(white, 240.0) * light
     ta = 128 + 0.06 * (skin[1] - 128) + 1.0
     tb = 128 + 0.15 * (skin[2] - 128) + 3.0
@@ -159,7 +161,8 @@ def synth_mouth(poly: np.ndarray, face_size: float, colours: Colours, bounds=Non
     L = L * (1 - 0.2 * np.exp(-edge / max(0.8, 0.003 * fs)))
 
     f = min(max(0.5, cfg.feather * fs), 0.25 * G)
-    alpha = (hard.astype(np.float32) / 255) * np.clip((edge_full - 1) / f, 0, 1).astype(np.float32)  # strictly inside
+    inside = np.clip((edge_full - 1) / f, 0, 1).astype(np.float32)  # strictly inside the lips
+    alpha = (hard.astype(np.float32) / 255) * inside
     return Layer(upsample(lab_to_rgb(L, a, b), w, h), alpha, (x0, y0))
 
 
@@ -179,7 +182,8 @@ def mix_synthetic(src_img: np.ndarray, src_mask: np.ndarray, target: np.ndarray,
         return src_img, src_mask
     h, wd = src_mask.shape
     x0, y0 = offset
-    layer = synth_mouth(poly, face_size, colour_probe(target, t_xy, face_size), (x0, y0, x0 + wd, y0 + h), cfg)
+    colours = colour_probe(target, t_xy, face_size)
+    layer = synth_mouth(poly, face_size, colours, (x0, y0, x0 + wd, y0 + h), cfg)
     if layer is None:
         return src_img, src_mask
     lx, ly = layer.offset[0] - x0, layer.offset[1] - y0
@@ -188,7 +192,8 @@ def mix_synthetic(src_img: np.ndarray, src_mask: np.ndarray, target: np.ndarray,
     a = layer.alpha * np.float32(w)
     m0 = src_mask[sl]
     m1 = m0 * (1 - a) + a                                   # synthetic "over" the source
-    over = (src_img[sl] * (m0 * (1 - a))[..., None] + layer.image * a[..., None]) / np.maximum(m1, 1e-6)[..., None]
+    over = src_img[sl] * (m0 * (1 - a))[..., None] + layer.image * a[..., None]
+    over /= np.maximum(m1, 1e-6)[..., None]
     img, mask = src_img.copy(), src_mask.astype(np.float32, copy=True)
     img[sl] = np.clip(over + 0.5, 0, 255).astype(np.uint8)
     mask[sl] = m1
