@@ -19,6 +19,7 @@ from ..faces.mesh import MeshSampler, backward_map
 from ..faces.paste import Patch, blend, polygon_mask
 from ..faces.topology import (EYE_LEFT, EYE_RIGHT, FACE_OVAL, IRIS_LEFT, IRIS_RIGHT, LIPS_INNER,
                               LIPS_OUTER)
+from ..render import mix_synthetic, open_eye
 from . import register
 from .base import RenderJob
 
@@ -89,9 +90,6 @@ def _mouth_fill(job: RenderJob, out: np.ndarray, roi, dst_xy: np.ndarray, cfg: W
     lips = inner + list(LIPS_OUTER)
     mx, my = backward_map(dst_xy[lips], s_xy[lips], (bx0, by0, bx1 - bx0, by1 - by0), grid=256)
     src_mouth = cv2.remap(job.source, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    if _poly_area(s_xy[inner]) < 0.3 * a_dst:  # the source's mouth is barely open: dark interior
-        lip = cv2.cvtColor(src_mouth, cv2.COLOR_RGB2LAB).reshape(-1, 3).mean(0)
-        src_mouth[:] = cv2.cvtColor(np.uint8([[[lip[0] * 0.25, lip[1], lip[2]]]]), cv2.COLOR_LAB2RGB)[0, 0]
     # Colour-match: scale lightness, shift chroma by the difference in skin tone/lighting.
     ts = _skin_lab(job.target, t_xy, job.target_face.size)
     ss = _skin_lab(job.source, s_xy, job.source_face.size)
@@ -101,6 +99,8 @@ def _mouth_fill(job: RenderJob, out: np.ndarray, roi, dst_xy: np.ndarray, cfg: W
     src_mouth = cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
     feather = max(1.0, job.target_face.size * 0.004)
     m = polygon_mask((by1 - by0, bx1 - bx0), poly, feather=feather, offset=(bx0, by0)) * alpha
+    src_mouth, m = mix_synthetic(src_mouth, m, job.target, t_xy, poly, (bx0, by0), job.target_face.size,
+                                 _poly_area(s_xy[inner]) / a_dst, alpha)  # synthetic where the source lacks one
     sl = (slice(by0 - y0, by1 - y0), slice(bx0 - x0, bx1 - x0))
     out[sl] = blend(out[sl], src_mouth, m)
 
@@ -130,6 +130,10 @@ def _rigid_irises(job: RenderJob, out: np.ndarray, roi, dst_xy: np.ndarray) -> N
                              np.arange(by0, by1, dtype=np.float32) - shift[1])
         iris_img = cv2.remap(job.target, xs.astype(np.float32), ys.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         sl = (slice(by0 - y0, by1 - y0), slice(bx0 - x0, bx1 - x0))
+        fill = open_eye(job.target, t_xy, dst_xy, eye, iris, (bx0, by0, bx1, by1))  # wider lids: eyeball
+        if fill is not None:
+            out[sl] = blend(out[sl], fill.layer.image, fill.layer.alpha)
+            disk *= fill.keep
         out[sl] = blend(out[sl], iris_img, disk * lids)
 
 
