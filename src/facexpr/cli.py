@@ -296,6 +296,31 @@ def fit_expression(
     typer.echo(json.dumps(report, indent=1))
 
 
+@app.command("build-prior")
+def build_prior(
+    ict: Optional[Path] = typer.Option(None, help="ict_facekit.npz (default: <data>/ict-facekit/ict_facekit.npz)."),
+    data: Optional[Path] = typer.Option(None, help="Shared data folder with London/Canada neutral photos "
+                                        "(default: FACEXPR_DATA or ../shared/data)."),
+    out: Path = typer.Option(Path("src/facexpr/data/expression_prior.safetensors"), help="Where to write the prior."),
+):
+    """Rebuild the 3D expression prior from ICT-FaceKit (about 3 minutes: 55 renders read by MediaPipe)."""
+    from .datasets import data_root
+    from .expression.ict import load_ict
+    from .expression.prior_build import build
+
+    root = data or data_root()
+    if root is None or not Path(root).is_dir():
+        _fail("shared data not found: pass --data or set FACEXPR_DATA")
+    path = ict or Path(root) / "ict-facekit" / "ict_facekit.npz"
+    try:
+        prior = build(load_ict(path), Path(root), log=lambda m: typer.echo(m, err=True))
+        prior.save(out)
+        out.chmod(0o644)
+    except FacexprError as e:
+        _fail(str(e), e.exit_code)
+    typer.echo(str(out))
+
+
 def _register_subcommands() -> None:
     """Evaluation and training live in their own packages; their commands are registered here."""
     from .evaluate.cli import EPILOG, evaluate

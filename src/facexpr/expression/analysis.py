@@ -43,7 +43,7 @@ class FitConfig:
     noise: float = 0.03      # model + landmark error (canonical units; the stable points' RMS radius is 1)
     z_weight: float = 0.3    # MediaPipe's depth is less reliable than x, y
     ridge: float = 0.02      # μ: keeps co-linear shapes from trading off wildly
-    sparsity: float = 0.05   # λ (in units of 1/σ² · squared error): unexplained motion stays 0
+    sparsity: float = 0.02   # λ (in units of 1/σ² · squared error): unexplained motion stays 0
     robust: float = 3.0      # landmarks whose residual exceeds this × the median are dropped (once)
     debias: float = 0.05     # refit the shapes above this without the sparsity cost (relaxed lasso)
 
