@@ -183,19 +183,27 @@ def _compression(v0: np.ndarray, v1: np.ndarray, tris: np.ndarray) -> np.ndarray
     return np.stack([c * d2[:, 0] ** 2, c * d2[:, 0] * d2[:, 1], c * d2[:, 1] ** 2], 1)
 
 
+def _largest(tensor: np.ndarray):
+    a, b, d = tensor[..., 0], tensor[..., 1], tensor[..., 2]
+    tr, det = a + d, a * d - b * b
+    lam = tr / 2 + np.sqrt(np.clip(tr * tr / 4 - det, 0, None))
+    return lam, a, b, d
+
+
 def wrinkles(tensor: np.ndarray, wavelength: float = 7.0, onset: float = 0.06, full: float = 0.25,
-             depth: float = 0.3) -> np.ndarray:
+             depth: float = 0.7, coherence: float = 8.0) -> np.ndarray:
     """Log-luminance of skin buckling: where the skin is compressed along v, thin dark folds run
     across v (forehead lines when the brows rise, glabella furrows when they knit, bunny lines on
     a sneering nose, crow's feet) — spaced ``wavelength`` texels (about 1 cm), as deep as the
-    compression (none below ``onset``, the full ``depth`` from ``full``)."""
+    compression (none below ``onset``, the full ``depth`` from ``full``). The direction is the
+    compression's average over ``coherence`` texels, so neighbouring folds run parallel as real
+    forehead lines do, instead of following every ripple of the mesh."""
     size = tensor.shape[0]
-    a, b, d = tensor[..., 0], tensor[..., 1], tensor[..., 2]
-    tr, det = a + d, a * d - b * b
-    lam = tr / 2 + np.sqrt(np.clip(tr * tr / 4 - det, 0, None))  # largest eigenvalue = compression
-    vx, vy = b, lam - a  # its eigenvector
+    lam, _, _, _ = _largest(tensor)  # largest eigenvalue = compression
+    lam_c, a, b, d = _largest(cv2.GaussianBlur(tensor, (0, 0), coherence))
+    vx, vy = b, lam_c - a  # the smoothed tensor's main eigenvector
     bad = np.hypot(vx, vy) < 1e-9
-    vx, vy = np.where(bad, lam - d, vx), np.where(bad, b, vy)
+    vx, vy = np.where(bad, lam_c - d, vx), np.where(bad, b, vy)
     n = np.maximum(np.hypot(vx, vy), 1e-9)
     vx, vy = vx / n, vy / n
     vy = np.where(vy < 0, -vy, vy)  # one orientation, so neighbouring texels share the phase
@@ -207,15 +215,28 @@ def wrinkles(tensor: np.ndarray, wavelength: float = 7.0, onset: float = 0.06, f
     return (-depth * strength * line).astype(np.float32)
 
 
+# Shapes whose skin buckles into visible lines (FACS: forehead lines of AU1/AU2, glabella furrows
+# of AU4, bunny lines of AU9, crow's feet of AU6/AU7); elsewhere the compression is real but shows
+# as a bulge (the broad shading), not as lines.
+WRINKLE_SHAPES = ("browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
+                  "noseSneerLeft", "noseSneerRight", "eyeSquintLeft", "eyeSquintRight",
+                  "cheekSquintLeft", "cheekSquintRight")
+
+
 def shading_atlas(ict: ICTModel, atlas_xy: np.ndarray, shapes: dict[str, np.ndarray],
-                  size: int = TEX, smooth: float = 0.7, limit=(-0.35, 0.2)) -> dict[str, np.ndarray]:
+                  size: int = TEX, smooth: float = 0.7, gain: float = 2.0, broad=(-0.6, 0.08),
+                  limit=(-0.8, 0.08), upper: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Log-luminance ratio (size, size) per named expression delta, in atlas space: the shape's
     change of shading under light (broad folds and bulges) plus the wrinkles its compression of
     the skin makes (:func:`wrinkles`); zero on the eyes and the mouth interior (drawn by the
-    renderer), clipped to ``limit``.
+    renderer). The broad part is ``gain`` × the Lambert-and-cavity change (a single light under-
+    states the shadowing of a real face's sockets and folds, lit from all sides: ambient
+    occlusion is not modelled), clipped to ``broad``, and the sum to ``limit``: highlights stay
+    small (a generic light; the photo has its own), folds may be deep.
 
     ``atlas_xy`` (V, 2) is each face vertex's atlas position (material coordinates: the warp
-    looks the ratio up at the deformed face's atlas coordinates)."""
+    looks the ratio up at the deformed face's atlas coordinates); ``upper`` (size, size) limits
+    the lines to the upper face (forehead, brows, eye corners, nose bridge)."""
     tris = ict.triangles[np.all(ict.triangles < FACE_VERTICES, 1)]
     base = _shade(ict.neutral, ict.triangles)[:FACE_VERTICES]
     fixed = np.round(atlas_xy * 16).astype(np.int32)
@@ -228,9 +249,34 @@ def shading_atlas(ict: ICTModel, atlas_xy: np.ndarray, shapes: dict[str, np.ndar
         ratio = np.log(lum / base)
         img = _raster(ratio[tris].mean(1)[:, None], tris, fixed, order, size)[..., 0]
         img = cv2.GaussianBlur(img, (0, 0), smooth) if smooth > 0 else img
-        tensor = cv2.GaussianBlur(_raster(_compression(ict.neutral, moved, tris), tris, fixed, order, size),
-                                  (0, 0), 2.0)
-        out[name] = np.clip(img + wrinkles(tensor), *limit).astype(np.float32)
+        lines = 0.0
+        if name in WRINKLE_SHAPES:
+            tensor = cv2.GaussianBlur(_raster(_compression(ict.neutral, moved, tris), tris, fixed, order, size),
+                                      (0, 0), 3.0)
+            lines = wrinkles(tensor) * (1.0 if upper is None else upper)
+        out[name] = np.clip(np.clip(gain * img, *broad) + lines, *limit).astype(np.float32)
+    return out
+
+
+def upper_face(layout: np.ndarray, size: int = TEX) -> np.ndarray:
+    """(size, size) 1 above the nose's lower end (landmark 2, subnasale), fading over ~6 texels."""
+    y = np.arange(size, dtype=np.float32)[:, None] - float(layout[2, 1])
+    return np.broadcast_to(np.clip(0.5 - y / 6.0, 0.0, 1.0), (size, size)).astype(np.float32)
+
+
+def corrugator(expression: np.ndarray, mean: np.ndarray, share: float = 1.0) -> np.ndarray:
+    """``expression`` with each side's ``browDown`` also lowering that side's inner brow by
+    ``share`` of ``browInnerUp``'s motion.
+
+    ICT's browDown lowers the middle of the brow by ~3 mm and hardly moves its inner end, but AU4
+    (corrugator, depressor supercilii, procerus) pulls the inner ends down and together most —
+    the "V" that tells anger from worry. Without it an AU4 edit reads as sad on face-api."""
+    out = expression.copy()
+    inner = expression[INDEX["browInnerUp"]]
+    x = mean[:, 0] - mean[:, 0].mean()
+    left = 1.0 / (1.0 + np.exp(-x / 0.05))  # subject's left is image right (x > 0)
+    out[INDEX["browDownLeft"]] -= share * inner * left[:, None]
+    out[INDEX["browDownRight"]] -= share * inner * (1.0 - left)[:, None]
     return out
 
 
@@ -288,6 +334,7 @@ def build(ict: ICTModel, data_root: Path | None, identity_modes: int = 100, real
         std = S[:k] / np.sqrt(len(canon) - 1)
         identity.append(real_scale * (Vt[:k] * std[:, None]).reshape(k, 478, 3))
     identity = np.concatenate(identity)
+    expression = corrugator(expression, mean)
     expression[:, ~valid] = 0.0
     identity[:, ~valid] = 0.0
     observed = observed_basis(ict, albedo, reference, view, log)
@@ -301,7 +348,7 @@ def build(ict: ICTModel, data_root: Path | None, identity_modes: int = 100, real
     atlas_xy = (v_img[:, :2] - (mn + mx) / 2) * s + TEX / 2
     assert np.allclose(layout, (lay_mean - (mn + mx) / 2) * s + TEX / 2)
     full = {n: np.pad(d, ((0, len(ict.neutral) - FACE_VERTICES), (0, 0))) for n, d in mp_deltas.items()}
-    ratios = shading_atlas(ict, atlas_xy, full)
+    ratios = shading_atlas(ict, atlas_xy, full, upper=upper_face(layout))
     keep = atlas_weight(layout, TEX)  # not on the eyes or the mouth interior
     shading = np.zeros((len(NAMES), TEX, TEX), np.float32)
     for n, r in ratios.items():
