@@ -29,13 +29,16 @@ from ..faces.landmarks import Face
 from .blendshapes import INDEX, NAMES
 from .prior import ExpressionPrior, load_default_prior
 
-# MediaPipe's scores kept as they are: its classifier measures smiles well, and the London-fitted
-# smile motion (person-calibrated, measured better than ICT's on held-out smiles) is driven by
-# exactly these scores; gaze is not geometry the prior can see (irises are excluded).
-FROM_MEDIAPIPE = tuple(n for n in NAMES if n.startswith(("eyeLook", "mouthSmile"))) + ("_neutral",)
-# Not fitted: summaries, gaze, and the jaw's own translations (jawForward/Left/Right), which
-# soak up head-pose error (MediaPipe's depth is the weakest coordinate) instead of expression.
-NOT_FITTED = tuple(n for n in NAMES if n.startswith("eyeLook")) + ("_neutral", "jawForward", "jawLeft", "jawRight")
+# Fitted with the prior: the movements MediaPipe's classifier is blind to (its scores stay near 0
+# on every shared video, 95th percentile ≤ 0.05, while the landmarks move) — brows, widened
+# eyes, cheek raise, nose wrinkle, lip-corner depression.
+FITTED = tuple(n for n in NAMES if n.startswith(("brow", "eyeWide", "cheekSquint", "noseSneer", "mouthFrown")))
+# Everything else keeps MediaPipe's score: it measures smiles, jaw, blinks, lids and lips well,
+# and the London-fitted model — person-calibrated on exactly these scores, and better than ICT's
+# generic shapes on held-out London smiles (benchmarks/prior_smile.py) — moves the landmarks
+# for them. Gaze is not expression.
+FROM_MEDIAPIPE = tuple(n for n in NAMES if n not in FITTED)
+NOT_FITTED = FROM_MEDIAPIPE
 
 
 @dataclass(frozen=True)
@@ -57,13 +60,18 @@ class FitResult:
 
 
 class ExpressionFitter:
-    def __init__(self, prior: ExpressionPrior, cfg: FitConfig = FitConfig()):
+    """``known_basis`` (52, 478, 3): the motion of the MediaPipe-scored blendshapes
+    (:data:`FROM_MEDIAPIPE`) that is removed before fitting — by default the London-fitted model's,
+    which is exactly what the renderer will add for them, so a smile's cheek motion (part of that
+    model's smile) is not fitted a second time as cheekSquint."""
+
+    def __init__(self, prior: ExpressionPrior, cfg: FitConfig = FitConfig(), known_basis: np.ndarray | None = None):
         self.prior, self.cfg = prior, cfg
         basis = prior.observed if prior.observed is not None else prior.expression
-        self.fitted = np.array([n not in NOT_FITTED + FROM_MEDIAPIPE and np.any(basis[i])
-                                for i, n in enumerate(NAMES)])
+        self.fitted = np.array([n in FITTED and np.any(basis[i]) for n, i in zip(NAMES, range(len(NAMES)))])
         self.known = np.isin(NAMES, FROM_MEDIAPIPE)
-        self.E_known = basis[self.known].reshape(int(self.known.sum()), -1).T
+        kb = basis if known_basis is None else known_basis
+        self.E_known = kb[self.known].reshape(int(self.known.sum()), -1).T
         self.E = basis[self.fitted].reshape(int(self.fitted.sum()), -1).T  # (D, M)
         self.I = prior.identity.reshape(len(prior.identity), -1).T                   # (D, K)
         w = np.repeat(prior.valid.astype(np.float64), 3).reshape(478, 3)
@@ -94,8 +102,9 @@ class ExpressionFitter:
         smile is not explained a second time as stretched lips or raised cheeks."""
         canon, _ = to_canonical(np.asarray(landmarks, np.float64), self.prior.mean)
         y = (canon - self.prior.mean).ravel()
-        if mediapipe is not None:
-            y = y - self.E_known @ np.asarray(mediapipe, np.float64)[self.known]
+        if mediapipe is not None:  # relative to what MediaPipe reads on an average neutral face
+            base = self.prior.neutral_scores if self.prior.neutral_scores is not None else 0.0
+            y = y - self.E_known @ (np.asarray(mediapipe, np.float64) - base)[self.known]
         e, a, r = self._solve(y, self._base)
         per_point = np.sqrt((r.reshape(478, 3)[:, :2] ** 2).sum(1))
         ok = self.prior.valid
@@ -105,6 +114,8 @@ class ExpressionFitter:
             e, a, r = self._solve(y, self._system(drop))
         full = np.zeros(len(NAMES))
         full[self.fitted] = e
+        if self.prior.neutral_code is not None:  # a neutral face reads 0 (population calibration)
+            full = np.clip(full - self.prior.neutral_code, 0.0, 1.0)
         if mediapipe is not None:
             full[self.known] = np.asarray(mediapipe, np.float64)[self.known]
         rms = float(np.sqrt((r ** 2 * (self.w0 > 0)).sum() / max((self.w0 > 0).sum(), 1)))
@@ -164,7 +175,9 @@ def box_qp(G: np.ndarray, h: np.ndarray, lo: float = 0.0, hi: float = 1.0, iters
 
 @lru_cache(maxsize=2)
 def default_fitter() -> ExpressionFitter:
-    return ExpressionFitter(load_default_prior())
+    from .model import load_default_model
+
+    return ExpressionFitter(load_default_prior(), known_basis=load_default_model(prior=False).basis)
 
 
 def fuse(fitted: np.ndarray, mediapipe: np.ndarray) -> np.ndarray:
@@ -209,7 +222,7 @@ def face_report(face: Face, with_landmarks: bool = True) -> dict:
     fit: FitResult = face.extras["fit"]
     d["blendshapes"] = {n: round(float(v), 4) for n, v in zip(NAMES, face.blendshapes)}
     d["mediapipe_blendshapes"] = {n: round(float(v), 4) for n, v in zip(NAMES, raw)}
-    d["fit"] = {"residual": round(fit.residual, 5), "from_mediapipe": list(FROM_MEDIAPIPE[:-1]),
+    d["fit"] = {"residual": round(fit.residual, 5), "fitted": list(FITTED),
                 "coefficients": {n: round(float(v), 4) for n, v in zip(NAMES, fit.expression) if v > 0}}
     d["action_units"] = {k: round(v, 4) for k, v in action_units.as_dict(action_units.estimate(face.blendshapes)).items()}
     if with_landmarks:

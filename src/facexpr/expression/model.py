@@ -81,28 +81,30 @@ class ExpressionModel:
         return cls(mean, basis, meta, shading)
 
 
-# Blendshapes whose motion and shading stay the London-fitted ones: fitted on real same-person
-# smiles against MediaPipe's own smile scores (which the expression code keeps for them,
-# :data:`facexpr.expression.analysis.FROM_MEDIAPIPE`), they measured better on held-out London
-# smiles than ICT's generic smile (docs/models/expression_prior.md).
-FROM_LONDON = ("mouthSmileLeft", "mouthSmileRight")
+# Shading that stays the London-fitted one: learned on real same-person smiles (the London data
+# holds no other expression, so its other rows are left to the prior's ICT shading).
+SHADING_FROM_LONDON = ("mouthSmileLeft", "mouthSmileRight")
 
 
 def with_prior(model: ExpressionModel, prior) -> ExpressionModel:
-    """The model every renderer uses: the 3D prior's motion and shading for every blendshape,
-    except :data:`FROM_LONDON`. Both share the canonical frame of ``model.mean_shape``."""
-    from .blendshapes import INDEX
+    """The model every renderer uses: the London-fitted motion for the blendshapes whose code is
+    MediaPipe's score (:data:`facexpr.expression.analysis.FROM_MEDIAPIPE`, the scale that model
+    was fitted on), the 3D prior's (ICT) motion for the fitted ones MediaPipe is blind to; the
+    prior's shading except :data:`SHADING_FROM_LONDON`. Both share ``model.mean_shape``'s frame."""
+    from .analysis import FITTED
+    from .blendshapes import INDEX, NAMES
 
-    basis = prior.expression.copy()
+    basis = model.basis.copy()
+    for n in FITTED:
+        basis[INDEX[n]] = prior.expression[INDEX[n]]
     T = model.shading.shape[-1] if model.shading is not None else 128
     shading = np.zeros((len(basis), T, T), np.float32)
     if prior.shading is not None and prior.shading.shape[-1] == T:
         shading[:] = prior.shading
-    for n in FROM_LONDON:
-        basis[INDEX[n]] = model.basis[INDEX[n]]
+    for n in SHADING_FROM_LONDON:
         if model.shading is not None:
             shading[INDEX[n]] = model.shading[INDEX[n]]
-    meta = dict(model.meta, prior=prior.meta, from_london=list(FROM_LONDON))
+    meta = dict(model.meta, prior=prior.meta, from_prior=[n for n in NAMES if n in FITTED])
     return ExpressionModel(model.mean_shape, basis, meta, shading)
 
 

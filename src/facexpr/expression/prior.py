@@ -39,6 +39,8 @@ class ExpressionPrior:
     shading: np.ndarray | None = None  # (52, T, T) log-luminance change (ICT mesh under light)
     meta: dict = field(default_factory=dict)
     observed: np.ndarray | None = None  # (52, 478, 3) MediaPipe's landmark response per shape
+    neutral_scores: np.ndarray | None = None  # (52,) MediaPipe's mean scores on real neutral faces
+    neutral_code: np.ndarray | None = None    # (52,) the fit's mean reading of those faces
 
     def shape(self, a: np.ndarray | None = None, e: np.ndarray | None = None) -> np.ndarray:
         s = self.mean.copy()
@@ -56,8 +58,9 @@ class ExpressionPrior:
                    "expression": self.expression.astype(np.float32), "valid": self.valid.astype(np.uint8)}
         if self.shading is not None:
             tensors["shading"] = self.shading.astype(np.float16)
-        if self.observed is not None:
-            tensors["observed"] = self.observed.astype(np.float32)
+        for k in ("observed", "neutral_scores", "neutral_code"):
+            if getattr(self, k) is not None:
+                tensors[k] = getattr(self, k).astype(np.float32)
         tmp = path.with_suffix(".part")
         save_file(tensors, str(tmp), metadata={"meta": json.dumps(self.meta), "licence": ICT_NOTICE})
         tmp.replace(path)
@@ -76,7 +79,8 @@ class ExpressionPrior:
             prior = cls(t["mean"].astype(np.float64), t["identity"].astype(np.float64),
                         t["expression"].astype(np.float64), t["valid"].astype(bool),
                         t["shading"].astype(np.float32) if "shading" in t else None, meta,
-                        t["observed"].astype(np.float64) if "observed" in t else None)
+                        *(t[k].astype(np.float64) if k in t else None
+                          for k in ("observed", "neutral_scores", "neutral_code")))
         except Exception as e:
             raise ModelError(f"expression prior {path} is unreadable ({e})") from None
         n = len(NAMES)

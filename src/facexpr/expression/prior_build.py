@@ -102,7 +102,7 @@ def _to_image_axes(p: np.ndarray, z_scale: float) -> np.ndarray:
     return p * np.array([1.0, -1.0, -z_scale])
 
 
-def _real_neutrals(data_root: Path, log=print) -> list[np.ndarray]:
+def _real_neutrals(data_root: Path, log=print) -> list:
     from ..datasets import london
     from ..faces.landmarks import analyze_faces
     from ..io import load_image
@@ -113,7 +113,7 @@ def _real_neutrals(data_root: Path, log=print) -> list[np.ndarray]:
     for p in paths:
         faces = analyze_faces(load_image(p))
         if faces:
-            shapes.append(faces[0].landmarks.copy())
+            shapes.append(faces[0])
     log(f"real neutral faces: {len(shapes)} of {len(paths)}")
     return shapes
 
@@ -307,7 +307,7 @@ def build(ict: ICTModel, data_root: Path | None, identity_modes: int = 100, real
     # the London expression model's reference frame, so both models share one canonical frame
     reference = ExpressionModel.load(DEFAULT_PATH).mean_shape
     real = _real_neutrals(data_root, log) if data_root is not None else []
-    canon = np.stack([to_canonical(s, reference)[0] for s in real]) if real else None
+    canon = np.stack([to_canonical(f.landmarks, reference)[0] for f in real]) if real else None
     mean = canon.mean(0) if real else reference
     idx = [i for i in STABLE if valid[i]]
     ict_img = _to_image_axes(neutral_pts, z_scale)
@@ -358,7 +358,24 @@ def build(ict: ICTModel, data_root: Path | None, identity_modes: int = 100, real
             "identity_modes": {"ict": identity_modes, "ict_scale": ict_identity_scale, "real": int(identity.shape[0] - identity_modes), "real_scale": real_scale},
             "correspondence": "MediaPipe on an orthographic render, lips parted (jawOpen 0.2)"}
     meta["observed"] = "MediaPipe's landmark motion on renders of each shape at full activation"
-    return ExpressionPrior(mean, identity, expression, valid, shading, meta, observed)
+    prior = ExpressionPrior(mean, identity, expression, valid, shading, meta, observed)
+    if real:
+        calibrate(prior, real)
+    return prior
+
+
+def calibrate(prior: ExpressionPrior, neutrals: list) -> None:
+    """Set the prior's neutral reference from real neutral faces (London train split + Canada):
+    MediaPipe's mean scores on them (its zero is not a neutral face: it reads some squint and
+    blink on everyone), then the fit's mean reading, so an average neutral face reads 0."""
+    from .analysis import ExpressionFitter
+    from .model import DEFAULT_PATH, ExpressionModel
+
+    prior.neutral_scores = np.mean([f.blendshapes for f in neutrals], axis=0).astype(np.float64)
+    prior.neutral_code = None
+    fitter = ExpressionFitter(prior, known_basis=ExpressionModel.load(DEFAULT_PATH).basis)
+    prior.neutral_code = np.mean([fitter.fit(f.landmarks, f.blendshapes).expression for f in neutrals], axis=0)
+    prior.meta["calibration"] = f"{len(neutrals)} real neutral faces (London train split + Canada)"
 
 
 def observed_basis(ict: ICTModel, albedo: np.ndarray, reference: np.ndarray, view: View = View(),
