@@ -294,7 +294,7 @@ def animate(
     except ValueError as e:
         _fail(str(e))
     try:
-        out = check_video_output(output, [photo, driving], sequence=output.suffix.lower() != ".mp4")
+        out = check_video_output(output, [photo, driving], sequence=output.suffix == "" or output.is_dir())
         anim = facexpr.animate(photo, driving, method=method, relative=not absolute, reference_frame=reference_frame,
                                driving_neutral=driving_neutral, intensity=intensity, regions=regs, pose=pose,
                                smooth=smooth, min_cutoff=min_cutoff, beta=beta, size=size or None, start=start,

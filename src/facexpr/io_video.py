@@ -63,6 +63,10 @@ def _open(path, what: str | None = None):
     if not c.streams.video:
         c.close()
         raise NotAVideo(f"{what}: has no video stream")
+    fmt = c.format.name or ""
+    if "image2" in fmt or fmt.endswith("_pipe") or fmt in ("gif", "apng", "webp"):
+        c.close()
+        raise NotAVideo(f"{what}: is an image, not a video")
     return c
 
 
