@@ -30,7 +30,7 @@ def server(gradio_tmp, shared_data):
     from facexpr.web import WebConfig, launch
 
     port = _free_port()
-    demo, scratch = launch(WebConfig(port=port, concurrency=2, timeout=240), block=False)
+    demo, scratch = launch(WebConfig(port=port, concurrency=2, timeout=240, examples=False), block=False)
     url = f"http://127.0.0.1:{port}/"
     for _ in range(100):
         try:

@@ -124,3 +124,18 @@ def test_20_concurrent_requests(client, server, gradio_tmp, source_path, target_
     assert len(shapes) == 20 and len(set(shapes)) == 1
     assert set(os.listdir(scratch.dir)) == before, "image requests leave no file in the server's scratch folder"
     assert not [p for p in gradio_tmp.rglob("*") if p.name.endswith(".part") or ".part." in p.name]
+
+
+def test_examples_made_at_first_start_outside_the_repo(tmp_path, monkeypatch, shared_data):
+    from _support import REPO
+
+    from facexpr.web.app import _example_images
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("FACEXPR_DATA", str(shared_data))
+    rows = _example_images()
+    assert len(rows) == 2 and all(len(r) == 2 for r in rows)
+    assert all(str(p).startswith(str(tmp_path)) and not str(p).startswith(str(REPO)) for r in rows for p in r)
+    monkeypatch.setenv("FACEXPR_DATA", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty"))
+    assert _example_images() == []

@@ -36,27 +36,33 @@ class WebConfig:
     examples: bool = True
 
 
-class FaceImage(gr.Image):
-    """``gr.Image`` whose upload problems (not an image, too many pixels) become messages."""
+def _cache_dirs() -> list[Path]:
+    import tempfile
 
-    def __init__(self, *args, max_pixels: int = Limits().max_pixels, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._max_pixels = max_pixels
+    return [Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve()]
 
-    def preprocess(self, payload):
-        try:
-            path = super().preprocess(payload)
-        except gr.Error:
-            raise
-        except Exception:
-            name = getattr(payload, "orig_name", None) or "upload"
-            raise gr.Error(f"{name}: not an image file (supported: JPEG, PNG, WebP, BMP, TIFF)") from None
-        if path is not None:
-            try:
-                handlers.check_image(path, Limits(max_pixels=self._max_pixels), "uploaded")
-            except UserError as e:
-                raise gr.Error(str(e)) from None
-        return path
+
+def _upload(payload, what: str, limits: Limits) -> str | None:
+    """The path of an uploaded file from its raw payload (events run with ``preprocess=False`` so
+    that a bad upload gets our message, not a decoder's): it must lie in Gradio's upload cache."""
+    if payload is None:
+        return None
+    path = payload.get("path") if isinstance(payload, dict) else payload
+    if isinstance(payload, dict) and isinstance(payload.get("video"), dict):
+        path = payload["video"].get("path")
+    if not path:
+        return None
+    p = Path(path).resolve()
+    if not any(p.is_relative_to(d) for d in _cache_dirs()):
+        raise UserError(f"{what}: not an uploaded file")
+    return str(p)
+
+
+def _image_upload(payload, what: str, limits: Limits) -> str | None:
+    path = _upload(payload, what, limits)
+    if path is not None:
+        handlers.check_image(path, limits, what)
+    return path
 
 
 def _friendly(fn):
@@ -132,8 +138,10 @@ def build(cfg: WebConfig = WebConfig()) -> tuple[gr.Blocks, Scratch]:
     examples = _example_images() if cfg.examples else []
 
     def image(label, **kw):
-        return FaceImage(label=label, type="filepath", sources=["upload", "webcam", "clipboard"],
-                         max_pixels=limits.max_pixels, **kw)
+        return gr.Image(label=label, type="filepath", sources=["upload", "webcam", "clipboard"], **kw)
+
+    def img(payload, what):
+        return _image_upload(payload, what, limits)
 
     with gr.Blocks(title="facexpr", delete_cache=(600, 1800)) as demo:
         gr.Markdown("# facexpr — facial expression transfer\nPut the expression of one face onto another "
@@ -159,11 +167,12 @@ def build(cfg: WebConfig = WebConfig()) -> tuple[gr.Blocks, Scratch]:
 
             @_friendly
             def do_transfer(s, t, m, i, r, si, ti):
+                s, t = img(s, "source"), img(t, "target")
                 before, after = run(handlers.transfer, s, t, m, i, list(r or []), si, ti, limits)
                 return (before, after), handlers.side_by_side(before, after)
 
             go.click(do_transfer, [src, tgt, method, intensity, regions, sface, tface], [slider, both],
-                     api_name="transfer")
+                     api_name="transfer", preprocess=False)
 
         with gr.Tab("Edit", id="edit"):
             with gr.Row():
@@ -181,26 +190,26 @@ def build(cfg: WebConfig = WebConfig()) -> tuple[gr.Blocks, Scratch]:
 
             @_friendly
             def do_edit(p, m, i, f, emo, *vals):
-                return run(handlers.edit, p, dict(zip(aus, vals)), emo, i, m, f, limits)
+                return run(handlers.edit, img(p, "photo"), dict(zip(aus, vals)), emo, i, m, f, limits)
 
             inputs = [photo, e_method, e_int, e_face, emotion, *au_sliders]
             for s in au_sliders:
-                s.release(do_edit, inputs, edited, api_name=False)
-            e_int.release(do_edit, inputs, edited, api_name=False)
+                s.release(do_edit, inputs, edited, api_name=False, preprocess=False)
+            e_int.release(do_edit, inputs, edited, api_name=False, preprocess=False)
             for b, name in zip(emo_buttons, emotion_names):
-                b.click(lambda n=name: n, None, emotion, api_name=False).then(do_edit, inputs, edited, api_name=False)
+                b.click(lambda n=name: n, None, emotion, api_name=False).then(do_edit, inputs, edited, api_name=False, preprocess=False)
             reset.click(lambda: [None] + [0.0] * len(aus), None, [emotion, *au_sliders], api_name=False).then(
-                do_edit, inputs, edited, api_name=False)
+                do_edit, inputs, edited, api_name=False, preprocess=False)
 
             @_friendly
             def api_edit(p, aus_text, emo, i, m):
                 """``aus_text``: e.g. "AU12=+0.8, AU4=-0.5"."""
                 specs = [x.strip() for x in (aus_text or "").split(",") if x.strip()]
-                return run(handlers.edit, p, specs, emo or None, i, m, None, limits)
+                return run(handlers.edit, img(p, "photo"), specs, emo or None, i, m, None, limits)
 
             gr.Button("edit (API)", visible=False).click(
                 api_edit, [photo, gr.Textbox(visible=False), gr.Textbox(visible=False), e_int, e_method], edited,
-                api_name="edit")
+                api_name="edit", preprocess=False)
 
         with gr.Tab("Animate", id="animate"):
             with gr.Row():
@@ -221,10 +230,11 @@ def build(cfg: WebConfig = WebConfig()) -> tuple[gr.Blocks, Scratch]:
                 def tick(done, total, fps):
                     progress(done / max(total, 1), desc=f"frame {done}/{total}, {fps:.1f} frames/s")
 
+                p, v = img(p, "photo"), _upload(v, "driving video", limits)
                 return handlers.animate(p, v, rel == "relative", pose, smooth, i, n, limits, scratch, tick)
 
             a_go.click(do_animate, [a_photo, a_video, a_rel, a_pose, a_smooth, a_int, a_max], a_out,
-                       api_name="animate")
+                       api_name="animate", preprocess=False)
 
         with gr.Tab("Analyze", id="analyze"):
             with gr.Row():
@@ -238,9 +248,9 @@ def build(cfg: WebConfig = WebConfig()) -> tuple[gr.Blocks, Scratch]:
 
             @_friendly
             def do_analyze(p):
-                return run(handlers.analyze, p, limits)
+                return run(handlers.analyze, img(p, "photo"), limits)
 
-            z_go.click(do_analyze, z_in, [z_out, z_aus, z_json], api_name="analyze")
+            z_go.click(do_analyze, z_in, [z_out, z_aus, z_json], api_name="analyze", preprocess=False)
         gr.Markdown("facexpr runs on this server's CPU; uploads are deleted after a while. "
                     f"Limits: {limits.max_pixels / 1e6:.0f} MP per image, {cfg.max_file_size} per file, "
                     f"{limits.max_video_frames} frames per animation, {limits.timeout:.0f} s per request.")
