@@ -18,7 +18,7 @@ install:
 	# The web app's browser tests drive Debian's chromium (Playwright's own download is unreachable).
 	@if command -v chromium >/dev/null 2>&1; then echo "chromium: $$(command -v chromium)"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  (apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core >/dev/null 2>&1 || \
+	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core >/dev/null 2>&1 || \
 	   (apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core >/dev/null)) \
 	  && echo "chromium installed" || echo "chromium: apt-get install failed; browser tests will skip (or fail under CI)"; \
 	else echo "chromium not installed (needs root + apt-get): browser tests will skip (or fail under CI)"; fi
