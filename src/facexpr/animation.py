@@ -169,6 +169,66 @@ class FaceTracker:
         return face
 
 
+class VideoTracker:
+    """The driver's face with MediaPipe in VIDEO mode: the face detector runs only when tracking is
+    lost, so a tracked frame costs one landmark (+ blendshape) inference. Frames must come in time
+    order; one tracker per video. Falls back to :class:`FaceTracker` if MediaPipe refuses."""
+
+    def __init__(self):
+        import mediapipe as mp
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        from . import assets
+
+        self._mp = mp
+        opts = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(assets.resolve("face_landmarker"))),
+            running_mode=vision.RunningMode.VIDEO, num_faces=1,
+            min_face_detection_confidence=0.4, min_face_presence_confidence=0.4, min_tracking_confidence=0.4,
+            output_face_blendshapes=True, output_facial_transformation_matrixes=True)
+        with _quiet():
+            self._lm = vision.FaceLandmarker.create_from_options(opts)
+        self._t = -1
+
+    def __call__(self, rgb: np.ndarray, t_ms: int) -> Face | None:
+        h, w = rgb.shape[:2]
+        t_ms = max(int(t_ms), self._t + 1)
+        first, self._t = self._t < 0, t_ms
+        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        if first:  # the first inference prints delegate INFO lines from C++
+            with _quiet():
+                res = self._lm.detect_for_video(image, t_ms)
+        else:
+            res = self._lm.detect_for_video(image, t_ms)
+        if not res.face_landmarks:
+            return None
+        pts = np.array([(p.x * w, p.y * h, p.z * w) for p in res.face_landmarks[0]], dtype=np.float64)
+        bs = np.array([c.score for c in res.face_blendshapes[0]], dtype=np.float32)
+        pose = np.asarray(res.facial_transformation_matrixes[0], dtype=np.float64)
+        face = Face(pts, bs, pose, (w, h))
+        return face if face.size >= 24 else None
+
+    def close(self) -> None:
+        lm, self._lm = self._lm, None
+        if lm is not None:
+            try:
+                lm.close()
+            except Exception:
+                pass
+
+
+def _quiet():
+    """Silence MediaPipe's native start-up lines (the faces package's helper, when present)."""
+    try:
+        from .faces.landmarks import _quiet_native_stderr
+
+        return _quiet_native_stderr()
+    except ImportError:
+        from contextlib import nullcontext
+
+        return nullcontext()
+
+
 def _rotation(face: Face) -> np.ndarray:
     """The head rotation in image axes (x right, y down, z away from the camera)."""
     F = np.diag([1.0, -1.0, -1.0])
@@ -241,11 +301,15 @@ class Animation:
     # ------------------------------------------------------------------ the per-frame pipeline
 
     def _driver(self, out: queue.Queue, stop: threading.Event) -> None:
-        tracker = FaceTracker()
+        try:
+            video = VideoTracker()
+        except Exception:  # MediaPipe without VIDEO mode: crop tracking in IMAGE mode
+            video = None
+        fallback = FaceTracker()
         try:
             for fr in read_frames(self.driving, self.first, self.stop, f"driving video {self.driving}"):
                 t = time.perf_counter()
-                face = tracker(fr.image)
+                face = video(fr.image, round(fr.time * 1000)) if video is not None else fallback(fr.image)
                 dt = (time.perf_counter() - t) * 1000
                 while not stop.is_set():
                     try:
@@ -258,6 +322,9 @@ class Animation:
         except BaseException as e:  # hand it to the consumer
             out.put(e)
             return
+        finally:
+            if video is not None:
+                video.close()
         out.put(None)
 
     def _codes(self) -> Iterator[tuple]:
