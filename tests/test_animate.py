@@ -131,3 +131,11 @@ def test_cli_usage_errors(tmp_path, target_path):
         r = subprocess.run(facexpr_cmd() + ["animate", str(target_path)] + args, capture_output=True, text=True,
                            timeout=300)
         assert r.returncode == 2 and msg in r.stderr and r.stderr.startswith("facexpr: error: "), r.stderr
+
+
+def test_pose_and_absolute_modes_run(wolfgang, target_path):
+    import facexpr
+
+    for kw in ({"pose": True, "max_pose_deg": 10.0}, {"relative": False}):
+        frames = list(facexpr.animate(target_path, wolfgang, max_frames=4, size=256, start=12.0, **kw))
+        assert len(frames) == 4 and all(f.image.shape == (256, 256, 3) for f in frames)

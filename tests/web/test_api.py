@@ -139,3 +139,16 @@ def test_examples_made_at_first_start_outside_the_repo(tmp_path, monkeypatch, sh
     monkeypatch.setenv("FACEXPR_DATA", str(tmp_path / "nowhere"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty"))
     assert _example_images() == []
+
+
+def test_cli_web_defaults_are_local():
+    import subprocess
+
+    from _support import facexpr_cmd
+
+    from facexpr.web import WebConfig
+
+    c = WebConfig()
+    assert (c.host, c.share) == ("127.0.0.1", False)
+    r = subprocess.run(facexpr_cmd() + ["web", "--help"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "127.0.0.1" in r.stdout and "--share" in r.stdout
