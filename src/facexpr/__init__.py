@@ -66,4 +66,41 @@ def analyze(image: ImageLike, thorough: bool = True) -> list:
     return analyze_faces(load_image(image), thorough=thorough)
 
 
-__all__ = ["transfer", "edit", "analyze", "load_image", "save_image", "FacexprError", "__version__"]
+def animate(photo: ImageLike, driving, method: str = "warp", relative: bool = True,
+            reference_frame: int | None = None, driving_neutral: ImageLike | None = None,
+            intensity: float = 1.0, regions=None, pose: bool = False, smooth: bool = True,
+            min_cutoff: float = 1.5, beta: float = 0.5, size: int | None = 512,
+            start: float | None = None, end: float | None = None, max_frames: int | None = None,
+            photo_face: int | None = None, max_pose_deg: float = 15.0):
+    """Animate ``photo`` with the expressions (and, with ``pose=True``, small head rotations) of
+    the face in the ``driving`` video.
+
+    Returns a :class:`facexpr.animation.Animation`: errors (no face in the photo, none in the whole
+    video, a bad file) are raised at once; iterating it yields
+    :class:`facexpr.animation.AnimatedFrame` objects (``.image`` RGB uint8, ``.index``, ``.time``,
+    ``.found``) as they are rendered, for streaming. ``.fps``, ``.frame_count``, ``.width`` and
+    ``.height`` describe the output. :func:`facexpr.animate_to_file` writes an MP4 with the
+    driver's audio, or an image sequence.
+    """
+    from .animation import AnimateConfig, Animation
+    from .expression.blendshapes import REGIONS
+    from .one_euro import OneEuroConfig
+
+    cfg = AnimateConfig(method=method, relative=relative, reference_frame=reference_frame,
+                        driving_neutral=driving_neutral, intensity=float(intensity),
+                        regions=tuple(regions or REGIONS), pose=pose, smooth=smooth,
+                        filter=OneEuroConfig(min_cutoff, beta), size=size, start=start, end=end,
+                        max_frames=max_frames, photo_face=photo_face, max_pose_deg=max_pose_deg)
+    return Animation(photo, driving, cfg)
+
+
+def animate_to_file(photo: ImageLike, driving, out, audio: bool = True, progress=None, **options) -> dict:
+    """:func:`animate` written to ``out`` (``.mp4``: H.264 at the driver's frame rate with its audio
+    copied in sync, atomic; any other path: a folder of PNG frames). Returns a summary (frames,
+    frames/s, lost frames, per-stage ms, jitter)."""
+    from .animation import write_animation
+
+    return write_animation(animate(photo, driving, **options), out, audio=audio, progress=progress)
+
+
+__all__ = ["transfer", "edit", "analyze", "animate", "animate_to_file", "load_image", "save_image", "FacexprError", "__version__"]

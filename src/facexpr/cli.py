@@ -250,6 +250,96 @@ def analyze(
         typer.echo(text)
 
 
+@app.command(epilog="""Examples:\n
+  facexpr animate me.jpg --driving talking.mp4 -o me_talking.mp4\n
+  facexpr animate me.jpg --driving clip.mp4 --reference-frame 30 --pose --start 2 --end 8 -o out.mp4\n
+  facexpr animate me.jpg --driving clip.mp4 --absolute --no-smooth -o frames/   (a folder: PNG frames)""")
+def animate(
+    photo: Path = typer.Argument(..., help="Photo of the person to animate."),
+    driving: Path = typer.Option(..., "--driving", "-d", help="Driving video (its face's expressions are followed)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output .mp4 (H.264 + the driver's audio), "
+                                          "or a folder for numbered PNG frames."),
+    method: str = typer.Option("warp", "--method", "-m", help="Rendering method (see `facexpr methods`)."),
+    absolute: bool = typer.Option(False, "--absolute", help="Copy the driver's expression as `transfer` does "
+                                  "(default: relative motion, added to the photo's own expression)."),
+    reference_frame: Optional[int] = typer.Option(None, help="Driver frame taken as its neutral face "
+                                                  "(default: the first frame with a face)."),
+    driving_neutral: Optional[Path] = typer.Option(None, help="A photo of the driver's neutral face, taken as reference."),
+    intensity: float = typer.Option(1.0, help="0 = unchanged, 1 = the driver's motion, 1.5 = exaggerated."),
+    regions: Optional[str] = typer.Option(None, help=REGIONS_HELP),
+    pose: bool = typer.Option(False, "--pose", help="Also follow the driver's head rotation (small: clamped)."),
+    max_pose: float = typer.Option(15.0, help="With --pose: the largest rotation, degrees."),
+    smooth: bool = typer.Option(True, "--smooth/--no-smooth", help="One-Euro temporal filtering."),
+    min_cutoff: float = typer.Option(1.5, help="One-Euro cutoff at rest, Hz (lower = smoother)."),
+    beta: float = typer.Option(0.5, help="One-Euro speed coefficient (higher = less lag on fast motion)."),
+    size: int = typer.Option(512, help="Output long side in px (0 = the photo's own size)."),
+    start: Optional[float] = typer.Option(None, help="Start at this time of the driver, seconds."),
+    end: Optional[float] = typer.Option(None, help="End at this time of the driver, seconds."),
+    max_frames: Optional[int] = typer.Option(None, help="Render at most this many frames."),
+    face: Optional[int] = typer.Option(None, help="Which face in PHOTO (0 = largest; default largest)."),
+    audio: bool = typer.Option(True, "--audio/--no-audio", help="Copy the driver's audio into the MP4."),
+    report: Optional[Path] = typer.Option(None, help="Also write the run's summary (fps, stages, jitter) as JSON here."),
+):
+    """Animate PHOTO with the facial expressions of the face in a driving video."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    import facexpr
+    from .io_video import check_video_output
+
+    if output is None:
+        _fail("give PHOTO --driving VIDEO -o OUTPUT.mp4; see --help")
+    if driving_neutral is not None and reference_frame is not None:
+        _fail("use either --reference-frame or --driving-neutral, not both")
+    regs = _regions(regions)
+    try:
+        from .one_euro import OneEuroConfig
+
+        OneEuroConfig(min_cutoff, beta)
+    except ValueError as e:
+        _fail(str(e))
+    try:
+        out = check_video_output(output, [photo, driving], sequence=output.suffix == "" or output.is_dir())
+        anim = facexpr.animate(photo, driving, method=method, relative=not absolute, reference_frame=reference_frame,
+                               driving_neutral=driving_neutral, intensity=intensity, regions=regs, pose=pose,
+                               smooth=smooth, min_cutoff=min_cutoff, beta=beta, size=size or None, start=start,
+                               end=end, max_frames=max_frames, photo_face=face,
+                               max_pose_deg=max_pose)
+        from .animation import write_animation
+
+        with Progress(TextColumn("animate"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]}"),
+                      TimeRemainingColumn(), disable=not sys.stderr.isatty()) as bar:
+            task = bar.add_task("animate", total=anim.frame_count, fps="")
+            summary = write_animation(anim, out, audio=audio,
+                                      progress=lambda d, n, fps: bar.update(task, completed=d, fps=f"{fps:.1f} frames/s"))
+        if report is not None:
+            from .io import atomic_write_text
+
+            atomic_write_text(report, json.dumps(summary, indent=1))
+    except FacexprError as e:
+        _fail(str(e), e.exit_code)
+    typer.echo(f"{summary['frames']} frames in {summary['seconds']} s ({summary['frames_per_s']} frames/s), "
+               f"driver's face lost in {summary['lost_frames']}", err=True)
+    typer.echo(str(out))
+
+
+@app.command(epilog="Example: facexpr web --port 7860   (then open http://127.0.0.1:7860)")
+def web(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 = every interface)."),
+    port: int = typer.Option(7860, help="Port."),
+    share: bool = typer.Option(False, "--share/--no-share", help="A public gradio.live link (off by default)."),
+    concurrency: int = typer.Option(2, help="Requests rendered at the same time; the rest wait in the queue."),
+    queue_size: int = typer.Option(64, help="Requests allowed to wait; more are refused with a message."),
+    timeout: float = typer.Option(300.0, help="Per-request time limit, seconds."),
+):
+    """A web page (Gradio) for transfer, AU editing, animation and analysis."""
+    try:
+        from .web import WebConfig, launch
+    except ImportError as e:
+        _fail(f"the web app needs gradio ({e}); install it with: pip install 'facexpr[web]'")
+    launch(WebConfig(host=host, port=port, share=share, concurrency=concurrency, queue_size=queue_size,
+                     timeout=timeout))
+
+
 @app.command()
 def methods():
     """List the available rendering methods."""

@@ -1,0 +1,589 @@
+"""Animate a photo from a driving video: every driver frame's expression (and optionally a small
+head rotation) rendered onto the photo's face.
+
+Per frame::
+
+    driver frame ─► track its face (a crop around the last one) ─► expression code ─► One-Euro
+    ─► retarget onto the photo's face ─► render (any method; default ``warp``) ─► paste back
+
+* **Relative motion** (default): the driver's blendshape change since a reference (its first
+  frame with a face, ``reference_frame`` or a ``driving_neutral`` photo) is added to the photo's
+  own expression, so a driver who does not start neutral, or has another face shape, does not
+  deform the photo. ``relative=False`` copies the driver's expression as ``transfer`` does.
+* **Stability**: the expression code (52 blendshapes), the head rotation and the rendered
+  geometry are One-Euro filtered (:mod:`facexpr.one_euro`); :func:`jitter` measures the result.
+* **Lost face** (occlusion, a hand): the last good expression is held, decays towards the
+  photo's own expression after ``hold`` seconds, and the live expression is eased back in over
+  ``ease`` seconds when the face returns. A driver with no face at all is a :class:`FaceNotFound`.
+* **Speed**: the photo is analysed once; driver decoding + tracking run in a thread ahead of
+  rendering, rendering runs on a small thread pool (frames are independent once their code is
+  filtered), and :func:`write_animation` encodes in another thread. No closed-loop correction per
+  frame (``transfer`` does one), which is the one quality shortcut.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from .errors import FaceNotFound, InputError
+from .expression.blendshapes import REGIONS
+from .expression.model import load_default_model
+from .expression.retarget import (MAX_INTENSITY, RetargetConfig, apply_delta, expression_delta,
+                                  region_point_weights, retargeted)
+from .faces.landmarks import Face, analyze_faces, get_landmarker, select_face
+from .faces.paste import paste_back
+from .io import ImageLike, load_image
+from .io_video import VideoInfo, VideoWriter, frame_window, probe, read_frames, write_image_sequence
+from .methods import RenderJob, get_method
+from .one_euro import OneEuroConfig, OneEuroFilter
+
+MAX_POSE_DEG = 15.0
+
+
+@dataclass(frozen=True)
+class AnimateConfig:
+    method: str = "warp"
+    relative: bool = True             # False: copy the driver's expression (as transfer does)
+    reference_frame: int | None = None  # driver frame (file index) taken as its neutral
+    driving_neutral: ImageLike | None = None  # or a photo of the driver taken as neutral
+    intensity: float = 1.0
+    regions: tuple[str, ...] = REGIONS
+    pose: bool = False                # follow the driver's head rotation (clamped)
+    max_pose_deg: float = MAX_POSE_DEG
+    smooth: bool = True               # One-Euro filtering
+    filter: OneEuroConfig = OneEuroConfig()
+    size: int | None = 512            # output long side in px (None: the photo's own size)
+    start: float | None = None        # seconds
+    end: float | None = None
+    max_frames: int | None = None
+    photo_face: int | None = None     # which face of the photo (default the largest)
+    hold: float = 1.0                 # seconds a lost face's expression is held unchanged
+    ease: float = 0.4                 # seconds to ease back in when the face returns
+    workers: int = 2                  # render threads
+    warp_grid: int = 160              # warp: mesh-map grid (px on the long side; transfer uses 320)
+
+    def __post_init__(self):
+        if not 0.0 <= self.intensity <= MAX_INTENSITY:
+            raise InputError(f"intensity must be between 0 and {MAX_INTENSITY}, got {self.intensity}")
+        if self.size is not None and not 64 <= self.size <= 4096:
+            raise InputError(f"size must be between 64 and 4096 px, got {self.size}")
+        if not 0.0 <= self.max_pose_deg <= 45.0:
+            raise InputError(f"max pose must be between 0 and 45 degrees, got {self.max_pose_deg}")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise InputError(f"max frames must be at least 1, got {self.max_frames}")
+
+
+@dataclass
+class AnimatedFrame:
+    index: int                 # driver frame number (in the file)
+    time: float                # seconds from the start of the output
+    image: np.ndarray          # RGB uint8, the photo with this frame's expression
+    found: bool                # the driver's face was found in this frame
+    landmarks: np.ndarray | None = None      # (478, 2) rendered geometry (filtered)
+    raw_landmarks: np.ndarray | None = None  # (478, 2) the same without filtering
+    driver_landmarks: np.ndarray | None = None  # (478, 2) the driver's face (None when lost)
+    timings: dict = field(default_factory=dict)
+
+
+def _method(name: str, grid: int):
+    """The rendering method; ``warp`` with a coarser mesh-map grid than a single transfer's (the
+    displacement field is smooth: a 160-px grid over a 512-px face changes it by well under a
+    pixel, and is ~4x cheaper to evaluate per frame)."""
+    if name == "warp":
+        try:
+            from dataclasses import replace as _r
+
+            from .methods.warp import Warp, WarpConfig
+
+            return Warp(_r(WarpConfig(), grid=int(grid)))
+        except (ImportError, TypeError, ValueError):  # the warp's internals changed: use it as is
+            pass
+    return get_method(name)
+
+
+def _resize_long(img: np.ndarray, size: int | None) -> np.ndarray:
+    h, w = img.shape[:2]
+    s = 1.0 if size is None else size / max(h, w)
+    nw, nh = max(2, int(round(w * s / 2)) * 2), max(2, int(round(h * s / 2)) * 2)
+    if (nw, nh) == (w, h):
+        return img
+    return cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
+
+
+def _iou(a, b) -> float:
+    ax0, ay0, ax1, ay1 = a
+    bx0, by0, bx1, by1 = b
+    iw, ih = max(0, min(ax1, bx1) - max(ax0, bx0)), max(0, min(ay1, by1) - max(ay0, by0))
+    inter = iw * ih
+    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
+    return inter / union if union > 0 else 0.0
+
+
+class FaceTracker:
+    """The driver's face frame after frame: MediaPipe on a square crop around the last face (one
+    inference), the whole frame when that fails or no face is known yet (at most two)."""
+
+    def __init__(self):
+        self.lm = get_landmarker()
+        self.last: Face | None = None
+
+    def _whole(self, rgb: np.ndarray) -> Face | None:
+        h, w = rgb.shape[:2]
+        s = min(1.0, 1024 / max(h, w))
+        small = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA) if s < 1 else rgb
+        faces = self.lm.detect(small, scale=s, full_size=(w, h))
+        return max(faces, key=lambda f: f.size, default=None)
+
+    def __call__(self, rgb: np.ndarray) -> Face | None:
+        face = None
+        if self.last is not None:
+            h, w = rgb.shape[:2]
+            x0, y0, x1, y1 = self.last.bbox
+            cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, 1.5 * max(x1 - x0, y1 - y0)
+            X0, Y0 = max(0, int(cx - half)), max(0, int(cy - half))
+            X1, Y1 = min(w, int(cx + half)), min(h, int(cy + half))
+            if X1 - X0 >= 32 and Y1 - Y0 >= 32:
+                crop = rgb[Y0:Y1, X0:X1]
+                s = min(1.0, 512 / max(crop.shape[:2]))
+                if s < 1:
+                    crop = cv2.resize(crop, (round(crop.shape[1] * s), round(crop.shape[0] * s)),
+                                      interpolation=cv2.INTER_AREA)
+                cands = self.lm.detect(np.ascontiguousarray(crop), offset=(X0, Y0), scale=s, full_size=(w, h))
+                face = max(cands, key=lambda g: _iou(g.bbox, self.last.bbox), default=None)
+                if face is not None and _iou(face.bbox, self.last.bbox) < 0.2:
+                    face = None
+        if face is None:
+            face = self._whole(rgb)
+        if face is not None and face.size < 24:
+            face = None
+        self.last = face
+        return face
+
+
+class VideoTracker:
+    """The driver's face with MediaPipe in VIDEO mode: the face detector runs only when tracking is
+    lost, so a tracked frame costs one landmark (+ blendshape) inference. Frames must come in time
+    order; one tracker per video. Falls back to :class:`FaceTracker` if MediaPipe refuses."""
+
+    def __init__(self):
+        import mediapipe as mp
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        from . import assets
+
+        self._mp = mp
+        opts = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(assets.resolve("face_landmarker"))),
+            running_mode=vision.RunningMode.VIDEO, num_faces=1,
+            min_face_detection_confidence=0.4, min_face_presence_confidence=0.4, min_tracking_confidence=0.4,
+            output_face_blendshapes=True, output_facial_transformation_matrixes=True)
+        with _quiet():
+            self._lm = vision.FaceLandmarker.create_from_options(opts)
+        self._t = -1
+
+    def __call__(self, rgb: np.ndarray, t_ms: int) -> Face | None:
+        h, w = rgb.shape[:2]
+        t_ms = max(int(t_ms), self._t + 1)
+        first, self._t = self._t < 0, t_ms
+        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        if first:  # the first inference prints delegate INFO lines from C++
+            with _quiet():
+                res = self._lm.detect_for_video(image, t_ms)
+        else:
+            res = self._lm.detect_for_video(image, t_ms)
+        if not res.face_landmarks:
+            return None
+        pts = np.array([(p.x * w, p.y * h, p.z * w) for p in res.face_landmarks[0]], dtype=np.float64)
+        bs = np.array([c.score for c in res.face_blendshapes[0]], dtype=np.float32)
+        pose = np.asarray(res.facial_transformation_matrixes[0], dtype=np.float64)
+        face = Face(pts, bs, pose, (w, h))
+        return face if face.size >= 24 else None
+
+    def close(self) -> None:
+        lm, self._lm = self._lm, None
+        if lm is not None:
+            try:
+                lm.close()
+            except Exception:
+                pass
+
+
+def _quiet():
+    """Silence MediaPipe's native start-up lines (the faces package's helper, when present)."""
+    try:
+        from .faces.landmarks import _quiet_native_stderr
+
+        return _quiet_native_stderr()
+    except ImportError:
+        from contextlib import nullcontext
+
+        return nullcontext()
+
+
+def _rotation(face: Face) -> np.ndarray:
+    """The head rotation in image axes (x right, y down, z away from the camera)."""
+    F = np.diag([1.0, -1.0, -1.0])
+    return F @ np.asarray(face.pose[:3, :3], np.float64) @ F
+
+
+def _rotvec(R: np.ndarray) -> np.ndarray:
+    return cv2.Rodrigues(np.ascontiguousarray(R, np.float64))[0].ravel()
+
+
+def _ease(x: float) -> float:
+    x = min(max(x, 0.0), 1.0)
+    return x * x * (3 - 2 * x)
+
+
+class Animation:
+    """An animation being made: set-up (probing the driver, analysing the photo, finding the
+    driver's reference expression) happens on construction, so user errors surface before any
+    frame; iterating yields :class:`AnimatedFrame` objects in order. ``stats`` fills in as it goes.
+    """
+
+    def __init__(self, photo: ImageLike, driving, cfg: AnimateConfig = AnimateConfig()):
+        self.cfg = cfg
+        self.driving = Path(driving)
+        t0 = time.perf_counter()
+        self.info: VideoInfo = probe(driving, f"driving video {driving}")
+        self.first, self.stop = frame_window(self.info, cfg.start, cfg.end, cfg.max_frames)
+        self.fps = self.info.fps
+        name = str(photo) if isinstance(photo, (str, Path)) else "photo"
+        self.photo = _resize_long(load_image(photo, name), cfg.size)
+        self.height, self.width = self.photo.shape[:2]
+        self.method = _method(cfg.method, cfg.warp_grid)
+        self.model = load_default_model()
+        self.rcfg = RetargetConfig(cfg.intensity, tuple(cfg.regions))
+        self.point_weights = region_point_weights(self.model.mean_shape, cfg.regions)
+        self.face = select_face(analyze_faces(self.photo, thorough=cfg.photo_face is not None), cfg.photo_face,
+                                f"photo {name}")
+        self.stats = {"frames": 0, "found": 0, "lost": 0, "setup_ms": 0.0, "stage_ms": {}}
+        self.reference, self.reference_rot = self._find_reference()
+        self.stats["setup_ms"] = (time.perf_counter() - t0) * 1000
+
+    @property
+    def frame_count(self) -> int:
+        return self.stop - self.first
+
+    def _find_reference(self) -> tuple[np.ndarray, np.ndarray]:
+        cfg = self.cfg
+        what = f"driving video {self.driving}"
+        if cfg.driving_neutral is not None:
+            img = load_image(cfg.driving_neutral, f"driving neutral {cfg.driving_neutral}")
+            f = select_face(analyze_faces(img), None, f"driving neutral {cfg.driving_neutral}")
+            return f.blendshapes.astype(np.float64), _rotation(f)
+        if cfg.reference_frame is not None:
+            if not 0 <= cfg.reference_frame < self.info.frames:
+                raise InputError(f"{what}: reference frame {cfg.reference_frame} out of range "
+                                 f"(0-{self.info.frames - 1})")
+            fr = next(read_frames(self.driving, cfg.reference_frame, cfg.reference_frame + 1, what), None)
+            f = FaceTracker()(fr.image) if fr is not None else None
+            if f is None:
+                raise FaceNotFound(f"{what}: no face found in reference frame {cfg.reference_frame}")
+            return f.blendshapes.astype(np.float64), _rotation(f)
+        tracker = FaceTracker()  # the first frame of the window with a face (else of the file)
+        for lo, hi in ((self.first, self.stop), (0, self.info.frames)):
+            for fr in read_frames(self.driving, lo, hi, what):
+                f = tracker(fr.image)
+                if f is not None:
+                    return f.blendshapes.astype(np.float64), _rotation(f)
+        raise FaceNotFound(f"{what}: no face found in any frame of the video")
+
+    # ------------------------------------------------------------------ the per-frame pipeline
+
+    def _driver(self, out: queue.Queue, stop: threading.Event) -> None:
+        try:
+            video = VideoTracker()
+        except Exception:  # MediaPipe without VIDEO mode: crop tracking in IMAGE mode
+            video = None
+        fallback = FaceTracker()
+        try:
+            for fr in read_frames(self.driving, self.first, self.stop, f"driving video {self.driving}"):
+                t = time.perf_counter()
+                face = video(fr.image, round(fr.time * 1000)) if video is not None else fallback(fr.image)
+                dt = (time.perf_counter() - t) * 1000
+                while not stop.is_set():
+                    try:
+                        out.put((fr, face, dt), timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as e:  # hand it to the consumer
+            out.put(e)
+            return
+        finally:
+            if video is not None:
+                video.close()
+        out.put(None)
+
+    def _codes(self) -> Iterator[tuple]:
+        """Per driver frame: (frame, face, code, rotation) after filtering, hold and ease."""
+        cfg = self.cfg
+        fps = float(self.fps)
+        f_code = OneEuroFilter(cfg.filter)
+        f_rot = OneEuroFilter(cfg.filter)
+        held_code = np.zeros(52)
+        held_rot = np.zeros(3)
+        lost_for = 0
+        ease_left = 0
+        ease_n = max(1, int(round(cfg.ease * fps)))
+        last_good = None  # (frame image, face)
+        q: queue.Queue = queue.Queue(maxsize=16)
+        stop = threading.Event()
+        th = threading.Thread(target=self._driver, args=(q, stop), daemon=True, name="facexpr-driver")
+        th.start()
+        try:
+            k = 0
+            while True:
+                item = q.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                fr, face, track_ms = item
+                t = k / fps
+                k += 1
+                if face is not None:
+                    bs = face.blendshapes.astype(np.float64)
+                    raw = bs - self.reference if cfg.relative else bs
+                    rot = _rotvec(_rotation(face) @ self.reference_rot.T) if cfg.pose else np.zeros(3)
+                    code = f_code(raw, t) if cfg.smooth else raw
+                    rot_f = f_rot(rot, t) if cfg.smooth else rot
+                    if ease_left > 0:  # coming back from a loss: blend from the held expression
+                        w = _ease(1 - (ease_left - 1) / ease_n)
+                        code = held_code + (code - held_code) * w
+                        rot_f = held_rot + (rot_f - held_rot) * w
+                        ease_left -= 1
+                    held_code, held_rot, lost_for = code, rot_f, 0
+                    last_good = (fr.image, face)
+                    self.stats["found"] += 1
+                else:
+                    raw = None
+                    lost_for += 1
+                    if lost_for > cfg.hold * fps:  # decay towards the photo's own expression
+                        decay = np.exp(-1.0 / max(fps, 1.0))
+                        held_code = held_code * decay if cfg.relative else held_code
+                        held_rot = held_rot * decay
+                    code, rot_f = held_code, held_rot
+                    ease_left = ease_n
+                    f_code.reset()
+                    f_rot.reset()
+                    self.stats["lost"] += 1
+                yield fr, face, code, raw, rot_f, last_good, track_ms
+        finally:
+            stop.set()
+            while th.is_alive():
+                try:
+                    q.get(timeout=0.1)
+                except queue.Empty:
+                    pass
+            th.join()
+
+    def _delta(self, code: np.ndarray) -> np.ndarray:
+        p_bs = self.face.blendshapes.astype(np.float64)
+        want = np.clip(p_bs + code, 0, 1) if self.cfg.relative else code
+        return expression_delta(want, p_bs, self.rcfg)
+
+    def _posed(self, xyz: np.ndarray, rot: np.ndarray) -> np.ndarray:
+        ang = float(np.linalg.norm(rot))
+        lim = np.radians(self.cfg.max_pose_deg)
+        if ang < 1e-6:
+            return xyz
+        if ang > lim:
+            rot = rot * (lim / ang)
+        R = cv2.Rodrigues(rot.reshape(3, 1))[0]
+        c = self.face.landmarks.mean(0)
+        return (xyz - c) @ R.T + c
+
+    def _geometry(self, delta, rot, geo_filter, t: float):
+        """The retargeted photo face for ``delta`` (posed, its landmarks lightly filtered)."""
+        rt = retargeted(self.face, delta, self.model, point_weights=self.point_weights)
+        lm = rt.landmarks
+        if self.cfg.pose:
+            lm = self._posed(lm, rot)
+        if geo_filter is not None:
+            size = self.face.size
+            lm = geo_filter(lm / size, t) * size
+        return replace(rt, landmarks=lm) if lm is not rt.landmarks else rt
+
+    def _render(self, delta, rot, rt, driver_img, driver_face) -> tuple[np.ndarray, np.ndarray, dict]:
+        ms = {}
+        if not np.any(delta) and not np.any(rot):
+            return self.photo.copy(), rt.xy.copy(), ms
+        t = time.perf_counter()
+        patch = self.method.render(RenderJob(self.photo, self.face, driver_img, driver_face, rt,
+                                             {"intensity": self.cfg.intensity, "regions": tuple(self.cfg.regions)}))
+        ms["render"] = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        out = paste_back(self.photo, patch)
+        ms["paste"] = (time.perf_counter() - t) * 1000
+        return out, rt.xy.copy(), ms
+
+    def __iter__(self) -> Iterator[AnimatedFrame]:
+        cfg = self.cfg
+        pending: deque = deque()
+        geo_filter = OneEuroFilter(OneEuroConfig(cfg.filter.min_cutoff * 2, cfg.filter.beta,
+                                                 cfg.filter.d_cutoff)) if cfg.smooth else None
+        stage = self.stats["stage_ms"]
+
+        def finish(item) -> AnimatedFrame:
+            fut, fr, face, raw_xy, k = item
+            img, xy, ms = fut.result()
+            for key, v in ms.items():
+                stage[key] = stage.get(key, 0.0) + v
+            self.stats["frames"] += 1
+            return AnimatedFrame(fr.index, k / float(self.fps), img, face is not None, xy, raw_xy,
+                                 None if face is None else face.xy.copy(), ms)
+
+        with ThreadPoolExecutor(max(1, cfg.workers), thread_name_prefix="facexpr-render") as pool:
+            k = 0
+            for fr, face, code, raw, rot, last_good, track_ms in self._codes():
+                stage["track"] = stage.get("track", 0.0) + track_ms
+                t = time.perf_counter()
+                delta = self._delta(code)
+                rt = self._geometry(delta, rot, geo_filter, k / float(self.fps))
+                # the unfiltered geometry, for the jitter report (landmarks only: cheap)
+                raw_xy = (apply_delta(self.face, self._delta(raw), self.model, self.point_weights)[:, :2]
+                          if raw is not None and not cfg.pose else rt.xy.copy())
+                stage["retarget"] = stage.get("retarget", 0.0) + (time.perf_counter() - t) * 1000
+                d_img, d_face = last_good if last_good is not None else (self.photo, self.face)
+                fut = pool.submit(self._render, delta, rot, rt, d_img, d_face)
+                pending.append((fut, fr, face, raw_xy, k))
+                k += 1
+                while len(pending) > max(1, cfg.workers) + 1 or (pending and pending[0][0].done()):
+                    yield finish(pending.popleft())
+            while pending:
+                yield finish(pending.popleft())
+
+
+def animate(photo: ImageLike, driving, cfg: AnimateConfig = AnimateConfig()) -> Animation:
+    return Animation(photo, driving, cfg)
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def write_animation(anim: Animation, out, audio: bool = True, progress=None) -> dict:
+    """Encode ``anim`` to ``out``: an ``.mp4`` (H.264, the driver's frame rate, its audio copied in
+    sync over the same window; atomic) or, for any other path, a folder of numbered PNGs.
+
+    ``progress(done, total, fps)`` is called after each frame. Returns a summary dict (frames,
+    seconds, frames/s, lost frames, per-stage ms, jitter)."""
+    out = Path(out)
+    t0 = time.perf_counter()
+    frames: list = []  # (found, rendered xy, raw xy, driver xy) for the jitter report
+    total = anim.frame_count
+
+    def record(f: AnimatedFrame, done: int):
+        frames.append((f.found, f.landmarks, f.raw_landmarks, f.driver_landmarks))
+        if progress is not None:
+            progress(done, total, done / max(time.perf_counter() - t0, 1e-6))
+
+    if out.suffix.lower() == ".mp4":
+        window = (anim.first / float(anim.fps), anim.stop / float(anim.fps))
+        writer = VideoWriter(out, anim.fps, anim.width, anim.height,
+                             audio_from=anim.driving if audio and anim.info.has_audio else None,
+                             audio_window=window)
+        q: queue.Queue = queue.Queue(maxsize=8)
+        err: list = []
+        enc_ms = [0.0]
+
+        def encode():
+            try:
+                while True:
+                    img = q.get()
+                    if img is None:
+                        return
+                    t = time.perf_counter()
+                    writer.write(img)
+                    enc_ms[0] += (time.perf_counter() - t) * 1000
+            except BaseException as e:
+                err.append(e)
+                while q.get() is not None:
+                    pass
+
+        th = threading.Thread(target=encode, daemon=True, name="facexpr-encode")
+        th.start()
+        try:
+            for i, f in enumerate(anim, 1):
+                if err:
+                    break
+                q.put(f.image)
+                record(f, i)
+        except BaseException:
+            q.put(None)
+            th.join()
+            writer.abort()
+            raise
+        q.put(None)
+        th.join()
+        if err:
+            writer.abort()
+            raise err[0]
+        writer.close()
+        anim.stats["stage_ms"]["encode"] = enc_ms[0]
+    else:
+        def images():
+            for i, f in enumerate(anim, 1):
+                record(f, i)
+                yield f.image
+        write_image_sequence(images(), out)
+    dt = time.perf_counter() - t0
+    n = len(frames)
+    summary = {"output": str(out), "frames": n, "fps_video": float(anim.fps), "seconds": round(dt, 2),
+               "frames_per_s": round(n / dt, 2) if dt > 0 else None,
+               "lost_frames": sum(1 for f in frames if not f[0]),
+               "stage_ms_per_frame": {k: round(v / max(n, 1), 2) for k, v in anim.stats["stage_ms"].items()},
+               "jitter": jitter_report(frames, anim.face.size, float(anim.fps))}
+    return summary
+
+
+# ----------------------------------------------------------------------------- jitter
+
+
+def motion(seq: list[np.ndarray], size: float) -> np.ndarray:
+    """Frame-to-frame landmark motion, mean over landmarks, in units of the face size (per frame)."""
+    a = np.stack(seq)
+    return np.linalg.norm(np.diff(a, axis=0), axis=2).mean(1) / size
+
+
+def stillest_window(driver_xy: list, found: list, fps: float, seconds: float = 1.0) -> tuple[int, int] | None:
+    """``[i, i + n)``: the stretch of ``seconds`` where the driver's face moves least (all found)."""
+    n = max(3, int(round(seconds * fps)))
+    best, where = None, None
+    for i in range(0, len(driver_xy) - n + 1):
+        if not all(found[i:i + n]):
+            continue
+        seg = [driver_xy[j] for j in range(i, i + n)]
+        size = float(np.ptp(seg[0][:, 1])) or 1.0
+        m = float(motion(seg, size).mean())
+        if best is None or m < best:
+            best, where = m, (i, i + n)
+    return where
+
+
+def jitter_report(frames: list, photo_face_size: float, fps: float) -> dict | None:
+    """Mean frame-to-frame landmark motion (face-size units) on the driver's stillest second: the
+    driver's own, the rendered geometry filtered and unfiltered."""
+    found = [f[0] for f in frames]
+    drv = [f[3] for f in frames]
+    w = stillest_window(drv, found, fps)
+    if w is None:
+        return None
+    i, j = w
+    dsize = float(np.ptp(drv[i][:, 1])) or 1.0
+    return {"window": [i, j],
+            "driver": round(float(motion(drv[i:j], dsize).mean()), 6),
+            "output_filtered": round(float(motion([f[1] for f in frames[i:j]], photo_face_size).mean()), 6),
+            "output_unfiltered": round(float(motion([f[2] for f in frames[i:j]], photo_face_size).mean()), 6)}
