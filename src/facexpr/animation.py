@@ -35,11 +35,12 @@ import cv2
 import numpy as np
 
 from .errors import FaceNotFound, InputError
+from .expression.analysis import analyze_faces, describe
 from .expression.blendshapes import REGIONS
 from .expression.model import load_default_model
 from .expression.retarget import (MAX_INTENSITY, RetargetConfig, apply_delta, expression_delta,
                                   region_point_weights, retargeted)
-from .faces.landmarks import Face, analyze_faces, get_landmarker, select_face
+from .faces.landmarks import Face, get_landmarker, select_face
 from .faces.paste import paste_back
 from .io import ImageLike, load_image
 from .io_video import VideoInfo, VideoWriter, frame_window, probe, read_frames, write_image_sequence
@@ -206,7 +207,7 @@ class VideoTracker:
         bs = np.array([c.score for c in res.face_blendshapes[0]], dtype=np.float32)
         pose = np.asarray(res.facial_transformation_matrixes[0], dtype=np.float64)
         face = Face(pts, bs, pose, (w, h))
-        return face if face.size >= 24 else None
+        return describe(face) if face.size >= 24 else None  # the fitted expression code, as everywhere
 
     def close(self) -> None:
         lm, self._lm = self._lm, None
