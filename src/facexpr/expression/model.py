@@ -28,6 +28,9 @@ class ExpressionModel:
     basis: np.ndarray       # (52, 478, 3) displacement per unit of each blendshape
     meta: dict = field(default_factory=dict)
     shading: np.ndarray | None = None  # (52, T, T) log-luminance change per blendshape, atlas space
+    # (52,) True where shading is only *added* (a rendered fold or wrinkle): relaxing an expression
+    # the face shows does not paint bright negative wrinkles on skin that never had them
+    one_sided: np.ndarray | None = None
 
     def displacement(self, blendshape_delta: np.ndarray) -> np.ndarray:
         """Canonical-frame landmark displacement (478, 3) for a change of blendshapes."""
@@ -44,7 +47,10 @@ class ExpressionModel:
         """Atlas log-luminance ratio (T, T) for a change of blendshapes (None without shading)."""
         if self.shading is None:
             return None
-        return np.tensordot(np.asarray(blendshape_delta, np.float32), self.shading, axes=1)
+        d = np.asarray(blendshape_delta, np.float32)
+        if self.one_sided is not None:
+            d = np.where(self.one_sided, np.maximum(d, 0.0), d)
+        return np.tensordot(d, self.shading, axes=1)
 
     def save(self, path: Path) -> None:
         from safetensors.numpy import save_file
@@ -105,7 +111,8 @@ def with_prior(model: ExpressionModel, prior) -> ExpressionModel:
         if model.shading is not None:
             shading[INDEX[n]] = model.shading[INDEX[n]]
     meta = dict(model.meta, prior=prior.meta, from_prior=[n for n in NAMES if n in FITTED])
-    return ExpressionModel(model.mean_shape, basis, meta, shading)
+    one_sided = ~np.isin(NAMES, SHADING_FROM_LONDON)
+    return ExpressionModel(model.mean_shape, basis, meta, shading, one_sided)
 
 
 @lru_cache(maxsize=4)

@@ -13,11 +13,17 @@ from ..faces.align import to_canonical
 from ..faces.landmarks import Face
 from ..faces.topology import (BROW_LEFT, BROW_RIGHT, EYE_LEFT, EYE_RIGHT, IRIS_LEFT, IRIS_RIGHT,
                               IRISES, LIPS_INNER, LIPS_OUTER)
-from .blendshapes import INDEX, REGIONS, region_mask
+from .analysis import FITTED
+from .blendshapes import INDEX, NAMES, REGIONS, region_mask
 from .model import ExpressionModel
 
 MAX_INTENSITY = 1.5
 CLOSED_EYE = 0.5  # eyeBlink score above which the warp cannot open the eye (no eyeball to show)
+# Differences of the *fitted* coefficients below this are not transferred between two people: on
+# neutral photos of unseen London people 90 % of the fitted values stay under 0.35 — a low brow or
+# a narrow eye can be a person's own shape, which a single photo cannot tell from expression.
+# Above it the difference is rescaled so a full expression still transfers fully.
+FIT_GATE = 0.3
 
 
 @dataclass(frozen=True)
@@ -52,8 +58,12 @@ class Retargeted:
 
 
 def expression_delta(source_bs: np.ndarray, target_bs: np.ndarray, cfg: RetargetConfig) -> np.ndarray:
-    """The blendshape change to apply: source minus target, in the chosen regions, scaled."""
-    delta = (np.asarray(source_bs, np.float64) - target_bs) * region_mask(cfg.regions) * cfg.intensity
+    """The blendshape change to apply: source minus target (the fitted shapes through
+    :data:`FIT_GATE`), in the chosen regions, scaled."""
+    delta = np.asarray(source_bs, np.float64) - target_bs
+    gate = _FITTED_MASK & (np.abs(delta) > 0)
+    delta[gate] = np.sign(delta[gate]) * np.maximum(np.abs(delta[gate]) - FIT_GATE, 0.0) / (1.0 - FIT_GATE)
+    delta = delta * region_mask(cfg.regions) * cfg.intensity
     for side in ("Left", "Right"):
         if target_bs[INDEX["eyeBlink" + side]] > CLOSED_EYE:  # a warp cannot open a closed eye
             blink, wide = INDEX["eyeBlink" + side], INDEX["eyeWide" + side]
@@ -61,6 +71,8 @@ def expression_delta(source_bs: np.ndarray, target_bs: np.ndarray, cfg: Retarget
             delta[wide] = min(delta[wide], 0.0)
     return delta
 
+
+_FITTED_MASK = np.isin(NAMES, FITTED)
 
 # Landmarks that define each region; every other landmark belongs to the regions softly, by
 # distance on the mean face (a partition of unity, so restricting regions never makes a seam).
