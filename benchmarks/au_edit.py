@@ -40,8 +40,8 @@ import facexpr
 from facexpr.datasets import data_root, london
 from facexpr.evaluate.judges.identity_dlib import MATCH_THRESHOLD
 from facexpr.expression import action_units
-from facexpr.expression.action_units import AU_NAMES, AUS
-from facexpr.faces.landmarks import analyze_faces, reanalyze
+from facexpr.expression.action_units import AU_NAMES, AUS, AUS_V1
+from facexpr.expression.analysis import analyze_faces, reanalyze
 from facexpr.io import load_image
 
 DELTAS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -69,7 +69,7 @@ def model_ms(exported, sizes=(128, 256), repeats: int = 10) -> dict[str, float |
     g = torch.Generator().manual_seed(0)
     for s in sizes:
         batch = {"target": torch.rand(1, 3, s, s, generator=g) * 2 - 1,
-                 "target_aus": torch.rand(1, len(AUS), generator=g), "want_aus": torch.rand(1, len(AUS), generator=g)}
+                 "target_aus": torch.rand(1, len(AUS_V1), generator=g), "want_aus": torch.rand(1, len(AUS_V1), generator=g)}
         try:
             with torch.no_grad():
                 exported.task.generate(exported.G, batch)  # warm-up

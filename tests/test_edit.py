@@ -10,7 +10,8 @@ from facexpr.errors import FaceIndexError, ImageNotFound, InputError, ModelError
 from facexpr.expression import action_units
 from facexpr.expression.action_units import AUS
 from facexpr.expression.emotions import AUDeltaOutOfRange, IntensityOutOfRange, UnknownActionUnit, UnknownEmotion
-from facexpr.faces.landmarks import reanalyze
+from facexpr.expression.analysis import describe, reanalyze
+from facexpr.expression.emotions import current_units
 from facexpr.pipeline import EditConfig, EditResult, run_edit
 
 AU12 = AUS.index(12)
@@ -32,7 +33,7 @@ def test_warp_au12_edit_raises_measured_au12(smile_edit, target_img, target_face
     assert isinstance(r, EditResult)
     assert r.image.shape == target_img.shape and r.image.dtype == np.uint8
     assert r.requested[AU12] == pytest.approx(0.8) and np.count_nonzero(r.requested) == 1
-    np.testing.assert_allclose(r.current_aus, action_units.estimate(target_face.blendshapes))
+    np.testing.assert_allclose(r.current_aus, current_units(describe(target_face).blendshapes))
     assert r.want_aus[AU12] == pytest.approx(min(1.0, r.current_aus[AU12] + 0.8))
     np.testing.assert_allclose(r.condition, r.want_aus - r.current_aus)
     before = reanalyze(target_img, target_face)

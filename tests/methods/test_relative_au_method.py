@@ -10,7 +10,7 @@ import pytest
 
 from facexpr.errors import ModelError
 from facexpr.expression import action_units
-from facexpr.expression.action_units import AUS
+from facexpr.expression.action_units import AUS_V1 as AUS  # the 17-AU condition of trained generators
 from facexpr.expression.blendshapes import INDEX
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -114,7 +114,7 @@ def test_transfer_want_aus_intensity_and_regions():
     s[[INDEX["mouthSmileLeft"], INDEX["mouthSmileRight"]]] = 0.8
     s[INDEX["browInnerUp"]] = 0.6
     full = transfer_want_aus(s, t)
-    np.testing.assert_allclose(full, action_units.estimate(s))
+    np.testing.assert_allclose(full, action_units.estimate(s, action_units.AUS_V1))
     half = transfer_want_aus(s, t, intensity=0.5)
     assert half[K[12]] == pytest.approx(0.4) and half[K[1]] == pytest.approx(0.3)
     mouth = transfer_want_aus(s, t, regions=("mouth",))
@@ -148,7 +148,7 @@ def test_render_passes_want_aus_to_the_generator(exports, target_img, target_fac
         return real(G, batch)
 
     monkeypatch.setattr(m.exported.task, "generate", spy)
-    want = action_units.estimate(target_face.blendshapes).astype(np.float32)
+    want = action_units.estimate(target_face.blendshapes, action_units.AUS_V1).astype(np.float32)
     want[K[12]] = 0.9
     m.exported.detail = True  # relative-au applies its field to a crop at the face's own resolution
     sharp = m.render(_job(target_img, target_face, {"want_aus": want}))
@@ -157,7 +157,7 @@ def test_render_passes_want_aus_to_the_generator(exports, target_img, target_fac
     m.exported.detail = False  # the training-size crop, through task.generate
     patch = m.render(_job(target_img, target_face, {"want_aus": want}))
     np.testing.assert_allclose(seen["want_aus"].numpy()[0], want, atol=1e-6)
-    np.testing.assert_allclose(seen["target_aus"].numpy()[0], action_units.estimate(target_face.blendshapes), atol=1e-6)
+    np.testing.assert_allclose(seen["target_aus"].numpy()[0], action_units.estimate(target_face.blendshapes, action_units.AUS_V1), atol=1e-6)
     assert tuple(seen["target"].shape) == (1, 3, m.size, m.size)
     S = m.size
     assert patch.image.shape == (S, S, 3) and patch.mask.shape == (S, S)

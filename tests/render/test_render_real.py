@@ -52,8 +52,11 @@ def _sclera_pixels(img: np.ndarray, xy: np.ndarray, skin_L: float) -> int:
     return sum(int((_inside(img.shape, xy[list(eye)]) & light).sum()) for eye in (EYE_RIGHT, EYE_LEFT))
 
 
-def test_surprise_eyes_show_more_sclera(surprise, target_img, target_face):
+@pytest.mark.parametrize("aus", [{"AU5": 1.0}])
+def test_widened_eyes_show_more_sclera(aus, target_path, target_img, target_face):
+    """The upper lid raiser at full strength (ICT's eyeWide): the opening shows sclera, not skin."""
+    wide = facexpr.edit(target_path, aus=aus, method="warp")
     skin_L = colour_probe(target_img, target_face.xy, target_face.size).skin[0]
     before = _sclera_pixels(target_img, target_face.xy, skin_L)
-    after = _sclera_pixels(surprise.image, surprise.retargeted.xy, skin_L)
+    after = _sclera_pixels(wide.image, wide.retargeted.xy, skin_L)
     assert after > 1.05 * before, (before, after)

@@ -122,10 +122,10 @@ def test_au_labels_replace_the_estimate_without_mixing_scales(tmp_path):
         assert np.allclose(s["target_aus"], labels[tuple(np.round(s["target_landmarks"][:2, 0], 3))], atol=1e-6)
         assert np.allclose(s["want_aus"], labels[tuple(np.round(s["want_landmarks"][:2, 0], 3))], atol=1e-6)
     ss = PairDataset(cache, DataConfig(regime="self_supervised"), seed=0)[0]
-    moved = action_units.estimate(ss["target_blendshapes"]) - action_units.estimate(ss["want_blendshapes"])
+    moved = action_units.estimate(ss["target_blendshapes"], action_units.AUS_V1) - action_units.estimate(ss["want_blendshapes"], action_units.AUS_V1)
     assert np.allclose(ss["target_aus"], np.clip(ss["want_aus"] + moved, 0, 1), atol=1e-5)
     off = PairDataset(cache, DataConfig(regime="same_person", au_labels=False), seed=0)[0]
-    assert np.allclose(off["target_aus"], action_units.estimate(off["target_blendshapes"]), atol=1e-6)
+    assert np.allclose(off["target_aus"], action_units.estimate(off["target_blendshapes"], action_units.AUS_V1), atol=1e-6)
 
 
 def test_index_sampler_shards_and_resumes():

@@ -66,12 +66,12 @@ def test_cache_format(photos, tmp_path):
     assert rep["new_ok"] == 4 and rep["new_failed"] == 1 and rep["cached_ok"] == 4
     assert list(rep["failures"].values()) == ["no face found"]
     meta = read_meta(out)
-    assert meta["size"] == SIZE and meta["aus"] == list(action_units.AUS) and meta["identity"] is None
+    assert meta["size"] == SIZE and meta["aus"] == list(action_units.AUS_V1) and meta["identity"] is None
     recs = [r for r in read_index(out).values() if r["ok"]]
     d = read_item(out, recs[0]["file"])
     assert d["image"].shape == (SIZE, SIZE, 3) and d["image"].dtype == np.uint8
     assert d["landmarks"].shape == (478, 3) and d["blendshapes"].shape == (52,) and d["pose"].shape == (4, 4)
-    np.testing.assert_allclose(d["aus"], action_units.estimate(d["blendshapes"]), atol=1e-6)
+    np.testing.assert_allclose(d["aus"], action_units.estimate(d["blendshapes"], action_units.AUS_V1), atol=1e-6)
     # landmarks are in crop pixels: the template framing puts the face oval inside the crop
     assert d["landmarks"][:, :2].min() > 0 and d["landmarks"][:, :2].max() < SIZE
     assert not d["identity"].any()
@@ -131,7 +131,7 @@ def test_au_agreement_report(tmp_path):
     rep = prepare("openface", root, tmp_path / "cache", size=SIZE, identity=False, progress=False,
                   analyze=FakeDetector())
     ag = rep["au_agreement"]
-    assert ag["n"] == 2 and set(ag["per_au"]) == {f"AU{a}" for a in action_units.AUS}
+    assert ag["n"] == 2 and set(ag["per_au"]) == {f"AU{a}" for a in action_units.AUS_V1}
     # constant labels: no correlation defined, but the mean error is
     assert ag["per_au"]["AU1"]["r"] is None and ag["per_au"]["AU1"]["mae"] == pytest.approx(0.0, abs=1e-4)
     recs = [{"ok": True, "aus": [i / 10, 0] + [0] * 15, "au_labels": [i / 10 + 0.01, 0] + [0] * 15} for i in range(5)]
@@ -155,7 +155,7 @@ def test_real_photos_and_video(london, tmp_path):
     happy, neutral = (read_item(out, r["file"]) for r in recs)
     # the same person: identity descriptors close (dlib's threshold is 0.6)
     assert np.linalg.norm(happy["identity"] - neutral["identity"]) < 0.45
-    assert happy["aus"][action_units.AUS.index(12)] > neutral["aus"][action_units.AUS.index(12)] + 0.3  # smile
+    assert happy["aus"][action_units.AUS_V1.index(12)] > neutral["aus"][action_units.AUS_V1.index(12)] + 0.3  # smile
     # alignment: stable points land on the crop template
     from facexpr.evaluate.crops import TEMPLATE
     from facexpr.faces.topology import STABLE

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facexpr.expression.action_units import AUS
+from facexpr.expression.action_units import AUS_V1 as AUS  # the 17-AU condition of trained generators
 from facexpr.train.sources import (OPENFACE_COLUMNS, list_items, openface_labels, read_openface_csv)
 
 sys.path.insert(0, str(Path(__file__).parent))
