@@ -17,10 +17,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .expression.blendshapes import NAMES, REGIONS
+from .expression.analysis import analyze_faces, reanalyze
+from .expression.blendshapes import FROM_MEDIAPIPE, NAMES, REGIONS
 from .expression.model import load_default_model
 from .expression.retarget import RetargetConfig, Retargeted, expression_ratio, retarget, retargeted
-from .expression.analysis import FROM_MEDIAPIPE, analyze_faces, reanalyze
 from .faces.landmarks import Face, select_face
 from .faces.paste import paste_back
 from .io import ImageLike, load_image

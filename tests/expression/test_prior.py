@@ -7,8 +7,8 @@ import pytest
 
 from facexpr.errors import ModelError
 from facexpr.expression import analysis
-from facexpr.expression.analysis import ExpressionFitter, FROM_MEDIAPIPE, box_qp, default_fitter, fuse
-from facexpr.expression.blendshapes import INDEX, NAMES
+from facexpr.expression.analysis import box_qp, default_fitter, fuse
+from facexpr.expression.blendshapes import FROM_MEDIAPIPE, INDEX
 from facexpr.expression.prior import ICT_NOTICE, ExpressionPrior, load_default_prior
 from facexpr.expression.prior_build import ict_to_mediapipe_name
 from facexpr.faces.landmarks import Face

@@ -23,6 +23,16 @@ INDEX = {n: i for i, n in enumerate(NAMES)}
 
 REGIONS = ("brows", "eyes", "mouth")
 
+# Fitted with the prior: the movements MediaPipe's classifier is blind to (its scores stay near 0
+# on every shared video, 95th percentile ≤ 0.05, while the landmarks move) — brows, widened
+# eyes, cheek raise, nose wrinkle, lip-corner depression.
+FITTED = tuple(n for n in NAMES if n.startswith(("brow", "eyeWide", "cheekSquint", "noseSneer", "mouthFrown")))
+# Everything else keeps MediaPipe's score: it measures smiles, jaw, blinks, lids and lips well,
+# and the London-fitted model — person-calibrated on exactly these scores, and better than ICT's
+# generic shapes on held-out London smiles (benchmarks/prior_smile.py) — moves the landmarks
+# for them. Gaze is not expression.
+FROM_MEDIAPIPE = tuple(n for n in NAMES if n not in FITTED)
+
 
 def _region_of(name: str) -> str | None:
     if name.startswith("brow"):

@@ -94,11 +94,10 @@ SHADING_FROM_LONDON = ("mouthSmileLeft", "mouthSmileRight")
 
 def with_prior(model: ExpressionModel, prior) -> ExpressionModel:
     """The model every renderer uses: the London-fitted motion for the blendshapes whose code is
-    MediaPipe's score (:data:`facexpr.expression.analysis.FROM_MEDIAPIPE`, the scale that model
+    MediaPipe's score (:data:`facexpr.expression.blendshapes.FROM_MEDIAPIPE`, the scale that model
     was fitted on), the 3D prior's (ICT) motion for the fitted ones MediaPipe is blind to; the
     prior's shading except :data:`SHADING_FROM_LONDON`. Both share ``model.mean_shape``'s frame."""
-    from .analysis import FITTED
-    from .blendshapes import INDEX, NAMES
+    from .blendshapes import FITTED, INDEX, NAMES
 
     basis = model.basis.copy()
     for n in FITTED:

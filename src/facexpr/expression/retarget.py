@@ -13,8 +13,7 @@ from ..faces.align import to_canonical
 from ..faces.landmarks import Face
 from ..faces.topology import (BROW_LEFT, BROW_RIGHT, EYE_LEFT, EYE_RIGHT, IRIS_LEFT, IRIS_RIGHT,
                               IRISES, LIPS_INNER, LIPS_OUTER)
-from .analysis import FITTED
-from .blendshapes import INDEX, NAMES, REGIONS, region_mask
+from .blendshapes import FITTED, INDEX, NAMES, REGIONS, region_mask
 from .model import ExpressionModel
 
 MAX_INTENSITY = 1.5
