@@ -24,13 +24,17 @@ A (trace) 0.2, B (slight) 0.4, C (marked) 0.6, D (severe) 0.8, E (maximum) 1.0:
 | sad      | 1 + 4 + 15                  | 1: 1.0 (E), 4: 0.3 (A–B), 15: 1.0 (E)                       |
 | surprise | 1 + 2 + 5B + 26             | 1: 0.8 (D), 2: 0.8 (D), 5: 0.4 (B), 26: 0.6 (C)             |
 | fear     | 1 + 2 + 4 + 5 + 7 + 20 + 26 | 1: 0.8, 2: 0.6, 4: 0.6, 5: 0.8, 7: 0.4, 20: 0.8, 26: 0.4    |
-| angry    | 4 + 5 + 7 + 23              | 4: 1.0 (E), 5: 0.4 (B), 7: 0.8 (D), 23: 0.8 (D)             |
-| disgust  | 9 + 15 + 16                 | 9: 1.0 (E), 15: 0.8 (D), 16: 0.6 (C)                        |
+| angry    | 4 + 5 + 7 + 23 (+ 17)       | 4: 1.0 (E), 5: 0.6 (C), 7: 0.8 (D), 17: 0.8 (D), 23: 1.0 (E) |
+| disgust  | 9 + 15 + 16 (+ 10)          | 9: 0.6 (C), 10: 0.8 (D), 15: 0.6 (C), 16: 0.4 (B)           |
 | contempt | R12A + R14A                 | R12: 0.6 (C), R14: 0.6 (C) — the subject's right side only  |
 
 The intensities are strong (C–E) where EMFACS gives no letter: an expression photographed for a
 face-emotion database is a clear one, and face readers (human or face-api) need the brow and
-mouth cues together. AU4 lowers the inner brows (the corrugator, see
+mouth cues together. Two prototypes add an AU from EMFACS's other variants of the same emotion:
+anger's chin raiser (EMFACS "4+5+7+17+23/24") and disgust's upper-lip raiser (EMFACS's "10"
+family beside the "9" one) — without them face-api read the anger edit as neutral and the
+disgust edit (a nose wrinkle and lowered lips) as *anger* (docs/RESULTS.md, edit benchmark).
+AU4 lowers the inner brows (the corrugator, see
 :func:`facexpr.expression.prior_build.corrugator`), so beside AU1 it is kept slight (sadness):
 a strong AU4 would flatten sadness's oblique brows into a frown. Contempt is EMFACS's trace-level (A) unilateral smile-and-dimple; at A it is
 invisible on a photo, so C is used. AU25 (lips part) is not added beside AU26: both move the
@@ -101,8 +105,8 @@ EMOTIONS: dict[str, dict[int | str, float]] = {
     "sad": {1: 1.0, 4: 0.3, 15: 1.0},
     "surprise": {1: 0.8, 2: 0.8, 5: 0.4, 26: 0.6},
     "fear": {1: 0.8, 2: 0.6, 4: 0.6, 5: 0.8, 7: 0.4, 20: 0.8, 26: 0.4},
-    "angry": {4: 1.0, 5: 0.4, 7: 0.8, 23: 0.8},
-    "disgust": {9: 1.0, 15: 0.8, 16: 0.6},
+    "angry": {4: 1.0, 5: 0.6, 7: 0.8, 17: 0.8, 23: 1.0},
+    "disgust": {9: 0.6, 10: 0.8, 15: 0.6, 16: 0.4},
     "contempt": {"R12": 0.6, "R14": 0.6},
 }
 # AUs of an EMFACS prototype that cannot be requested here, and what stands in for them.

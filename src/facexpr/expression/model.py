@@ -90,18 +90,22 @@ class ExpressionModel:
 # Shading that stays the London-fitted one: learned on real same-person smiles (the London data
 # holds no other expression, so its other rows are left to the prior's ICT shading).
 SHADING_FROM_LONDON = ("mouthSmileLeft", "mouthSmileRight")
+# Motion that stays the London-fitted one: the smile (person-calibrated on real smiles, better on
+# held-out London smiles than ICT's, benchmarks/prior_smile.py) and the jaw (the same motion,
+# cos 0.98). The London model's other rows were learned from smiles and speech only and carry
+# smile motion with them (an AU7 edit through them reads as happy); ICT's are clean shapes.
+MOTION_FROM_LONDON = ("mouthSmileLeft", "mouthSmileRight", "jawOpen")
 
 
 def with_prior(model: ExpressionModel, prior) -> ExpressionModel:
-    """The model every renderer uses: the London-fitted motion for the blendshapes whose code is
-    MediaPipe's score (:data:`facexpr.expression.blendshapes.FROM_MEDIAPIPE`, the scale that model
-    was fitted on), the 3D prior's (ICT) motion for the fitted ones MediaPipe is blind to; the
-    prior's shading except :data:`SHADING_FROM_LONDON`. Both share ``model.mean_shape``'s frame."""
+    """The model every renderer uses: the 3D prior's (ICT) motion and shading for every
+    blendshape except :data:`MOTION_FROM_LONDON` / :data:`SHADING_FROM_LONDON`, which keep the
+    London-fitted ones. Both share ``model.mean_shape``'s frame."""
     from .blendshapes import FITTED, INDEX, NAMES
 
-    basis = model.basis.copy()
-    for n in FITTED:
-        basis[INDEX[n]] = prior.expression[INDEX[n]]
+    basis = prior.expression.copy()
+    for n in MOTION_FROM_LONDON:
+        basis[INDEX[n]] = model.basis[INDEX[n]]
     T = model.shading.shape[-1] if model.shading is not None else 128
     shading = np.zeros((len(basis), T, T), np.float32)
     if prior.shading is not None and prior.shading.shape[-1] == T:
