@@ -50,7 +50,8 @@ class ExpressionModel:
         d = np.asarray(blendshape_delta, np.float32)
         if self.one_sided is not None:
             d = np.where(self.one_sided, np.maximum(d, 0.0), d)
-        return np.tensordot(d, self.shading, axes=1)
+        # several shapes' folds add; a face never gets brighter than a highlight or darker than a fold
+        return np.clip(np.tensordot(d, self.shading, axes=1), *SHADING_LIMITS)
 
     def save(self, path: Path) -> None:
         from safetensors.numpy import save_file
@@ -90,6 +91,7 @@ class ExpressionModel:
 # Shading that stays the London-fitted one: learned on real same-person smiles (the London data
 # holds no other expression, so its other rows are left to the prior's ICT shading).
 SHADING_FROM_LONDON = ("mouthSmileLeft", "mouthSmileRight")
+SHADING_LIMITS = (-0.6, 0.12)  # summed log-luminance change: deep fold … mild highlight
 # Motion that stays the London-fitted one: the smile (person-calibrated on real smiles, better on
 # held-out London smiles than ICT's, benchmarks/prior_smile.py) and the jaw (the same motion,
 # cos 0.98). The London model's other rows were learned from smiles and speech only and carry

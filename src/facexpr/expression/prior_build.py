@@ -191,7 +191,7 @@ def _largest(tensor: np.ndarray):
 
 
 def wrinkles(tensor: np.ndarray, wavelength: float = 7.0, onset: float = 0.06, full: float = 0.25,
-             depth: float = 0.7, coherence: float = 8.0) -> np.ndarray:
+             depth: float = 0.45, coherence: float = 8.0) -> np.ndarray:
     """Log-luminance of skin buckling: where the skin is compressed along v, thin dark folds run
     across v (forehead lines when the brows rise, glabella furrows when they knit, bunny lines on
     a sneering nose, crow's feet) — spaced ``wavelength`` texels (about 1 cm), as deep as the
@@ -223,9 +223,17 @@ WRINKLE_SHAPES = ("browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLe
                   "cheekSquintLeft", "cheekSquintRight")
 
 
+# Shapes whose folds and bulges are shaded at all: the skin-folding ones above, plus the
+# nasolabial and chin folds of the lips. Large rigid motions (jaw, lips rolling, puckering)
+# change a one-light render's shading over the whole lower face, which on a photo with its own
+# light reads as dirt, not as expression.
+SHADED_SHAPES = WRINKLE_SHAPES + ("mouthFrownLeft", "mouthFrownRight", "mouthUpperUpLeft", "mouthUpperUpRight",
+                                  "mouthDimpleLeft", "mouthDimpleRight", "mouthShrugLower", "mouthShrugUpper")
+
+
 def shading_atlas(ict: ICTModel, atlas_xy: np.ndarray, shapes: dict[str, np.ndarray],
-                  size: int = TEX, smooth: float = 0.7, gain: float = 2.0, broad=(-0.6, 0.08),
-                  limit=(-0.8, 0.08), upper: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                  size: int = TEX, smooth: float = 0.7, gain: float = 1.0, broad=(-0.25, 0.08),
+                  limit=(-0.6, 0.08), upper: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Log-luminance ratio (size, size) per named expression delta, in atlas space: the shape's
     change of shading under light (broad folds and bulges) plus the wrinkles its compression of
     the skin makes (:func:`wrinkles`); zero on the eyes and the mouth interior (drawn by the
@@ -244,6 +252,8 @@ def shading_atlas(ict: ICTModel, atlas_xy: np.ndarray, shapes: dict[str, np.ndar
     order = np.argsort(ict.neutral[tris].mean(1)[:, 2])
     out = {}
     for name, delta in shapes.items():
+        if name not in SHADED_SHAPES:
+            continue
         moved = ict.neutral + delta
         lum = _shade(moved, ict.triangles)[:FACE_VERTICES]
         ratio = np.log(lum / base)
