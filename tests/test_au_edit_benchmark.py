@@ -20,7 +20,7 @@ def _load():
 
 def _identity_available() -> bool:
     try:
-        from facexpr.evaluate.judges.identity_dlib import _models
+        from facexpr.faces.identity import _models
 
         _models()
         return True

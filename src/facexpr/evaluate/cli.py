@@ -1,7 +1,7 @@
 """``facexpr evaluate``: score methods on a benchmark or a pairs CSV and write a report folder.
 
 Written as a plain function with typer defaults so the main CLI registers it with
-``app.command("evaluate")(evaluate)``; ``python -m facexpr.evaluate.cli`` runs it standalone.
+``app.command("evaluate")(evaluate)`` (:mod:`facexpr.cli`, the only place commands are assembled).
 User errors raise :class:`facexpr.errors.FacexprError` subclasses (one-line messages).
 """
 from __future__ import annotations
@@ -89,8 +89,7 @@ def _command() -> str:
     argv = sys.argv[1:]
     if argv and argv[0] == "evaluate":
         argv = argv[1:]
-    prog = "python -m facexpr.evaluate.cli" if sys.argv and sys.argv[0].endswith(("cli.py", "-c")) \
-        else "facexpr evaluate"
+    prog = "facexpr evaluate"
     return " ".join([prog] + [shlex.quote(a) for a in argv])
 
 
@@ -107,15 +106,3 @@ def _run(pair_list, methods, loaded, seed, sheet_rows, quiet):
         return runner.evaluate_pairs(pair_list, methods, loaded, seed=seed, keep_crops=sheet_rows,
                                      progress=lambda done, total, pid: bar.update(task, completed=done, pid=pid))
 
-
-def main() -> None:
-    """``python -m facexpr.evaluate.cli [evaluate] ARGS``: the same as ``facexpr evaluate ARGS``."""
-    from ..cli import main as cli_main
-
-    if sys.argv[1:2] != ["evaluate"]:
-        sys.argv.insert(1, "evaluate")
-    cli_main()
-
-
-if __name__ == "__main__":
-    main()

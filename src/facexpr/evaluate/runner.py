@@ -28,7 +28,7 @@ import numpy as np
 from ..datasets.expressions import EMOTIONS, Pair, load_ref, ref_path
 from ..errors import FacexprError, MethodNotFound, ModelError
 from . import metrics
-from .crops import aligned_crop
+from ..faces.crops import aligned_crop
 
 JUDGE_GROUPS = ("expression", "emotion", "identity", "realism")
 REFERENCE_ROWS = ("ref:identity", "ref:source", "ref:gt")
@@ -108,12 +108,12 @@ class Judges:
             self.faceapi, self.fer = get_faceapi_emotion(), get_fer_emotion()
             self._fer_order = [FER_CLASSES.index(next(k for k, v in CANONICAL.items() if v == e)) for e in EMOTIONS]
         if "identity" in self.groups:
-            from .judges import identity_dlib
+            from ..faces import identity as identity_dlib
             identity_dlib._models()
             self.dlib = identity_dlib.get_dlib_identity()
         if "realism" in self.groups:
             from .judges.inception import get_inception
-            from .judges.lpips import get_lpips
+            from ..perceptual import get_lpips
             self.lpips = get_lpips()
             self.inception = get_inception()
 
@@ -178,7 +178,7 @@ def row_metrics(out: Judgement, pair: Pair, src: Judgement, tgt: Judgement, gt: 
                 srcn: Judgement | None, groups) -> dict:
     """Per-pair metrics of one output (NaN where not applicable or not measurable)."""
     from .judges.expression import EXPRESSION_MASK
-    from .judges.identity_dlib import MATCH_THRESHOLD
+    from ..faces.identity import MATCH_THRESHOLD
 
     nan = math.nan
     r: dict = {"face": bool(out.face)}

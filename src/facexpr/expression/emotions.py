@@ -55,37 +55,11 @@ from typing import Iterable, Mapping, Union
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import (AUDeltaOutOfRange, EditSpecError, IntensityOutOfRange, MalformedAUSpec,  # noqa: F401
+                      UnknownActionUnit, UnknownEmotion)
+from ..limits import MAX_DELTA, MAX_INTENSITY, check_intensity  # noqa: F401
 from .action_units import AU_TABLE, AUS
 from .blendshapes import INDEX, NAMES
-
-MAX_INTENSITY = 1.5
-MAX_DELTA = 1.0
-
-
-class EditSpecError(InputError):
-    """An AU edit or emotion request the user can fix."""
-
-
-class UnknownActionUnit(EditSpecError):
-    pass
-
-
-class MalformedAUSpec(EditSpecError):
-    pass
-
-
-class AUDeltaOutOfRange(EditSpecError):
-    pass
-
-
-class UnknownEmotion(EditSpecError):
-    pass
-
-
-class IntensityOutOfRange(EditSpecError):
-    pass
-
 
 # emotion -> {AU number: prototype intensity in [0, 1]} (see the module docstring's table)
 EMOTIONS: dict[str, dict[int, float]] = {
@@ -137,13 +111,6 @@ def parse_au_spec(spec: str) -> tuple[int, float]:
         raise MalformedAUSpec(f"--au '{text}': expected AU<number>=<change>, e.g. AU12=+0.8 or AU4=-0.5")
     pos = au_index(m.group(1))
     return pos, check_delta(pos, float(m.group(2)))
-
-
-def check_intensity(intensity: float) -> float:
-    x = float(intensity)
-    if not math.isfinite(x) or not 0.0 <= x <= MAX_INTENSITY:
-        raise IntensityOutOfRange(f"intensity must be between 0 and {MAX_INTENSITY}, got {intensity}")
-    return x
 
 
 def au_deltas(aus: AUEdits) -> np.ndarray:

@@ -15,8 +15,8 @@ from ..faces.topology import (BROW_LEFT, BROW_RIGHT, EYE_LEFT, EYE_RIGHT, IRIS_L
                               IRISES, LIPS_INNER, LIPS_OUTER)
 from .blendshapes import INDEX, REGIONS, region_mask
 from .model import ExpressionModel
+from ..limits import MAX_INTENSITY
 
-MAX_INTENSITY = 1.5
 CLOSED_EYE = 0.5  # eyeBlink score above which the warp cannot open the eye (no eyeball to show)
 
 

@@ -128,3 +128,10 @@ class PatchDiscriminator(nn.Module):
 
 def count_parameters(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
+
+
+def unwrap(net: nn.Module) -> nn.Module:
+    """The module inside a DistributedDataParallel / compiled wrapper."""
+    while hasattr(net, "module") and isinstance(net.module, nn.Module):
+        net = net.module
+    return getattr(net, "_orig_mod", net)

@@ -1,6 +1,7 @@
 """Command-line functions ``prepare``, ``train`` and ``export``: plain functions with typer
-defaults, registered by the main app (``app.command("prepare")(prepare)``...) and by this
-package's own small app (``python -m facexpr.train ...``, handy with ``accelerate launch``)."""
+defaults, registered by the main app (``app.command("prepare")(prepare)``...; ``python -m
+facexpr.train ...``, handy with ``accelerate launch``, runs that app) and by this package's own
+small app (:func:`make_app`, for tests)."""
 from __future__ import annotations
 
 import json
@@ -98,14 +99,3 @@ def make_app() -> typer.Typer:
     app.command("export")(export)
     return app
 
-
-def main() -> None:
-    """``python -m facexpr.train COMMAND …`` (what torchrun / accelerate launch start): the same
-    as ``facexpr COMMAND …``."""
-    from ..cli import main as cli_main
-
-    cli_main()
-
-
-if __name__ == "__main__":
-    main()

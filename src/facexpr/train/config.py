@@ -18,11 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
-from ..errors import InputError
-
-
-class ConfigError(InputError):
-    """A config file or override the user can fix."""
+from ..errors import ConfigError
 
 
 REGIMES = ("self_supervised", "same_person", "unpaired", "mixed")

@@ -13,7 +13,7 @@ facial transformation matrix), ``aus`` (17,) estimated AU intensities in
 :data:`~facexpr.expression.action_units.AUS` order, ``identity`` (128,) dlib descriptor (zeros
 when off), ``align`` (2, 3) the image->crop affine.
 
-The crop is the evaluation's fixed similarity transform (:func:`facexpr.evaluate.crops.alignment`:
+The crop is the evaluation's fixed similarity transform (:func:`facexpr.faces.crops.alignment`:
 the expression-stable MediaPipe points onto a fixed template), so a trained network sees the same
 framing at inference. Resumable: an item is written to a temp file and renamed, then its index line
 is appended and flushed; a crash or Ctrl-C loses at most the image in flight, and a second run
@@ -21,66 +21,22 @@ skips every key already in the index (failures too, unless ``retry_failed``).
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from ..cache import CACHE_VERSION, Annotation, CacheError, identity_box, read_index, write_item
 from ..errors import InputError
+from ..faces.crops import aligned_crop, alignment, crop_landmarks
 from .sources import Item, list_items
-
-CACHE_VERSION = 1
-# dlib's HOG box on a template-aligned crop (measured: (35, 36, 221, 222) at 256 px on every London
-# and Canada face tried), as fractions of the crop side: the identity descriptor reads this box.
-ID_BOX = (35 / 256, 36 / 256, 221 / 256, 222 / 256)
-
-
-class CacheError(InputError):
-    pass
-
-
-@dataclass
-class Annotation:
-    image: np.ndarray        # (S, S, 3) uint8 aligned crop
-    landmarks: np.ndarray    # (478, 3) float32, crop px
-    blendshapes: np.ndarray  # (52,) float32
-    pose: np.ndarray         # (4, 4) float32
-    aus: np.ndarray          # (17,) float32
-    identity: np.ndarray     # (128,) float32 (zeros: not computed)
-    align: np.ndarray        # (2, 3) float64 image -> crop
-    face_px: float
-    yaw_pitch_roll: tuple[float, float, float] = (0.0, 0.0, 0.0)  # degrees
-
-
-def crop_landmarks(landmarks: np.ndarray, M: np.ndarray) -> np.ndarray:
-    """Image-space (478, 3) landmarks in crop pixels (z scaled by the similarity's scale)."""
-    lm = np.asarray(landmarks, np.float64)
-    out = np.empty_like(lm)
-    out[:, :2] = lm[:, :2] @ M[:, :2].T + M[:, 2]
-    out[:, 2] = lm[:, 2] * float(np.sqrt(abs(np.linalg.det(M[:, :2]))))
-    return out
-
-
-def identity_box(M: np.ndarray, size: int) -> tuple[int, int, int, int]:
-    """:data:`ID_BOX` of the crop, mapped back into the photo (its bounding box)."""
-    import cv2
-
-    x0, y0, x1, y1 = (np.array(ID_BOX) * size).tolist()
-    corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64)
-    pts = corners @ cv2.invertAffineTransform(M).T
-    (a, b), (c, d) = pts.min(0), pts.max(0)
-    return int(round(a)), int(round(b)), int(round(c)), int(round(d))
-
 
 def annotate(rgb: np.ndarray, size: int, analyze: Callable | None = None,
              embedder=None) -> Annotation | str:
     """The :class:`Annotation` of the largest face in ``rgb``, or the reason there is none."""
-    from ..evaluate.crops import aligned_crop, alignment
     from ..expression import action_units
     from ..faces.landmarks import MIN_FACE_PX
 
@@ -103,74 +59,6 @@ def annotate(rgb: np.ndarray, size: int, analyze: Callable | None = None,
     return Annotation(crop, crop_landmarks(face.landmarks, M).astype(np.float32), bs,
                       np.asarray(face.pose, np.float32), action_units.estimate(bs).astype(np.float32),
                       ident, M, float(face.size), face.yaw_pitch_roll())
-
-
-# ----------------------------------------------------------------------------------- cache files
-
-def _encode_png(img: np.ndarray) -> np.ndarray:
-    import cv2
-
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(img[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 3])
-    if not ok:
-        raise RuntimeError("PNG encoding failed")
-    return np.frombuffer(buf.tobytes(), np.uint8)
-
-
-def decode_png(buf: np.ndarray) -> np.ndarray:
-    import cv2
-
-    img = cv2.imdecode(np.asarray(buf, np.uint8), cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError("corrupt PNG in cache")
-    return np.ascontiguousarray(img[..., ::-1])
-
-
-def item_path(key: str) -> str:
-    return f"items/{key[-2:]}/{key}.npz"
-
-
-def write_item(root: Path, key: str, ann: Annotation) -> str:
-    rel = item_path(key)
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    np.savez(buf, image_png=_encode_png(ann.image), landmarks=ann.landmarks, blendshapes=ann.blendshapes,
-             pose=ann.pose, aus=ann.aus, identity=ann.identity, align=ann.align)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, path)
-    return rel
-
-
-def read_item(root: Path, rel: str) -> dict[str, np.ndarray]:
-    with np.load(Path(root) / rel) as z:
-        d = {k: z[k] for k in z.files}
-    d["image"] = decode_png(d.pop("image_png"))
-    return d
-
-
-def read_index(root: Path) -> dict[str, dict]:
-    """key -> its last index record (a torn last line, from a crash, is ignored)."""
-    out: dict[str, dict] = {}
-    path = Path(root) / "index.jsonl"
-    if not path.is_file():
-        return out
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(rec, dict) and "key" in rec:
-                out[rec["key"]] = rec
-    return out
-
-
-def read_meta(root: Path) -> dict:
-    path = Path(root) / "meta.json"
-    if not path.is_file():
-        raise CacheError(f"{root}: not a prepared cache (no meta.json; run `facexpr prepare` first)")
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _open_cache(out: Path, meta: dict) -> None:
@@ -270,7 +158,7 @@ def prepare(dataset: str, root: Path, out: Path, size: int = 256, every: int = 0
         items = items[:limit]
     if identity and embedder is None:
         try:
-            from ..evaluate.judges.identity_dlib import get_dlib_identity
+            from ..faces.identity import get_dlib_identity
 
             embedder = get_dlib_identity()
             embedder.detect(np.zeros((64, 64, 3), np.uint8))  # load the models now: fail early
@@ -280,7 +168,7 @@ def prepare(dataset: str, root: Path, out: Path, size: int = 256, every: int = 0
     from ..expression.action_units import AUS
 
     meta = {"version": CACHE_VERSION, "size": size, "dataset": dataset, "root": str(Path(root).resolve()),
-            "crop": "facexpr.evaluate.crops.alignment (STABLE points onto the fixed template)",
+            "crop": "facexpr.faces.crops.alignment (STABLE points onto the fixed template)",
             "aus": list(AUS), "identity": "dlib_face_recognition_resnet_model_v1" if identity else None}
     _open_cache(out, meta)
     index_path = out / "index.jsonl"

@@ -27,9 +27,10 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..methods.samples import to_uint8_image
 from .checkpoint import latest_checkpoint, load_checkpoint, read_state, save_checkpoint
 from .config import Config, ConfigError
-from .data import FaceCache, PairDataset, fixed_batch, make_loader, to_uint8_image
+from .data import FaceCache, PairDataset, fixed_batch, make_loader
 from .tasks import TrainTask, get_task, unwrap
 
 

@@ -1,14 +1,6 @@
-"""``landmark-fusion`` (Fan et al. 2023, IEEE Access, "Facial Expression Transfer Based on cGANs").
+"""``landmark-fusion`` at inference: the fusion module's key points drive the exported generator.
 
-Two trained parts, both shipped in ``src/facexpr/data/``:
-
-* the facial feature point **fusion module** (:mod:`.fusion`; ``landmark_fusion_fusion.safetensors``):
-  source key points (expression) + target key points (geometry) -> fused key points;
-* the **expression transfer module** (``landmark_fusion_g128.safetensors``, an exported generator of
-  the ``landmark-fusion`` training task, :mod:`facexpr.train.tasks.landmark_fusion`): a U-Net that
-  renders the target crop with the fused key-point image, trained as a conditional GAN.
-
-Rendering is :class:`facexpr.train.method.ExportedMethod`'s (the aligned training crop, a feathered
+Rendering is :class:`facexpr.methods.exported.ExportedMethod`'s (the aligned training crop, a feathered
 face-oval paste-back), with the wanted landmarks taken from the fusion module instead of the
 analytic retargeting. Missing weights raise :class:`facexpr.errors.ModelError` — no fallback.
 """
@@ -18,23 +10,31 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import register
+from ...errors import ModelError
+from ...expression.model import load_default_model
+from ..base import TRANSFER, TransferRequest
+from ..exported import ExportedMethod
+from ..pix2pix.method import Pix2PixAdapter
+from ..samples import landmark_map
+from .nets import fuse_landmarks, load_net
 
-DATA = Path(__file__).resolve().parents[2] / "data"
-GENERATOR_PATH = DATA / "landmark_fusion_g128.safetensors"
-FUSION_PATH = DATA / "landmark_fusion_fusion.safetensors"
+
+class LandmarkFusionAdapter(Pix2PixAdapter):
+    """The family's generator: pix2pix's, with key-point images ``model.kp_thickness`` px wide."""
+
+    def sample_transform(self, sample: dict) -> dict:
+        size = sample["target"].shape[-1]
+        th = int(self.model.get("kp_thickness", 1))
+        sample["target_map"] = landmark_map(sample["target_landmarks"], size, th)
+        sample["want_map"] = landmark_map(sample["want_landmarks"], size, th)  # the fused key-point image
+        return sample
 
 
 class LandmarkFusionMethod:
     name = "landmark-fusion"
+    capabilities = frozenset({TRANSFER})
 
-    def __init__(self, generator: str | Path = GENERATOR_PATH, fusion: str | Path = FUSION_PATH,
-                 device: str = "cpu"):
-        from ...errors import ModelError
-        from ...expression.model import load_default_model
-        from ...train.method import ExportedMethod
-        from .fusion import load_net
-
+    def __init__(self, generator: str | Path, fusion: str | Path, device: str = "cpu"):
         generator, fusion = Path(generator), Path(fusion)
         if not generator.is_file():
             raise ModelError(f"landmark-fusion: generator weights {generator} not found "
@@ -46,9 +46,8 @@ class LandmarkFusionMethod:
 
     def fused_landmarks(self, job) -> np.ndarray:
         """The target's landmarks (image coordinates) with the source's expression, from the fusion module."""
-        from .fusion import fuse_landmarks
-
-        intensity = float(job.options.get("intensity", 1.0)) if job.options else 1.0
+        request = job.request if isinstance(job.request, TransferRequest) else TransferRequest()
+        intensity = request.intensity
         return fuse_landmarks(self.fusion, job.source_face.landmarks, job.target_face.landmarks, self.reference,
                               intensity, job.retargeted.point_weights)
 
@@ -56,11 +55,5 @@ class LandmarkFusionMethod:
         return self.exported.render_landmarks(job, self.fused_landmarks(job))
 
 
-@register("landmark-fusion")
-def _factory() -> LandmarkFusionMethod:
-    return LandmarkFusionMethod()
 
-
-__all__ = ["LandmarkFusionMethod", "GENERATOR_PATH", "FUSION_PATH"]
-
-from . import pix2pix as _pix2pix  # noqa: E402,F401  (registers the paper's baseline, "pix2pix")
+__all__ = ["LandmarkFusionMethod", "LandmarkFusionAdapter"]

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import torch
 
-from .. import losses as L
-from ..data import landmark_map
+from ...train import losses as L
+from ...train.tasks import TrainTask
 from ..nets import PatchDiscriminator, UNetGenerator
-from . import TrainTask, register_task, unwrap
+from .method import Pix2PixAdapter
 
 N_AUS = 17
 
@@ -30,14 +30,13 @@ def _pick(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return m * a + (1 - m) * b
 
 
-@register_task("pix2pix")
-class Pix2PixTask(TrainTask):
+class Pix2PixTask(TrainTask, Pix2PixAdapter):
     generator = "G"
     phases = {"D": ("D",), "G": ("G",)}
 
     @property
     def uses_target_map(self) -> bool:
-        return bool(self.cfg.model.get("target_map", True))
+        return bool(self.model.get("target_map", True))
 
     def build(self):
         m = self.cfg.model
@@ -49,28 +48,8 @@ class Pix2PixTask(TrainTask):
                                spectral=bool(m.get("d_spectral", False)))
         return {"G": G, "D": D}
 
-    @classmethod
-    def build_generator(cls, spec: dict):
-        return UNetGenerator(**spec)
-
-    def sample_transform(self, sample: dict) -> dict:
-        size = sample["target"].shape[-1]
-        sample["target_map"] = landmark_map(sample["target_landmarks"], size)
-        sample["want_map"] = landmark_map(sample["want_landmarks"], size)
-        return sample
-
-    # -- forward passes
-
-    def _g(self, G, image, from_map, to_map):
-        if unwrap(G).spec["in_ch"] == 4:  # plain pix2pix: no map of where the face is now
-            return G(torch.cat([image, to_map * 2 - 1], 1))
-        return G(torch.cat([image, from_map * 2 - 1, to_map * 2 - 1], 1))
-
     def _d(self, D, image, cond_map):
         return D(torch.cat([image, cond_map * 2 - 1], 1))
-
-    def generate(self, G, batch):
-        return self._g(G, batch["target"], batch["target_map"], batch["want_map"])[0]
 
     def _real(self, batch):
         """Real (image, map, AUs) for D: the ground truth where known, else the target as it is."""

@@ -1,0 +1,25 @@
+"""``landmark-fusion`` (Fan et al. 2023, IEEE Access, "Facial Expression Transfer Based on cGANs").
+
+Two trained parts, both shipped in ``src/facexpr/data/`` and listed in :mod:`facexpr.assets`:
+
+* the facial feature point **fusion module** (:mod:`.nets`; ``landmark_fusion_fusion``, fitted by
+  ``python -m facexpr.methods.landmark_fusion.fit``): source key points (expression) + target key
+  points (geometry) -> fused key points;
+* the **expression transfer module** (``landmark_fusion_g128``, trained by :mod:`.train`): a U-Net
+  that renders the target crop with the fused key-point image, trained as a conditional GAN.
+
+Inference: :mod:`.method`. Transfer only: the fusion module reads a source face's key points, so
+an AU edit has nothing to fuse and is refused (exit code 2).
+"""
+from __future__ import annotations
+
+from ..spec import MethodSpec
+
+SPECS = (
+    MethodSpec(name="landmark-fusion", adapter="facexpr.methods.landmark_fusion.method:LandmarkFusionMethod",
+               capabilities=frozenset({"transfer"}), weights=("landmark_fusion_g128", "landmark_fusion_fusion"),
+               crop_size=128, config="configs/landmark-fusion-128.yaml", card="docs/models/landmark-fusion.md",
+               task="facexpr.methods.landmark_fusion.train:LandmarkFusionTask",
+               generator="facexpr.methods.landmark_fusion.method:LandmarkFusionAdapter",
+               summary="Fan et al. 2023: key-point fusion module + cGAN generator (transfer only)"),
+)
