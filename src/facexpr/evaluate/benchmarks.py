@@ -19,6 +19,7 @@ from ..datasets import data_root
 from ..datasets.expressions import EMOTIONS, Pair, cross_identity_pairs
 from ..datasets.pairs import read_pairs_csv
 from ..errors import InputError
+from ..datasets import london
 
 
 def _adapter(module: str) -> Callable[[Path], list]:
@@ -42,8 +43,6 @@ BENCHMARKS = ("london", *ADAPTERS)
 
 
 def london_pairs(root: Path) -> list[Pair]:
-    from ..datasets import london
-
     return [Pair(id=p.id, source=p.source, target=p.target, gt=p.gt, source_neutral=p.source_neutral,
                  label="happy", unseen=p.unseen, expression="smiling")
             for p in london.benchmark_pairs(root)]

@@ -15,6 +15,7 @@ from typing import Optional
 import typer
 
 from ..errors import InputError
+from . import benchmarks, report, runner
 
 EPILOG = """Examples:\n
   facexpr evaluate --benchmark london --method warp\n
@@ -47,8 +48,6 @@ def evaluate(
 ) -> None:
     """Score methods with independent judges (expression, emotion, identity, realism, speed) against
     three reference rows; print the table and write results.json, report.md, a contact sheet and plots."""
-    from . import benchmarks, report, runner
-
     if (benchmark is None) == (pairs is None):
         raise InputError("give exactly one of --benchmark NAME or --pairs CSV")
     if pairs is not None and data is not None:
@@ -94,8 +93,6 @@ def _command() -> str:
 
 
 def _run(pair_list, methods, loaded, seed, sheet_rows, quiet):
-    from . import runner
-
     if quiet or not sys.stderr.isatty():
         return runner.evaluate_pairs(pair_list, methods, loaded, seed=seed, keep_crops=sheet_rows)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn

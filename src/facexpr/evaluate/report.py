@@ -17,6 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from .runner import REFERENCE_ROWS, ROW_LABELS, RunResult, aggregate
+from .. import __version__, assets
+from ..expression.action_units import AUS
+from ..io import atomic_write_text
+from .benchmarks import ADAPTERS
 
 DEFINITIONS = {
     "expr_change": "Expression change (MediaPipe blendshapes): the change the output made to the target, projected on "
@@ -193,8 +197,6 @@ JUDGE_ASSETS = {
 
 
 def judge_files(groups) -> dict:
-    from .. import assets
-
     out = {}
     for g in ("expression",) + tuple(x for x in groups if x != "expression"):
         for name in JUDGE_ASSETS[g]:
@@ -247,7 +249,6 @@ def build_results(result: RunResult, benchmark: str, command: str) -> dict:
     subs = subsets(result)
     aggs = {name: {"pairs": len(ids), "rows": aggregate(result, None if name == "all" else ids)}
             for name, ids in subs.items()}
-    from .. import __version__
 
     return _clean({
         "facexpr_version": __version__,
@@ -320,8 +321,6 @@ def plot_metrics(aggs: dict[str, dict], path: Path) -> Path | None:
 
 
 def plot_action_units(aggs: dict[str, dict], path: Path) -> Path | None:
-    from ..expression.action_units import AUS
-
     rows = [r for r, a in aggs.items() if a.get("au_abs_each") and r != "ref:gt"]
     if not rows:
         return None
@@ -466,8 +465,6 @@ def markdown_report(results: dict, figures: dict[str, str], title: str, with_ima
 
 def write_report(result: RunResult, out: Path, benchmark: str, command: str, sheet_rows: int = 6) -> dict:
     """Write results.json, report.md, contact_sheet.png and plots into ``out``; returns the results."""
-    from ..io import atomic_write_text
-
     out.mkdir(parents=True, exist_ok=True)
     results = build_results(result, benchmark, command)
     atomic_write_text(out / "results.json", json.dumps(results, indent=1, allow_nan=False))
@@ -486,8 +483,6 @@ def write_report(result: RunResult, out: Path, benchmark: str, command: str, she
 
 def write_results_md(results: dict, report_dir: Path, path: Path) -> Path:
     """docs/RESULTS.md: numbers and plots only (no face images), plots copied beside it."""
-    from ..io import atomic_write_text
-
     path = Path(path)
     fig_dir = path.parent / "results"
     fig_dir.mkdir(parents=True, exist_ok=True)
@@ -513,7 +508,6 @@ def datasets_section() -> str:
     """How to run the other benchmarks: each adapter's expected layout (from its docstring)."""
     import importlib
 
-    from .benchmarks import ADAPTERS
 
     lines = ["## Other benchmarks", "",
              "`facexpr evaluate --benchmark NAME --data FOLDER` builds cross-identity pairs with ground truth "

@@ -58,8 +58,8 @@ import numpy as np
 from ..errors import (AUDeltaOutOfRange, EditSpecError, IntensityOutOfRange, MalformedAUSpec,  # noqa: F401
                       UnknownActionUnit, UnknownEmotion)
 from ..limits import MAX_DELTA, MAX_INTENSITY, check_intensity  # noqa: F401
-from .action_units import AU_TABLE, AUS
-from .blendshapes import INDEX, NAMES
+from .action_units import AU_TABLE, AUS, au_matrix
+from .blendshapes import INDEX, NAMES, region_mask
 
 # emotion -> {AU number: prototype intensity in [0, 1]} (see the module docstring's table)
 EMOTIONS: dict[str, dict[int, float]] = {
@@ -169,9 +169,6 @@ def desired_aus(current_aus: np.ndarray, delta: np.ndarray) -> np.ndarray:
 
 def au_region_mask(regions) -> np.ndarray:
     """(17,) 1 for the AUs whose blendshapes lie in ``regions`` (brows, eyes, mouth), else 0."""
-    from .action_units import au_matrix
-    from .blendshapes import region_mask
-
     return np.clip(au_matrix() @ region_mask(tuple(regions)), 0.0, 1.0)
 
 

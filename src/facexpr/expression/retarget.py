@@ -13,9 +13,10 @@ from ..faces.align import to_canonical
 from ..faces.landmarks import Face
 from ..faces.topology import (BROW_LEFT, BROW_RIGHT, EYE_LEFT, EYE_RIGHT, IRIS_LEFT, IRIS_RIGHT,
                               IRISES, LIPS_INNER, LIPS_OUTER)
+from ..limits import MAX_INTENSITY
 from .blendshapes import INDEX, REGIONS, region_mask
 from .model import ExpressionModel
-from ..limits import MAX_INTENSITY
+from .shading import MESH_POINTS, region_texture_weight
 
 CLOSED_EYE = 0.5  # eyeBlink score above which the warp cannot open the eye (no eyeball to show)
 
@@ -104,8 +105,6 @@ def retargeted(target: Face, delta: np.ndarray, model: ExpressionModel,
     shading = model.shading_ratio(delta)
     layout = model.layout if shading is not None else None
     if shading is not None and point_weights is not None:  # shading obeys --regions too
-        from .shading import MESH_POINTS, region_texture_weight
-
         shading = shading * region_texture_weight(layout, point_weights, shading.shape[-1], MESH_POINTS)
     return Retargeted(apply_delta(target, delta, model, point_weights), delta,
                       np.clip(target.blendshapes + (delta if requested is None else requested), 0, 1),

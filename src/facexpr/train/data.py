@@ -41,6 +41,11 @@ from ..methods.samples import make_sample
 from ..expression import action_units
 from ..expression.blendshapes import region_mask
 from .config import DataConfig
+from .config import REGIMES
+from ..expression.model import load_default_model
+from ..faces.landmarks import Face
+from ..expression.retarget import apply_delta
+from .augment import deform, random_delta
 
 SIDES = ("target", "source")
 
@@ -105,8 +110,6 @@ class PairDataset:
 
     def __init__(self, cache: FaceCache, cfg: DataConfig, seed: int = 0,
                  transform: Callable[[dict], dict] | None = None, model=None):
-        from .config import REGIMES
-
         if cfg.regime not in REGIMES:
             raise ValueError(f"unknown regime {cfg.regime!r}")
         self.cache, self.cfg, self.seed, self.transform = cache, cfg, seed, transform
@@ -132,8 +135,6 @@ class PairDataset:
     @property
     def model(self):
         if self._model is None:
-            from ..expression.model import load_default_model
-
             self._model = load_default_model()
         return self._model
 
@@ -165,15 +166,11 @@ class PairDataset:
         return np.clip(np.asarray(d["aus"], np.float32) + change, 0.0, 1.0).astype(np.float32)
 
     def _face(self, d: dict):
-        from ..faces.landmarks import Face
-
         s = self.cache.size
         return Face(np.asarray(d["landmarks"], np.float64), np.asarray(d["blendshapes"], np.float32),
                     np.asarray(d["pose"], np.float64), (s, s))
 
     def _unpaired(self, rng, index):
-        from ..expression.retarget import apply_delta
-
         n = len(self.cache)
         t = int(rng.integers(n))
         s = int(rng.integers(n))
@@ -202,8 +199,6 @@ class PairDataset:
                                     "aus": gd["aus"]}, gd["image"], index)
 
     def _self_supervised(self, rng, index):
-        from .augment import deform, random_delta
-
         n = len(self.cache)
         a = int(rng.integers(n))
         ad = self._load(a)

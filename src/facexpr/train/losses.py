@@ -17,6 +17,7 @@ import copy
 
 import torch
 import torch.nn.functional as F
+from ..perceptual import get_lpips
 
 
 def d_adversarial(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -134,7 +135,6 @@ class Perceptual(torch.nn.Module):
 
     def __init__(self, mode: str = "lpips"):
         super().__init__()
-        from ..perceptual import get_lpips
 
         if mode not in ("lpips", "l1"):
             raise ValueError(f"unknown perceptual mode {mode!r}")

@@ -31,18 +31,18 @@ import numpy as np
 
 from ..cache import CACHE_VERSION, Annotation, CacheError, identity_box, read_index, write_item
 from ..errors import InputError
+from ..expression import action_units
+from ..expression.action_units import AUS
 from ..faces.crops import aligned_crop, alignment, crop_landmarks
+from ..faces.identity import get_dlib_identity
+from ..faces.landmarks import MIN_FACE_PX, analyze_faces
+from ..io import atomic_write_text
 from .sources import Item, list_items
 
 def annotate(rgb: np.ndarray, size: int, analyze: Callable | None = None,
              embedder=None) -> Annotation | str:
     """The :class:`Annotation` of the largest face in ``rgb``, or the reason there is none."""
-    from ..expression import action_units
-    from ..faces.landmarks import MIN_FACE_PX
-
-    if analyze is None:
-        from ..faces.landmarks import analyze_faces as analyze
-    faces = analyze(rgb)
+    faces = (analyze or analyze_faces)(rgb)
     if not faces:
         return "no face found"
     face = faces[0]
@@ -62,8 +62,6 @@ def annotate(rgb: np.ndarray, size: int, analyze: Callable | None = None,
 
 
 def _open_cache(out: Path, meta: dict) -> None:
-    from ..io import atomic_write_text
-
     out.mkdir(parents=True, exist_ok=True)
     path = out / "meta.json"
     if path.is_file():
@@ -93,8 +91,6 @@ def _needs_fix_line(path: Path) -> bool:
 def au_agreement(records: list[dict]) -> dict | None:
     """Per AU: Pearson r, mean absolute error (0-1 scale, = OpenFace intensity / 5), means, between
     the blendshape estimate and the OpenFace labels of ``records`` (index lines); None if no labels."""
-    from ..expression.action_units import AUS
-
     pairs = [(r["aus"], r["au_labels"]) for r in records if r.get("ok") and r.get("au_labels") is not None]
     if not pairs:
         return None
@@ -158,15 +154,11 @@ def prepare(dataset: str, root: Path, out: Path, size: int = 256, every: int = 0
         items = items[:limit]
     if identity and embedder is None:
         try:
-            from ..faces.identity import get_dlib_identity
-
             embedder = get_dlib_identity()
             embedder.detect(np.zeros((64, 64, 3), np.uint8))  # load the models now: fail early
         except ImportError:
             raise CacheError("identity embeddings need dlib (pip install 'facexpr[eval]'); "
                              "or pass --no-identity") from None
-    from ..expression.action_units import AUS
-
     meta = {"version": CACHE_VERSION, "size": size, "dataset": dataset, "root": str(Path(root).resolve()),
             "crop": "facexpr.faces.crops.alignment (STABLE points onto the fixed template)",
             "aus": list(AUS), "identity": "dlib_face_recognition_resnet_model_v1" if identity else None}
@@ -178,8 +170,7 @@ def prepare(dataset: str, root: Path, out: Path, size: int = 256, every: int = 0
     report = {"dataset": dataset, "items": len(items), "already_done": len(items) - len(todo), "new_ok": 0,
               "new_failed": 0, "failures": {}, "seconds": 0.0, "images_per_s": None, "interrupted": False}
     log(f"prepare {dataset}: {len(items)} images, {len(items) - len(todo)} already in {out}, {len(todo)} to do")
-    if analyze is None and todo:
-        from ..faces.landmarks import analyze_faces as analyze
+    analyze = analyze or analyze_faces
     t0 = time.perf_counter()
     fix = _needs_fix_line(index_path)
     with open(index_path, "a", encoding="utf-8") as index, _progress(progress and bool(todo), len(todo)) as bar:
@@ -226,8 +217,6 @@ def prepare(dataset: str, root: Path, out: Path, size: int = 256, every: int = 0
             ag = au_agreement(records)
             if ag:
                 report["au_agreement"] = ag
-            from ..io import atomic_write_text
-
             atomic_write_text(out / "prepare.json", json.dumps(report, indent=1))
     if report.get("au_agreement"):
         log(format_agreement(report["au_agreement"]))

@@ -23,12 +23,11 @@ from .augment import movable
 from ..cache import CACHE_VERSION, Annotation, write_item
 from ..faces.crops import TEMPLATE
 from .sources import make_key
+from ..expression.model import load_default_model
 
 
 def face_landmarks(blendshapes: np.ndarray, size: int, model=None, jitter: np.ndarray | None = None) -> np.ndarray:
     """(478, 3) crop-pixel landmarks of the mean face showing ``blendshapes``."""
-    from ..expression.model import load_default_model
-
     model = model or load_default_model()
     canon = model.mean_shape + model.displacement(blendshapes)
     if jitter is not None:
@@ -68,8 +67,6 @@ def make_cache(out: Path, n_people: int = 4, per_person: int = 3, size: int = 64
                dataset: str = "synthetic", au_labels: bool = False) -> Path:
     """Write a synthetic cache of ``n_people`` x ``per_person`` faces (the first of each person
     neutral) to ``out``. With ``au_labels`` each item also gets noisy OpenFace-style AU labels."""
-    from ..expression.model import load_default_model
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)

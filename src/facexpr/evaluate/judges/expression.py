@@ -17,6 +17,7 @@ import numpy as np
 
 from ...expression import action_units
 from ...expression.blendshapes import REGIONS, region_mask
+from ...faces.landmarks import analyze_faces
 
 
 @dataclass
@@ -37,7 +38,5 @@ EXPRESSION_MASK = region_mask(REGIONS).astype(bool)
 
 def read(image: np.ndarray) -> ExpressionReading | None:
     """The largest face's reading, or None when MediaPipe finds no face."""
-    from ...faces.landmarks import analyze_faces
-
     faces = analyze_faces(image)
     return ExpressionReading.from_face(faces[0]) if faces else None
