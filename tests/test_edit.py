@@ -143,7 +143,7 @@ def test_warp_blink_is_never_amplified(target_img):
 def test_shipped_relative_au_generator_edits_what_it_is_asked(target_img, target_face):
     """The shipped CPU-trained relative-au generator: more AU12 asked, more AU12 measured, and
     intensity 0 changes nothing. (The target, London 010, is in the training split; the numbers on
-    unseen people are benchmarks/au_edit.py's, in docs/RESULTS.md.)"""
+    unseen people are `facexpr evaluate --task edit`'s, in docs/RESULTS.md.)"""
     from facexpr.methods import get_spec
 
     get_spec("relative-au").weight_paths()  # shipped in the package and checksum-verified (else ModelError)

@@ -7,9 +7,15 @@ from __future__ import annotations
 
 
 class FacexprError(Exception):
-    """Base class: ``str(err)`` is the complete user-facing message."""
+    """Base class: ``str(err)`` is the complete user-facing message, always one line (line breaks in
+    text it quotes, e.g. a file's content, become spaces)."""
 
     exit_code = 2
+
+    def __init__(self, *args):
+        if args and isinstance(args[0], str) and ("\n" in args[0] or "\r" in args[0]):
+            args = (" ".join(args[0].splitlines()),) + args[1:]
+        super().__init__(*args)
 
 
 class InputError(FacexprError):

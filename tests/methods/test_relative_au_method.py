@@ -235,15 +235,10 @@ def test_exported_file_path_edits_too(exports, target_img):
 
 
 def test_benchmark_model_timing(exports):
-    """benchmarks/au_edit.py times the generator alone at 128 and 256 px crops."""
-    import importlib.util
-
+    """``facexpr evaluate --task edit`` times the generator alone at 128 and 256 px crops."""
+    from facexpr.evaluate import edit as bench
     from facexpr.methods.relative_au.method import AUMethod
 
-    script = Path(__file__).resolve().parents[2] / "benchmarks" / "au_edit.py"
-    spec = importlib.util.spec_from_file_location("au_edit_benchmark", script)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
     m = AUMethod(exports["relative-au"], family="relative-au")
     assert bench._generator(m) is m.exported
     ms = bench.model_ms(m.exported, repeats=2)

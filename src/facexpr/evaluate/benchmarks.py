@@ -19,6 +19,7 @@ from ..datasets import data_root
 from ..datasets.expressions import EMOTIONS, Pair, cross_identity_pairs
 from ..datasets.pairs import read_pairs_csv
 from ..errors import InputError
+from .probes import probes_pairs
 from ..datasets import london
 
 
@@ -39,7 +40,8 @@ ADAPTERS: dict[str, tuple[str, Callable[[Path], list]]] = {
     "kdef": ("KDEF (straight angle, series A then B)", _adapter("kdef")),
     "folders": ("generic <person>/<expression>.<ext> folders", _adapter("folders")),
 }
-BENCHMARKS = ("london", *ADAPTERS)
+PROBES = ("probes", "probes-judge")  # real photos + video frames onto unseen London neutrals (evaluate/probes.py)
+BENCHMARKS = ("london", *PROBES, *ADAPTERS)
 
 
 def london_pairs(root: Path) -> list[Pair]:
@@ -57,13 +59,15 @@ def benchmark_pairs(name: str, data: Path | None = None, seed: int = 0) -> list[
         shared = data_root()
         if shared is None:
             raise InputError(f"no data folder for benchmark '{name}': pass --data or set FACEXPR_DATA")
-        data = shared / name
+        data = shared if name in PROBES else shared / name
     data = Path(data)
     if not data.is_dir():
         raise InputError(f"{data}: no such folder (data for benchmark '{name}')")
     try:
         if name == "london":
             return london_pairs(data)
+        if name in PROBES:  # data: the shared data folder (probes/, video/, london/ inside)
+            return probes_pairs(data, seed=seed, by_judge=name == "probes-judge")
         pairs = cross_identity_pairs(ADAPTERS[name][1](data), seed=seed)
     except FileNotFoundError as e:
         raise InputError(str(e)) from None

@@ -253,6 +253,14 @@ def _build(cls, data: dict, where: str = ""):
     return obj
 
 
+def build_section(cls, data: dict, where: str):
+    """A method's own config section (``model:``, say) as its dataclass ``cls``: an unknown key or a
+    value of the wrong type is a :class:`ConfigError` listing the known keys."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"config: {where} must be a mapping, got {data!r}")
+    return _build(cls, data, where)
+
+
 def deep_merge(base: dict, over: dict) -> dict:
     out = dict(base)
     for k, v in over.items():
@@ -271,7 +279,9 @@ def _read_yaml(path: Path, seen: tuple = ()) -> dict:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
-        raise ConfigError(f"config: {path}: not valid YAML ({e})") from None
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"config: {path}: not valid YAML ({getattr(e, 'problem', None) or 'unreadable'}{where})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config: {path}: the top level must be a mapping")
     base = data.pop("base", None)

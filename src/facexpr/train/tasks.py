@@ -21,7 +21,7 @@ from ..methods.exported import GeneratorAdapter
 from ..methods.nets import unwrap
 from ..methods.spec import load_ref
 from . import losses
-from .config import Config
+from .config import Config, ConfigError, build_section
 
 
 def available_tasks() -> list[str]:
@@ -57,11 +57,20 @@ class TrainTask(GeneratorAdapter):
     name: str = ""
     generator: str = "G"
     phases: dict[str, tuple[str, ...]] = {"D": ("D",), "G": ("G",)}
+    model_config: type | None = None   # the dataclass of the config's ``model:`` section
+    loss_terms: tuple[str, ...] = ()   # the ``loss.weights:`` keys the recipe reads
 
     def __init__(self, cfg: Config):
         super().__init__(cfg.model)
         self.cfg = cfg
         self._perceptual = None
+        if self.model_config is not None:  # typed: an unknown key or a bad value fails with the known keys
+            self.model_options = build_section(self.model_config, dict(cfg.model), "model")
+        if self.loss_terms:
+            unknown = sorted(set(cfg.loss.weights) - set(self.loss_terms))
+            if unknown:
+                raise ConfigError(f"config: unknown key loss.weights.{unknown[0]} for task '{self.name}' "
+                                  f"(known: {', '.join(sorted(self.loss_terms))})")
 
     # -- what a method implements
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...expression import action_units
 from ...expression.blendshapes import REGIONS, region_mask
-from ...faces.landmarks import analyze_faces
+from ...faces.landmarks import analyze_faces, reanalyze
 
 
 @dataclass
@@ -40,3 +40,13 @@ def read(image: np.ndarray) -> ExpressionReading | None:
     """The largest face's reading, or None when MediaPipe finds no face."""
     faces = analyze_faces(image)
     return ExpressionReading.from_face(faces[0]) if faces else None
+
+
+def measure_aus(image: np.ndarray, near) -> np.ndarray | None:
+    """The 17 AUs of the face near ``near`` (a :class:`~facexpr.faces.landmarks.Face` of the same
+    photo) re-analysed on ``image`` (MediaPipe on a crop around it, then
+    :func:`facexpr.expression.action_units.estimate`), or None when no face is found there. The one
+    way the AU-editing task measures AUs, inputs and outputs alike: a change of the AU estimator
+    reaches every number through here."""
+    face = reanalyze(image, near)
+    return None if face is None else action_units.estimate(face.blendshapes)

@@ -15,19 +15,11 @@ from ...expression.model import load_default_model
 from ..base import TRANSFER, TransferRequest
 from ..exported import ExportedMethod
 from ..pix2pix.method import Pix2PixAdapter
-from ..samples import landmark_map
 from .nets import fuse_landmarks, load_net
 
 
 class LandmarkFusionAdapter(Pix2PixAdapter):
-    """The family's generator: pix2pix's, with key-point images ``model.kp_thickness`` px wide."""
-
-    def sample_transform(self, sample: dict) -> dict:
-        size = sample["target"].shape[-1]
-        th = int(self.model.get("kp_thickness", 1))
-        sample["target_map"] = landmark_map(sample["target_landmarks"], size, th)
-        sample["want_map"] = landmark_map(sample["want_landmarks"], size, th)  # the fused key-point image
-        return sample
+    """The family's generator: pix2pix's U-Net, its wanted key-point image the *fused* key points."""
 
 
 class LandmarkFusionMethod:

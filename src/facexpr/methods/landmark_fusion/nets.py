@@ -215,13 +215,18 @@ def train_mlp(groups, neutrals, steps: int = 3000, batch: int = 64, lr: float = 
         S, T, G = (torch.as_tensor(x) for x in make_pairs(groups, neutrals, rng, batch))
         err = net(S, T) - G  # one forward pass: with dropout, two would disagree
         loss = err[..., :2].norm(dim=-1).mean() + 0.1 * err[..., 2].abs().mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        if log and (it % 500 == 0 or it == steps - 1):
-            log(f"fusion-mlp step {it}: loss {loss.item():.5f}")
+        _step(opt, sched, loss, it, steps, 500, "fusion-mlp", log)
     return net.eval()
+
+
+def _step(opt, sched, loss: torch.Tensor, it: int, steps: int, every: int, name: str, log) -> None:
+    """One optimiser and schedule step on ``loss``; logged every ``every`` steps and at the last."""
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    sched.step()
+    if log and (it % every == 0 or it == steps - 1):
+        log(f"{name} step {it}: loss {loss.item():.5f}")
 
 
 def train_ae(groups, neutrals, steps: int = 1500, batch: int = 32, lr: float = 2e-3, size: int = 64,
@@ -239,12 +244,7 @@ def train_ae(groups, neutrals, steps: int = 1500, batch: int = 32, lr: float = 2
         y = torch.as_tensor(np.stack([keypoint_image(g, size) for g in G]))
         out = net(x)
         loss = (F.l1_loss(out, y, reduction="none") * (1 + 4 * y)).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        if log and (it % 250 == 0 or it == steps - 1):
-            log(f"fusion-ae step {it}: loss {loss.item():.5f}")
+        _step(opt, sched, loss, it, steps, 250, "fusion-ae", log)
     return net.eval()
 
 

@@ -26,7 +26,8 @@ from ..samples import landmark_map
 class Pix2PixAdapter(GeneratorAdapter):
     """The pix2pix family's generator at inference (and the base of its training recipe,
     :class:`~.train.Pix2PixTask`): input = target crop (3) + the target's key-point image (1,
-    unless the U-Net was built with ``in_ch=4``: plain pix2pix) + the wanted key-point image (1)."""
+    unless the U-Net was built with ``in_ch=4``: plain pix2pix) + the wanted key-point image (1);
+    key-point images ``model.kp_thickness`` px wide (default 1)."""
 
     capabilities = frozenset({TRANSFER})
 
@@ -36,8 +37,9 @@ class Pix2PixAdapter(GeneratorAdapter):
 
     def sample_transform(self, sample: dict) -> dict:
         size = sample["target"].shape[-1]
-        sample["target_map"] = landmark_map(sample["target_landmarks"], size)
-        sample["want_map"] = landmark_map(sample["want_landmarks"], size)
+        th = int(self.model.get("kp_thickness", 1))
+        sample["target_map"] = landmark_map(sample["target_landmarks"], size, th)
+        sample["want_map"] = landmark_map(sample["want_landmarks"], size, th)  # landmark-fusion: the fused points
         return sample
 
     def _g(self, G, image, from_map, to_map):

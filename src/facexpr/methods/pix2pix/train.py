@@ -14,6 +14,8 @@ wanted AUs in the G phase), ``cycle`` (edit back to the target's own landmarks),
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from ...train import losses as L
@@ -22,6 +24,26 @@ from ..nets import PatchDiscriminator, UNetGenerator
 from .method import Pix2PixAdapter
 
 N_AUS = 17
+LOSS_TERMS = ("adv", "l1", "perceptual", "au", "cycle", "tv", "mask", "mask_tv")
+
+
+@dataclass(frozen=True)
+class Pix2PixModel:
+    """The ``model:`` section of pix2pix / landmark-fusion configs (defaults as used when absent)."""
+
+    g_base: int = 32
+    g_depth: int = 4
+    g_max: int = 256
+    g_res: int = 1
+    g_norm: str = "instance"
+    attention: bool = False       # GANimation-style colour + mask output
+    target_map: bool = True       # False: plain pix2pix (no key-point image of the target)
+    kp_thickness: int = 1         # key-point images' line width (px)
+    d_base: int = 32
+    d_layers: int = 3
+    d_max: int = 256
+    d_spectral: bool = False
+    perceptual: str = "lpips"
 
 
 def _pick(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -31,6 +53,8 @@ def _pick(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 class Pix2PixTask(TrainTask, Pix2PixAdapter):
+    model_config = Pix2PixModel
+    loss_terms = LOSS_TERMS
     generator = "G"
     phases = {"D": ("D",), "G": ("G",)}
 

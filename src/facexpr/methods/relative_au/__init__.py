@@ -14,17 +14,21 @@ from __future__ import annotations
 
 from ..spec import MethodSpec
 
+
+def _spec(name: str, family_task: str, adapter_class: str, summary: str) -> MethodSpec:
+    """relative-au and ganimation differ only in names: same folder, adapter, crop and card."""
+    weights = name.replace("-", "_") + "_g128"
+    return MethodSpec(name=name, adapter="facexpr.methods.relative_au.method:AUMethod",
+                      capabilities=frozenset({"transfer", "edit"}), weights=(weights,), crop_size=128,
+                      config=f"configs/{name}-128.yaml", card="docs/models/relative-au.md",
+                      task=f"facexpr.methods.relative_au.train:{family_task}",
+                      generator=f"facexpr.methods.relative_au.method:{adapter_class}", kwargs={"family": name},
+                      summary=summary)
+
+
 SPECS = (
-    MethodSpec(name="relative-au", adapter="facexpr.methods.relative_au.method:AUMethod",
-               capabilities=frozenset({"transfer", "edit"}), weights=("relative_au_g128",), crop_size=128,
-               config="configs/relative-au-128.yaml", card="docs/models/relative-au.md",
-               task="facexpr.methods.relative_au.train:RelativeAUTask",
-               generator="facexpr.methods.relative_au.method:RelativeAUAdapter", kwargs={"family": "relative-au"},
-               summary="Ling et al. 2020: generator conditioned on wanted − current AUs (flow + colour field)"),
-    MethodSpec(name="ganimation", adapter="facexpr.methods.relative_au.method:AUMethod",
-               capabilities=frozenset({"transfer", "edit"}), weights=("ganimation_g128",), crop_size=128,
-               config="configs/ganimation-128.yaml", card="docs/models/relative-au.md",
-               task="facexpr.methods.relative_au.train:GANimationTask",
-               generator="facexpr.methods.relative_au.method:GANimationAdapter", kwargs={"family": "ganimation"},
-               summary="Pumarola et al. 2018: the absolute-AU ablation (attention + colour head)"),
+    _spec("relative-au", "RelativeAUTask", "RelativeAUAdapter",
+          "Ling et al. 2020: generator conditioned on wanted − current AUs (flow + colour field)"),
+    _spec("ganimation", "GANimationTask", "GANimationAdapter",
+          "Pumarola et al. 2018: the absolute-AU ablation (attention + colour head)"),
 )

@@ -35,6 +35,8 @@ Losses (weights in ``loss.weights``, the usual choice ``loss.adversarial: wgan``
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from ...train import losses as L
@@ -46,9 +48,32 @@ from .method import GANimationAdapter, RelativeAUAdapter
 from .nets import RelativeAUGenerator
 
 N_AUS = 17
+LOSS_TERMS = ("adv", "au", "l1", "perceptual", "rec", "cycle", "flow", "tv", "mask", "mask_tv")
+
+
+@dataclass(frozen=True)
+class RelativeAUModel:
+    """The ``model:`` section of relative-au / ganimation configs; ``condition``, ``output`` and
+    ``msf`` default to the family's (:attr:`RelativeAUAdapter.defaults`) when absent."""
+
+    g_base: int = 32
+    g_depth: int = 4
+    g_max: int = 256
+    g_res: int = 1
+    g_norm: str = "instance"
+    condition: str | None = None  # relative | absolute
+    output: str | None = None     # relative (flow + residual) | attention (colour + mask)
+    msf: bool | None = None       # multi-scale feature fusion skips
+    d_base: int = 64
+    d_layers: int = 4
+    d_max: int = 256
+    d_spectral: bool = False
+    perceptual: str = "lpips"
 
 
 class RelativeAUTask(TrainTask, RelativeAUAdapter):
+    model_config = RelativeAUModel
+    loss_terms = LOSS_TERMS
     generator = "G"
     phases = {"D": ("D",), "G": ("G",)}
 
