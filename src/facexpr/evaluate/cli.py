@@ -32,7 +32,8 @@ def evaluate(
                                                        "(AU and emotion edits of unseen London neutrals)."),
     benchmark: Optional[str] = typer.Option(
         None, "--benchmark", "-b",
-        help="london, or a dataset adapter: rafd, ckplus, mmi, cfd, jaffe, kdef, folders (<person>/<expression>.jpg)."),
+        help="london; probes or probes-judge (real photos and video frames onto unseen London neutrals); or a "
+             "dataset adapter: rafd, ckplus, mmi, cfd, jaffe, kdef, folders (<person>/<expression>.jpg)."),
     pairs: Optional[Path] = typer.Option(
         None, "--pairs", help="CSV with columns id,source,target and optionally gt,label,source_neutral "
                               "(paths relative to the CSV)."),
@@ -42,7 +43,8 @@ def evaluate(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Report folder (default: reports/<benchmark>)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Evaluate only this many pairs, spread evenly."),
     data: Optional[Path] = typer.Option(
-        None, "--data", help="Dataset folder for --benchmark (default: <FACEXPR_DATA or ../shared/data>/<benchmark>)."),
+        None, "--data", help="Dataset folder for --benchmark (default: <FACEXPR_DATA or ../shared/data>/<benchmark>; "
+                             "probes and --task edit: the shared data folder itself)."),
     judges: str = typer.Option("all", "--judges", help="Judge groups: all, or a comma-separated subset of "
                                                        "expression, emotion, identity, realism."),
     seed: int = typer.Option(0, "--seed", help="Seed for pair building (datasets) and KID subsets."),

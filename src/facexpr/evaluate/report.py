@@ -150,6 +150,13 @@ def _subset_title(name: str, n: int) -> str:
         name, f"{name} ({n} pairs)")
 
 
+PROBES_NOTE = ("Probes: real photos and video frames (labelled by a person; `probes-judge`: by face-api's own "
+               "reading of the source) onto unseen London neutral photos, no ground truth. Independence: the "
+               "expression judge reads MediaPipe, which the methods' own analysis also uses; face-api, FER and "
+               "dlib are separate networks no method uses, so the emotion and identity columns are the "
+               "independent ones.")
+
+
 def markdown_report(results: dict, figures: dict[str, str], title: str, with_images: bool = True) -> str:
     lines = [f"# {title}", ""]
     lines += [f"Command: `{results['command']}`", "",
@@ -167,6 +174,8 @@ def markdown_report(results: dict, figures: dict[str, str], title: str, with_ima
               "and PSNR can even reward blur, since blurring removes detail that differs from the ground truth). "
               "When the sources are themselves ground-truth photos of other pairs (London), the *source* row's "
               "FID/KID are ~0 or slightly negative by construction.", ""]
+    if str(results.get("benchmark", "")).startswith("probes"):
+        lines += [PROBES_NOTE, ""]
     jm = results.get("judge_ms_total") or {}
     if jm:
         lines += ["Judge time (whole run): " + ", ".join(f"{k} {v / 1000:.0f} s" for k, v in jm.items() if v) +

@@ -12,6 +12,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+NORMS = ("instance", "batch", "group", "none")
+
+
 def norm_layer(kind: str, ch: int) -> nn.Module:
     if kind == "instance":
         return nn.InstanceNorm2d(ch, affine=True)

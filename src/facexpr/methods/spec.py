@@ -14,8 +14,6 @@ from pathlib import Path
 
 from .. import assets
 
-ROOT = Path(__file__).resolve().parents[3]  # the checkout (configs/, docs/)
-
 
 @dataclass(frozen=True)
 class MethodSpec:
@@ -42,4 +40,4 @@ def load_ref(ref: str):
     return getattr(importlib.import_module(module), attr)
 
 
-__all__ = ["MethodSpec", "load_ref", "ROOT"]
+__all__ = ["MethodSpec", "load_ref"]

@@ -253,6 +253,12 @@ def _build(cls, data: dict, where: str = ""):
     return obj
 
 
+def check_choice(value, choices, where: str) -> None:
+    """:class:`ConfigError` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ConfigError(f"config: {where} must be one of {', '.join(str(c) for c in choices)}, got {value!r}")
+
+
 def build_section(cls, data: dict, where: str):
     """A method's own config section (``model:``, say) as its dataclass ``cls``: an unknown key or a
     value of the wrong type is a :class:`ConfigError` listing the known keys."""

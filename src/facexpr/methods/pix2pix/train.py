@@ -19,12 +19,14 @@ from dataclasses import dataclass
 import torch
 
 from ...train import losses as L
+from ...train.config import check_choice
 from ...train.tasks import TrainTask
-from ..nets import PatchDiscriminator, UNetGenerator
+from ..nets import NORMS, PatchDiscriminator, UNetGenerator
 from .method import Pix2PixAdapter
 
 N_AUS = 17
 LOSS_TERMS = ("adv", "l1", "perceptual", "au", "cycle", "tv", "mask", "mask_tv")
+PERCEPTUAL = ("lpips", "l1")  # train.losses.Perceptual's modes
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,10 @@ class Pix2PixModel:
     d_max: int = 256
     d_spectral: bool = False
     perceptual: str = "lpips"
+
+    def __post_init__(self):
+        check_choice(self.g_norm, NORMS, "model.g_norm")
+        check_choice(self.perceptual, PERCEPTUAL, "model.perceptual")
 
 
 def _pick(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

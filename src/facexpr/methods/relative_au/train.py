@@ -41,9 +41,10 @@ import torch
 
 from ...train import losses as L
 from ...train.augment import landmark_flow
+from ...train.config import check_choice
 from ...train.tasks import TrainTask
-from ..nets import PatchDiscriminator
-from ..pix2pix.train import _pick
+from ..nets import NORMS, PatchDiscriminator
+from ..pix2pix.train import PERCEPTUAL, _pick
 from .method import GANimationAdapter, RelativeAUAdapter
 from .nets import RelativeAUGenerator
 
@@ -69,6 +70,12 @@ class RelativeAUModel:
     d_max: int = 256
     d_spectral: bool = False
     perceptual: str = "lpips"
+
+    def __post_init__(self):
+        check_choice(self.g_norm, NORMS, "model.g_norm")
+        check_choice(self.perceptual, PERCEPTUAL, "model.perceptual")
+        check_choice(self.condition, (None, "relative", "absolute"), "model.condition")
+        check_choice(self.output, (None, "relative", "attention"), "model.output")
 
 
 class RelativeAUTask(TrainTask, RelativeAUAdapter):
