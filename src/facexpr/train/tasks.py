@@ -12,16 +12,41 @@ EMA, logging, checkpoints.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn as nn
 
 from ..errors import TaskNotFound
 from ..methods import get_spec, specs
 from ..methods.exported import GeneratorAdapter
-from ..methods.nets import unwrap
+from ..methods.nets import NORMS, unwrap
 from ..methods.spec import load_ref
 from . import losses
-from .config import Config, ConfigError, build_section
+from .config import Config, ConfigError, build_section, check_choice
+
+PERCEPTUAL = ("lpips", "l1")  # losses.Perceptual's modes
+
+
+@dataclass(frozen=True)
+class GANModel:
+    """The ``model:`` keys every U-Net + PatchGAN recipe shares; a recipe's own dataclass extends it
+    (an unknown key fails listing the known ones; the choices are checked here)."""
+
+    g_base: int = 32
+    g_depth: int = 4
+    g_max: int = 256
+    g_res: int = 1
+    g_norm: str = "instance"
+    d_base: int = 32
+    d_layers: int = 3
+    d_max: int = 256
+    d_spectral: bool = False
+    perceptual: str = "lpips"
+
+    def __post_init__(self):
+        check_choice(self.g_norm, NORMS, "model.g_norm")
+        check_choice(self.perceptual, PERCEPTUAL, "model.perceptual")
 
 
 def available_tasks() -> list[str]:
@@ -113,4 +138,4 @@ class TrainTask(GeneratorAdapter):
         return w * losses.r1_penalty(critic, real)
 
 
-__all__ = ["TrainTask", "get_task", "available_tasks", "TaskNotFound", "unwrap"]
+__all__ = ["TrainTask", "GANModel", "get_task", "available_tasks", "TaskNotFound", "unwrap"]

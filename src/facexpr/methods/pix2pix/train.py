@@ -19,37 +19,21 @@ from dataclasses import dataclass
 import torch
 
 from ...train import losses as L
-from ...train.config import check_choice
-from ...train.tasks import TrainTask
-from ..nets import NORMS, PatchDiscriminator, UNetGenerator
+from ...train.tasks import GANModel, TrainTask
+from ..nets import PatchDiscriminator, UNetGenerator
 from .method import Pix2PixAdapter
 
 N_AUS = 17
 LOSS_TERMS = ("adv", "l1", "perceptual", "au", "cycle", "tv", "mask", "mask_tv")
-PERCEPTUAL = ("lpips", "l1")  # train.losses.Perceptual's modes
 
 
 @dataclass(frozen=True)
-class Pix2PixModel:
+class Pix2PixModel(GANModel):
     """The ``model:`` section of pix2pix / landmark-fusion configs (defaults as used when absent)."""
 
-    g_base: int = 32
-    g_depth: int = 4
-    g_max: int = 256
-    g_res: int = 1
-    g_norm: str = "instance"
     attention: bool = False       # GANimation-style colour + mask output
     target_map: bool = True       # False: plain pix2pix (no key-point image of the target)
     kp_thickness: int = 1         # key-point images' line width (px)
-    d_base: int = 32
-    d_layers: int = 3
-    d_max: int = 256
-    d_spectral: bool = False
-    perceptual: str = "lpips"
-
-    def __post_init__(self):
-        check_choice(self.g_norm, NORMS, "model.g_norm")
-        check_choice(self.perceptual, PERCEPTUAL, "model.perceptual")
 
 
 def _pick(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

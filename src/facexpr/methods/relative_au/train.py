@@ -42,9 +42,9 @@ import torch
 from ...train import losses as L
 from ...train.augment import landmark_flow
 from ...train.config import check_choice
-from ...train.tasks import TrainTask
-from ..nets import NORMS, PatchDiscriminator
-from ..pix2pix.train import PERCEPTUAL, _pick
+from ...train.tasks import GANModel, TrainTask
+from ..nets import PatchDiscriminator
+from ..pix2pix.train import _pick
 from .method import GANimationAdapter, RelativeAUAdapter
 from .nets import RelativeAUGenerator
 
@@ -53,27 +53,18 @@ LOSS_TERMS = ("adv", "au", "l1", "perceptual", "rec", "cycle", "flow", "tv", "ma
 
 
 @dataclass(frozen=True)
-class RelativeAUModel:
+class RelativeAUModel(GANModel):
     """The ``model:`` section of relative-au / ganimation configs; ``condition``, ``output`` and
     ``msf`` default to the family's (:attr:`RelativeAUAdapter.defaults`) when absent."""
 
-    g_base: int = 32
-    g_depth: int = 4
-    g_max: int = 256
-    g_res: int = 1
-    g_norm: str = "instance"
     condition: str | None = None  # relative | absolute
     output: str | None = None     # relative (flow + residual) | attention (colour + mask)
     msf: bool | None = None       # multi-scale feature fusion skips
     d_base: int = 64
     d_layers: int = 4
-    d_max: int = 256
-    d_spectral: bool = False
-    perceptual: str = "lpips"
 
     def __post_init__(self):
-        check_choice(self.g_norm, NORMS, "model.g_norm")
-        check_choice(self.perceptual, PERCEPTUAL, "model.perceptual")
+        super().__post_init__()
         check_choice(self.condition, (None, "relative", "absolute"), "model.condition")
         check_choice(self.output, (None, "relative", "attention"), "model.output")
 
