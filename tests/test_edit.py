@@ -12,6 +12,7 @@ from facexpr.expression.action_units import AUS
 from facexpr.expression.emotions import AUDeltaOutOfRange, IntensityOutOfRange, UnknownActionUnit, UnknownEmotion
 from facexpr.expression.analysis import describe, reanalyze
 from facexpr.expression.emotions import current_units
+from facexpr.methods import get_method
 from facexpr.pipeline import EditConfig, EditResult, run_edit
 
 AU12 = AUS.index(12)
@@ -99,18 +100,16 @@ def test_bad_requests_fail_before_any_work(kwargs, exc, tmp_path):
 
 
 def test_missing_generator_weights_raise_model_error(monkeypatch, tmp_path, target_img):
-    from facexpr.methods import get_method
-    from facexpr.methods.relative_au import method as ra
-
-    for name in ("relative-au", "ganimation"):
-        monkeypatch.setitem(ra.WEIGHTS, name, tmp_path / f"{name}.safetensors")
+    for name in ("relative-au", "ganimation"):  # the asset table's override: a file that is not there
+        monkeypatch.setenv(f"FACEXPR_{name.upper().replace('-', '_')}_G128", str(tmp_path / f"{name}.safetensors"))
     get_method.cache_clear()
     try:
         for name in ("relative-au", "ganimation"):
             with pytest.raises(ModelError) as e:
                 facexpr.edit(target_img, aus="AU12=+0.5", method=name)
             msg = str(e.value)
-            assert e.value.exit_code == 3 and name in msg and "not found" in msg and "\n" not in msg
+            assert e.value.exit_code == 3 and name.replace("-", "_") in msg and "no such file" in msg
+            assert "\n" not in msg
     finally:
         get_method.cache_clear()
 
@@ -145,11 +144,10 @@ def test_warp_blink_is_never_amplified(target_img):
 def test_shipped_relative_au_generator_edits_what_it_is_asked(target_img, target_face):
     """The shipped CPU-trained relative-au generator: more AU12 asked, more AU12 measured, and
     intensity 0 changes nothing. (The target, London 010, is in the training split; the numbers on
-    unseen people are benchmarks/au_edit.py's, in docs/RESULTS.md.)"""
-    from facexpr.methods.relative_au.method import WEIGHTS
+    unseen people are `facexpr evaluate --task edit`'s, in docs/RESULTS.md.)"""
+    from facexpr.methods import get_spec
 
-    if not WEIGHTS["relative-au"].is_file():
-        pytest.fail(f"{WEIGHTS['relative-au']} is not in the package")
+    get_spec("relative-au").weight_paths()  # shipped in the package and checksum-verified (else ModelError)
     before = action_units.estimate(reanalyze(target_img, target_face).blendshapes)
     gains = []
     for d in (0.4, 1.0):

@@ -6,9 +6,11 @@ import pytest
 from PIL import Image
 
 import facexpr
-from facexpr.errors import FaceIndexError, FaceNotFound, ImageNotFound, MethodNotFound, NotAnImage
+from facexpr.errors import (FaceIndexError, FaceNotFound, ImageNotFound, IntensityOutOfRange, MethodNotFound,
+                            NotAnImage, RegionError)
 from facexpr.expression.blendshapes import INDEX
 from facexpr.io import load_image
+from facexpr.limits import MAX_INTENSITY
 from facexpr.pipeline import TransferConfig, TransferResult, run_transfer
 
 from _support import data_file
@@ -68,9 +70,13 @@ def test_regions_mouth_only_keeps_the_mouth_change(warp_result, source_path, tar
 def test_bad_arguments(source_path, target_path, tmp_path):
     with pytest.raises(MethodNotFound):
         facexpr.transfer(source_path, target_path, method="nope")
-    with pytest.raises(ValueError):
+    # one limit, one error type for transfer and edit alike (facexpr.limits), checked before any work
+    with pytest.raises(IntensityOutOfRange) as t:
         facexpr.transfer(source_path, target_path, intensity=2.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(IntensityOutOfRange) as e:
+        facexpr.edit(target_path, aus="AU12=+0.5", intensity=2.0)
+    assert str(t.value) == str(e.value) == f"intensity must be between 0 and {MAX_INTENSITY}, got 2.0"
+    with pytest.raises(RegionError, match="nose"):
         facexpr.transfer(source_path, target_path, regions=["nose"])
     with pytest.raises(ImageNotFound):
         facexpr.transfer(tmp_path / "missing.jpg", target_path)

@@ -9,7 +9,9 @@ True
 from __future__ import annotations
 
 from .errors import FacexprError
+from .expression.analysis import analyze_faces
 from .io import ImageLike, load_image, save_image
+from .pipeline import EditConfig, TransferConfig, run_edit, run_transfer
 
 __version__ = "0.1.0"
 
@@ -26,12 +28,8 @@ def transfer(source: ImageLike, target: ImageLike, method: str = "warp", intensi
     Returns a :class:`facexpr.pipeline.TransferResult` (``.image`` is an RGB uint8 array of the
     target's size; ``.timings`` has per-stage milliseconds).
     """
-    from .expression.blendshapes import REGIONS
-    from .pipeline import TransferConfig, run_transfer
-
-    cfg = TransferConfig(method, float(intensity), tuple(regions or REGIONS), source_face, target_face,
-                         source_neutral=source_neutral)
-    return run_transfer(source, target, cfg)
+    return run_transfer(source, target, TransferConfig(method, intensity, regions, source_face, target_face,
+                                                       source_neutral=source_neutral))
 
 
 def edit(target: ImageLike, aus=None, emotion: str | None = None, intensity: float = 1.0,
@@ -50,19 +48,12 @@ def edit(target: ImageLike, aus=None, emotion: str | None = None, intensity: flo
     Returns a :class:`facexpr.pipeline.EditResult` (``.image``, ``.current_aus``, ``.want_aus``,
     ``.timings`` in ms).
     """
-    from .expression.emotions import UNITS, au_deltas
-    from .pipeline import EditConfig, run_edit
-
-    d = au_deltas(aus)
-    pairs = tuple((UNITS[k], float(d[k])) for k in range(len(UNITS)) if d[k] != 0)
-    return run_edit(target, EditConfig(method, pairs, emotion, float(intensity), face))
+    return run_edit(target, EditConfig.parse(aus, emotion, intensity, method, face))
 
 
 def analyze(image: ImageLike, thorough: bool = True) -> list:
     """Every face in ``image`` (largest first): landmarks, head pose and the expression code
     (``blendshapes``: fitted with the 3D prior, fused with MediaPipe's scores)."""
-    from .expression.analysis import analyze_faces
-
     return analyze_faces(load_image(image), thorough=thorough)
 
 

@@ -45,6 +45,7 @@ from .faces.paste import paste_back
 from .io import ImageLike, load_image
 from .io_video import VideoInfo, VideoWriter, frame_window, probe, read_frames, write_image_sequence
 from .methods import RenderJob, get_method
+from .methods.warp.method import Warp, WarpConfig
 from .one_euro import OneEuroConfig, OneEuroFilter
 
 MAX_POSE_DEG = 15.0
@@ -100,14 +101,7 @@ def _method(name: str, grid: int):
     displacement field is smooth: a 160-px grid over a 512-px face changes it by well under a
     pixel, and is ~4x cheaper to evaluate per frame)."""
     if name == "warp":
-        try:
-            from dataclasses import replace as _r
-
-            from .methods.warp import Warp, WarpConfig
-
-            return Warp(_r(WarpConfig(), grid=int(grid)))
-        except (ImportError, TypeError, ValueError):  # the warp's internals changed: use it as is
-            pass
+        return Warp(replace(WarpConfig(), grid=int(grid)))
     return get_method(name)
 
 
@@ -263,7 +257,8 @@ class Animation:
         self.height, self.width = self.photo.shape[:2]
         self.method = _method(cfg.method, cfg.warp_grid)
         self.model = load_default_model()
-        self.rcfg = RetargetConfig(cfg.intensity, tuple(cfg.regions))
+        # relative motion is the driver's change from its own reference: no between-people gate
+        self.rcfg = RetargetConfig(cfg.intensity, tuple(cfg.regions), gate=not cfg.relative)
         self.point_weights = region_point_weights(self.model.mean_shape, cfg.regions)
         self.face = select_face(analyze_faces(self.photo, thorough=cfg.photo_face is not None), cfg.photo_face,
                                 f"photo {name}")

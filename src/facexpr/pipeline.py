@@ -5,7 +5,11 @@
   (``AU12=+0.8``) and/or an emotion's prototype added (:mod:`facexpr.expression.emotions`).
 
 Both share face selection, rendering (any registered method), paste-back and, for
-landmark-driven methods, the closed-loop correction. Each stage is timed (``.timings``,
+landmark-driven methods, the closed-loop correction. A request is validated once, when its config
+is built (:class:`TransferConfig`, :class:`EditConfig`: limits from :mod:`facexpr.limits`), and
+reaches the method typed (:class:`~facexpr.methods.base.TransferRequest`,
+:class:`~facexpr.methods.base.EditRequest`); a method that does not declare the capability is
+refused (:class:`~facexpr.errors.MethodCannot`) before any image is read. Each stage is timed (``.timings``,
 milliseconds) so ``--profile`` and the benchmarks show where time goes. Models are loaded once
 per process and reused across calls.
 """
@@ -17,14 +21,18 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .errors import MalformedAUSpec
 from .expression.analysis import analyze_faces, reanalyze
 from .expression.blendshapes import FROM_MEDIAPIPE, NAMES, REGIONS
+from .expression.emotions import (UNITS, au_index, au_deltas, check_delta, current_units, desired_aus,
+                                  edited_blendshapes, emotion_delta, emotion_prototype, unit_name)
 from .expression.model import load_default_model
 from .expression.retarget import RetargetConfig, Retargeted, expression_ratio, retarget, retargeted
 from .faces.landmarks import Face, select_face
 from .faces.paste import paste_back
 from .io import ImageLike, load_image
-from .methods import RenderJob, get_method
+from .limits import check_intensity, check_regions
+from .methods import EDIT, TRANSFER, EditRequest, RenderJob, TransferRequest, get_method, require
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,10 @@ class TransferConfig:
     target_face: int | None = None
     feedback: int = 1  # closed-loop corrections for landmark-driven methods (0 = open loop)
     source_neutral: ImageLike | None = None  # the source person's neutral photo: transfer its change
+
+    def __post_init__(self):  # validated once, here: every caller gets the same errors
+        object.__setattr__(self, "intensity", check_intensity(self.intensity))
+        object.__setattr__(self, "regions", check_regions(self.regions))
 
 
 @dataclass
@@ -66,6 +78,7 @@ def run_transfer(source: ImageLike, target: ImageLike, cfg: TransferConfig = Tra
     timer = _Timer()
     rcfg = RetargetConfig(cfg.intensity, tuple(cfg.regions))
     method = get_method(cfg.method)
+    require(method, TRANSFER)
     with timer("load"):
         src_img = load_image(source, _name(source, "source"))
         tgt_img = load_image(target, _name(target, "target"))
@@ -85,9 +98,9 @@ def run_transfer(source: ImageLike, target: ImageLike, cfg: TransferConfig = Tra
         rt = retarget(s_face, t_face, model, rcfg, source_neutral=n_face, shading=ratio)
     if cfg.intensity == 0 or (not np.any(rt.delta) and not rt.from_geometry):
         return TransferResult(tgt_img.copy(), s_face, t_face, rt, timer.ms)
-    options = {"intensity": cfg.intensity, "regions": tuple(cfg.regions)}
-    # a measured displacement is not the model's to correct
-    out, rt = _render_paste(method, RenderJob(tgt_img, t_face, src_img, s_face, rt, options), model,
+    request = TransferRequest(cfg.intensity, tuple(cfg.regions))
+    # a measured displacement (--source-neutral) is not the model's to correct
+    out, rt = _render_paste(method, RenderJob(tgt_img, t_face, src_img, s_face, rt, request), model,
                             0 if rt.from_geometry else cfg.feedback, timer)
     return TransferResult(out, s_face, t_face, rt, timer.ms)
 
@@ -150,8 +163,11 @@ def _corrected(out: np.ndarray, t_face: Face, rt: Retargeted, model, point_weigh
 @dataclass(frozen=True)
 class EditConfig:
     """An AU edit: ``aus`` are ``(AU number, change)`` pairs, ``emotion`` a name of
-    :data:`facexpr.expression.emotions.EMOTIONS`; ``intensity`` (0-1.5) scales their sum. The
-    default method is ``warp``: it measured the most controllable (docs/RESULTS.md, AU editing)."""
+    :data:`facexpr.expression.emotions.EMOTIONS`; ``intensity`` (0-MAX_INTENSITY) scales their sum.
+    The default method is ``warp``: it measured the most controllable (docs/RESULTS.md, AU editing).
+
+    Validated once, on construction (every AU, change, the emotion and the intensity: the user's
+    error before any slow stage); :meth:`parse` builds one from what a user types."""
 
     method: str = "warp"
     aus: tuple[tuple[int | str, float], ...] = ()  # (AU or one-sided unit such as "R12", change)
@@ -159,6 +175,36 @@ class EditConfig:
     intensity: float = 1.0
     face: int | None = None  # index into faces sorted largest first; None = largest
     feedback: int = 1        # closed-loop corrections for landmark-driven methods (0 = open loop)
+
+    def __post_init__(self):
+        object.__setattr__(self, "intensity", check_intensity(self.intensity))
+        seen = set()
+        for au, change in self.aus:
+            pos = au_index(au)
+            if pos in seen:
+                raise MalformedAUSpec(f"{unit_name(pos)} is given more than once; give each AU once")
+            seen.add(pos)
+            check_delta(pos, change)
+        if self.emotion:
+            emotion_prototype(self.emotion)
+
+    @classmethod
+    def parse(cls, aus=None, emotion: str | None = None, intensity: float = 1.0, method: str = "warp",
+              face: int | None = None, feedback: int = 1) -> "EditConfig":
+        """From user input: ``aus`` as ``{"AU12": +0.8, 4: -0.5}``, ``"AU12=+0.8"`` or a list of such
+        strings (:func:`facexpr.expression.emotions.au_deltas`)."""
+        d = au_deltas(aus)
+        pairs = tuple((UNITS[k], float(d[k])) for k in range(len(UNITS)) if d[k] != 0)
+        return cls(method, pairs, emotion or None, intensity, face, feedback)
+
+    @property
+    def deltas(self) -> np.ndarray:
+        """The requested changes (:data:`~facexpr.expression.emotions.UNITS` order: the AUs, then
+        one-sided units), before the emotion and intensity."""
+        d = np.zeros(len(UNITS), np.float64)
+        for au, change in self.aus:
+            d[au_index(au)] = float(change)
+        return d
 
 
 @dataclass
@@ -189,21 +235,15 @@ def run_edit(target: ImageLike, cfg: EditConfig = EditConfig()) -> EditResult:
     deltas)``. When nothing changes (intensity 0, no change requested, or every change clipped
     away, e.g. lowering an AU that is already 0) the result is a bit-identical copy of the input.
 
-    Every method renders the same request: ``relative-au``/``ganimation`` (and exported
-    generators) receive ``want_aus`` in the job's options; landmark-driven methods (``warp``)
-    receive the target retargeted to a synthetic source, the target itself with its blendshapes
-    edited through the AU table (:func:`facexpr.expression.emotions.edited_blendshapes`).
+    Every method that can edit renders the same :class:`~facexpr.methods.base.EditRequest`:
+    ``relative-au``/``ganimation`` (and exported AU-conditioned generators) read its ``want_aus``;
+    landmark-driven methods (``warp``) render the target retargeted to a synthetic source, the
+    target itself with its blendshapes edited through the AU table
+    (:func:`facexpr.expression.emotions.edited_blendshapes`). Any other method is refused.
     """
-    from .expression.emotions import (au_deltas, check_intensity, current_units, desired_aus, edit_delta,
-                                      edited_blendshapes, emotion_prototype)
-
     timer = _Timer()
-    intensity = check_intensity(cfg.intensity)
-    aus_in = dict(cfg.aus)
-    au_deltas(aus_in)  # validate everything before the slow stages
-    if cfg.emotion:
-        emotion_prototype(cfg.emotion)
     method = get_method(cfg.method)
+    require(method, EDIT)
     with timer("load"):
         img = load_image(target, _name(target, "target"))
     with timer("analyze"):
@@ -211,7 +251,8 @@ def run_edit(target: ImageLike, cfg: EditConfig = EditConfig()) -> EditResult:
                            "target " + _name(target, "image"))
     with timer("retarget"):
         current = current_units(face.blendshapes)
-        requested = edit_delta(current, aus_in, cfg.emotion, intensity)
+        emotion = emotion_delta(cfg.emotion, 1.0, current) if cfg.emotion else 0.0
+        requested = cfg.intensity * (cfg.deltas + emotion)
         want = desired_aus(current, requested)
         if not np.any(want != current):
             return EditResult(img.copy(), face, current, requested, want, None, timer.ms)
@@ -219,8 +260,8 @@ def run_edit(target: ImageLike, cfg: EditConfig = EditConfig()) -> EditResult:
         edited = Face(face.landmarks, edited_blendshapes(face.blendshapes, effective).astype(np.float32),
                       face.pose, face.image_size)
         model = load_default_model()
-        rt = retarget(edited, face, model)
-    options = {"intensity": 1.0, "regions": REGIONS, "want_aus": want.astype(np.float32)}
-    out, rt = _render_paste(method, RenderJob(img, face, img, edited, rt, options), model, cfg.feedback, timer,
+        rt = retarget(edited, face, model, RetargetConfig(gate=False))
+    request = EditRequest(want.astype(np.float32), current.astype(np.float32))
+    out, rt = _render_paste(method, RenderJob(img, face, img, edited, rt, request), model, cfg.feedback, timer,
                             no_gain=_EDIT_NO_GAIN)
     return EditResult(out, face, current, requested, want, rt, timer.ms)

@@ -28,7 +28,7 @@ needs_faceapi = pytest.mark.skipif(not _have_faceapi(), reason="face-api model n
 @pytest.fixture
 def fresh_caches():
     """Judges cache their models; tests that swap model files must not see (or leave) a cached one."""
-    from facexpr.evaluate.judges import identity_dlib as idl
+    from facexpr.faces import identity as idl
     ef.get_faceapi_emotion.cache_clear()
     idl._models.cache_clear()
     yield
@@ -68,7 +68,7 @@ def test_landmark_box_is_faceapi_aligned_rect():
 @pytest.fixture(scope="module")
 def faces(london):
     dlib = pytest.importorskip("dlib")  # noqa: F841  (the eval extra)
-    from facexpr.evaluate.judges.identity_dlib import get_dlib_identity
+    from facexpr.faces.identity import get_dlib_identity
     judge = get_dlib_identity()
     out = {}
     for pid in PEOPLE:
@@ -92,7 +92,7 @@ def test_smiles_score_happier_than_neutral(faces):
 
 
 def test_identity_same_person_closer_than_different(faces):
-    from facexpr.evaluate.judges.identity_dlib import MATCH_THRESHOLD, get_dlib_identity
+    from facexpr.faces.identity import MATCH_THRESHOLD, get_dlib_identity
     judge = get_dlib_identity()
     emb = {k: judge.embed(img, box) for k, (img, box) in faces.items()}
     assert all(e is not None and e.shape == (128,) for e in emb.values())
@@ -104,7 +104,7 @@ def test_identity_same_person_closer_than_different(faces):
 
 def test_identity_no_face_is_none():
     pytest.importorskip("dlib")
-    from facexpr.evaluate.judges.identity_dlib import get_dlib_identity
+    from facexpr.faces.identity import get_dlib_identity
     assert get_dlib_identity().embed(np.full((240, 320, 3), 127, np.uint8)) is None
 
 
@@ -132,7 +132,7 @@ def test_truncated_weights_rejected_by_decoder(tmp_path):
 
 def test_corrupt_dlib_model_raises_model_error(tmp_path, monkeypatch, fresh_caches):
     pytest.importorskip("dlib")
-    from facexpr.evaluate.judges.identity_dlib import get_dlib_identity
+    from facexpr.faces.identity import get_dlib_identity
     bad = tmp_path / "dlib_face_recognition_resnet_model_v1.dat"
     bad.write_bytes(b"not a model")
     monkeypatch.setenv("FACEXPR_DLIB_FACE_RECOGNITION", str(bad))

@@ -8,7 +8,8 @@ import pytest
 
 from facexpr import assets
 from facexpr.errors import ModelError
-from facexpr.evaluate.judges import emotion_fer, inception, lpips
+from facexpr import perceptual as lpips
+from facexpr.evaluate.judges import emotion_fer, inception
 
 
 def _have(*names) -> bool:
@@ -134,7 +135,7 @@ def test_judges_load_up_front(tmp_path, monkeypatch, fresh_lpips):
 # --------------------------------------------------------------------------- aligned crops
 
 def test_aligned_crop_is_pose_free():
-    from facexpr.evaluate.crops import CROP_SIZE, TEMPLATE, aligned_crop
+    from facexpr.faces.crops import CROP_SIZE, TEMPLATE, aligned_crop
     from facexpr.faces.topology import STABLE
 
     rng = np.random.default_rng(0)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from facexpr.errors import ModelError
-from facexpr.methods.landmark_fusion import fusion as fu
+from facexpr.methods.landmark_fusion import nets as fu
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -104,10 +104,10 @@ def test_registered():
 
 
 def test_missing_weights_raise_model_error(tmp_path):
-    from facexpr.methods.landmark_fusion import LandmarkFusionMethod
+    from facexpr.methods.landmark_fusion.method import LandmarkFusionMethod
 
     with pytest.raises(ModelError) as e:
-        LandmarkFusionMethod(generator=tmp_path / "nope.safetensors")
+        LandmarkFusionMethod(generator=tmp_path / "nope.safetensors", fusion=tmp_path / "nofusion.safetensors")
     msg = str(e.value)
     assert "landmark-fusion" in msg and "not found" in msg and "\n" not in msg
     fake_g = tmp_path / "g.safetensors"
@@ -117,11 +117,9 @@ def test_missing_weights_raise_model_error(tmp_path):
 
 
 def test_shipped_method_loads_or_fails_clearly():
-    from facexpr.methods.landmark_fusion import FUSION_PATH, GENERATOR_PATH, LandmarkFusionMethod
+    from facexpr.methods import get_spec
+    from facexpr.methods.landmark_fusion.method import LandmarkFusionMethod
 
-    if GENERATOR_PATH.is_file() and FUSION_PATH.is_file():
-        m = LandmarkFusionMethod()
-        assert m.name == "landmark-fusion" and m.size == 128
-    else:
-        with pytest.raises(ModelError):
-            LandmarkFusionMethod()
+    spec = get_spec("landmark-fusion")
+    m = LandmarkFusionMethod(*spec.weight_paths())  # shipped, resolved and checksum-verified via facexpr.assets
+    assert m.name == "landmark-fusion" and m.size == spec.crop_size == 128

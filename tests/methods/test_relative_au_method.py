@@ -28,8 +28,8 @@ def _export(task: str, out: Path) -> Path:
     cfg = load_config(SMOKE, [
         f"task={task}", "train.steps=2", "train.checkpoint_every=2", "train.image_every=0", "train.log_every=1",
         f"train.out_dir={out / 'run'}", "train.progress=false", "data.synthetic=2", "data.batch_size=2",
-        "model.g_base=8", "model.g_depth=3", "model.g_max=32", "model.g_res=1",
-        "model.d_base=8", "model.d_layers=2", "model.d_max=32",
+        # the whole model: section (smoke.yaml's is pix2pix's: `attention` is no relative-au key)
+        "model={g_base: 8, g_depth: 3, g_max: 32, g_res: 1, d_base: 8, d_layers: 2, d_max: 32}",
         "loss.weights={adv: 1.0, au: 1.0, rec: 1.0, cycle: 1.0, tv: 0.01, mask: 0.1, mask_tv: 0.1}"])
     Trainer(cfg).fit()
     export(out / "run", out / f"{task}.safetensors")
@@ -52,11 +52,13 @@ def exports(tmp_path_factory):
 @pytest.fixture
 def smoke_weights(monkeypatch, exports):
     """The registered methods load the smoke exports instead of the shipped files."""
-    from facexpr.methods import get_method
-    from facexpr.methods.relative_au import method as ra
+    from dataclasses import replace
+
+    from facexpr.methods import get_method, get_spec, registry
 
     for name, path in exports.items():
-        monkeypatch.setitem(ra.WEIGHTS, name, path)
+        spec = get_spec(name)
+        monkeypatch.setitem(registry._SPECS, name, replace(spec, weights=(), kwargs={**spec.kwargs, "generator": path}))
     get_method.cache_clear()
     yield exports
     get_method.cache_clear()
@@ -75,33 +77,36 @@ def test_missing_weights_raise_model_error(tmp_path):
 
     for name in ("relative-au", "ganimation"):
         with pytest.raises(ModelError) as e:
-            AUMethod(name, generator=tmp_path / "nope.safetensors")
+            AUMethod(tmp_path / "nope.safetensors", family=name)
         msg = str(e.value)
         assert name in msg and "nope.safetensors" in msg and "not found" in msg and "\n" not in msg
         assert e.value.exit_code == 3
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"junk")
     with pytest.raises(ModelError):
-        AUMethod("relative-au", generator=bad)
+        AUMethod(bad, family="relative-au")
 
 
 def test_shipped_methods_load_or_fail_clearly():
-    from facexpr.methods.relative_au.method import WEIGHTS, AUMethod
+    from facexpr.methods import get_spec
+    from facexpr.methods.relative_au.method import AUMethod
 
-    for name, path in WEIGHTS.items():
-        if path.is_file():
-            m = AUMethod(name)
-            assert m.name == name and m.size == 128
-        else:
-            with pytest.raises(ModelError, match="not found"):
-                AUMethod(name)
+    for name in ("relative-au", "ganimation"):
+        spec = get_spec(name)
+        try:
+            paths = spec.weight_paths()  # resolved and checksum-verified through facexpr.assets
+        except ModelError as e:
+            assert "not found" in str(e) or "SHA-256" in str(e)
+            continue
+        m = AUMethod(*paths, **spec.kwargs)
+        assert m.name == name and m.size == spec.crop_size == 128
 
 
 def test_wrong_task_file_is_refused(exports):
     from facexpr.methods.relative_au.method import AUMethod
 
     with pytest.raises(ModelError, match="holds a 'relative-au' generator"):
-        AUMethod("ganimation", generator=exports["relative-au"])
+        AUMethod(exports["relative-au"], family="ganimation")
 
 
 # ----------------------------------------------------------------------------- wanted AUs
@@ -125,37 +130,39 @@ def test_transfer_want_aus_intensity_and_regions():
 
 # ----------------------------------------------------------------------------- rendering
 
-def _job(target_img, target_face, options, source_face=None, source_img=None):
+def _job(target_img, target_face, want_aus=None, source_face=None, source_img=None):
     from facexpr.expression.model import load_default_model
     from facexpr.expression.retarget import retarget
-    from facexpr.methods import RenderJob
+    from facexpr.methods import EditRequest, RenderJob, TransferRequest
 
     sf = source_face or target_face
     rt = retarget(sf, target_face, load_default_model())
-    return RenderJob(target_img, target_face, target_img if source_img is None else source_img, sf, rt, options)
+    request = TransferRequest() if want_aus is None else EditRequest(
+        np.asarray(want_aus, np.float32), action_units.estimate(target_face.blendshapes).astype(np.float32))
+    return RenderJob(target_img, target_face, target_img if source_img is None else source_img, sf, rt, request)
 
 
 def test_render_passes_want_aus_to_the_generator(exports, target_img, target_face, monkeypatch):
     """The edit's wanted AUs reach ``task.generate`` as ``want_aus``; the task builds Δ itself."""
     from facexpr.methods.relative_au.method import AUMethod
 
-    m = AUMethod("relative-au", generator=exports["relative-au"])
+    m = AUMethod(exports["relative-au"], family="relative-au")
     seen = {}
-    real = m.exported.task.generate
+    real = m.exported.adapter.generate
 
     def spy(G, batch):
         seen.update({k: v.clone() for k, v in batch.items() if k in ("want_aus", "target_aus", "target")})
         return real(G, batch)
 
-    monkeypatch.setattr(m.exported.task, "generate", spy)
+    monkeypatch.setattr(m.exported.adapter, "generate", spy)
     want = action_units.estimate(target_face.blendshapes, action_units.AUS_V1).astype(np.float32)
     want[K[12]] = 0.9
     m.exported.detail = True  # relative-au applies its field to a crop at the face's own resolution
-    sharp = m.render(_job(target_img, target_face, {"want_aus": want}))
+    sharp = m.render(_job(target_img, target_face, want))
     assert sharp.image.shape[0] > m.size and sharp.image.shape[0] % 16 == 0 and not seen
     assert sharp.mask.shape == sharp.image.shape[:2]
     m.exported.detail = False  # the training-size crop, through task.generate
-    patch = m.render(_job(target_img, target_face, {"want_aus": want}))
+    patch = m.render(_job(target_img, target_face, want))
     np.testing.assert_allclose(seen["want_aus"].numpy()[0], want, atol=1e-6)
     np.testing.assert_allclose(seen["target_aus"].numpy()[0], action_units.estimate(target_face.blendshapes, action_units.AUS_V1), atol=1e-6)
     assert tuple(seen["target"].shape) == (1, 3, m.size, m.size)
@@ -170,7 +177,7 @@ def test_render_passes_want_aus_to_the_generator(exports, target_img, target_fac
 def test_oval_mask_grows_downward():
     from facexpr.expression.model import load_default_model
     from facexpr.faces.topology import FACE_OVAL
-    from facexpr.train.method import oval_mask
+    from facexpr.methods.exported import oval_mask
 
     ms = load_default_model().mean_shape[:, :2]
     xy = (ms - ms.mean(0)) / np.ptp(ms[:, 1]) * 80 + 64  # a face ~80 px tall in a 128 crop
@@ -190,10 +197,10 @@ def test_oval_mask_grows_downward():
 
 
 def test_render_landmarks_keeps_its_mask_and_accepts_want_aus(exports, target_img, target_face):
-    from facexpr.train.method import ExportedMethod
+    from facexpr.methods.exported import ExportedMethod
 
     m = ExportedMethod(exports["ganimation"])
-    job = _job(target_img, target_face, {})
+    job = _job(target_img, target_face)
     a = m.render_landmarks(job, job.retargeted.landmarks)
     b = m.render(job)  # no want_aus: the landmark path
     np.testing.assert_array_equal(a.mask, b.mask)
@@ -228,16 +235,11 @@ def test_exported_file_path_edits_too(exports, target_img):
 
 
 def test_benchmark_model_timing(exports):
-    """benchmarks/au_edit.py times the generator alone at 128 and 256 px crops."""
-    import importlib.util
-
+    """``facexpr evaluate --task edit`` times the generator alone at 128 and 256 px crops."""
+    from facexpr.evaluate import edit as bench
     from facexpr.methods.relative_au.method import AUMethod
 
-    script = Path(__file__).resolve().parents[2] / "benchmarks" / "au_edit.py"
-    spec = importlib.util.spec_from_file_location("au_edit_benchmark", script)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    m = AUMethod("relative-au", generator=exports["relative-au"])
+    m = AUMethod(exports["relative-au"], family="relative-au")
     assert bench._generator(m) is m.exported
     ms = bench.model_ms(m.exported, repeats=2)
     assert set(ms) == {"128", "256"} and all(isinstance(v, float) and v > 0 for v in ms.values())

@@ -84,7 +84,8 @@ def smoke(request, tmp_path_factory):
 
 
 def test_smoke_training_export_and_reload(smoke, tmp_path):
-    from facexpr.train.export import export, load_exported
+    from facexpr.methods.exported import load_exported
+    from facexpr.train.export import export
 
     name, summary, out = smoke
     assert summary["steps"] == 4

@@ -10,7 +10,7 @@ from facexpr.expression.retarget import Retargeted
 from facexpr.faces.paste import Patch
 from facexpr.faces.topology import FACE_OVAL, IRIS_LEFT, IRIS_RIGHT, LIPS_OUTER
 from facexpr.methods import RenderJob, available, get_method
-from facexpr.methods.warp import Warp, WarpConfig, backward_map
+from facexpr.methods.warp.method import Warp, WarpConfig, backward_map
 
 SMILE = [INDEX["mouthSmileLeft"], INDEX["mouthSmileRight"]]
 

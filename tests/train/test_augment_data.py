@@ -9,8 +9,9 @@ from facexpr.expression.model import load_default_model
 from facexpr.faces.topology import LIPS_INNER
 from facexpr.train.augment import deform, movable, random_delta
 from facexpr.train.config import DataConfig, DeformConfig
-from facexpr.train.data import FaceCache, IndexSampler, PairDataset, landmark_map, make_loader
-from facexpr.train.prepare import read_item
+from facexpr.methods.samples import landmark_map
+from facexpr.train.data import FaceCache, IndexSampler, PairDataset, make_loader
+from facexpr.cache import read_item
 from facexpr.train.synthetic import face_landmarks, paint_face
 
 
@@ -154,7 +155,7 @@ def test_landmark_map(face64):
 
 
 def test_cache_errors(tmp_path, synthetic_cache):
-    from facexpr.train.prepare import CacheError
+    from facexpr.errors import CacheError
 
     with pytest.raises(CacheError, match="not a prepared cache"):
         FaceCache([tmp_path])

@@ -56,8 +56,8 @@ def test_export_and_render(smoke, tmp_path, synthetic_cache):
     from facexpr.expression.retarget import Retargeted
     from facexpr.faces.landmarks import Face
     from facexpr.methods.base import RenderJob
-    from facexpr.methods.landmark_fusion import LandmarkFusionMethod
-    from facexpr.methods.landmark_fusion.fusion import FusionMLP, save_net
+    from facexpr.methods.landmark_fusion.method import LandmarkFusionMethod
+    from facexpr.methods.landmark_fusion.nets import FusionMLP, save_net
     from facexpr.train.data import FaceCache
     from facexpr.train.export import export
 
@@ -87,13 +87,13 @@ def test_pix2pix_baseline_uses_the_source_key_points_unfused(smoke, tmp_path, sy
     """The paper's baseline: in the target's aligned crop, the condition is the source's own
     key points (its face shape included); intensity 0 keeps the target's."""
     from facexpr.errors import ModelError
-    from facexpr.evaluate.crops import alignment
+    from facexpr.faces.crops import alignment
     from facexpr.expression.retarget import Retargeted
     from facexpr.faces.landmarks import Face
-    from facexpr.methods.base import RenderJob
-    from facexpr.methods.landmark_fusion.pix2pix import Pix2PixMethod, source_in_target
+    from facexpr.methods.base import RenderJob, TransferRequest
+    from facexpr.methods.pix2pix.method import Pix2PixMethod, source_in_target
     from facexpr.train.data import FaceCache
-    from facexpr.train.prepare import crop_landmarks
+    from facexpr.faces.crops import crop_landmarks
 
     cache = FaceCache([synthetic_cache])
     a, b = cache.load(0), cache.load(4)
@@ -104,7 +104,7 @@ def test_pix2pix_baseline_uses_the_source_key_points_unfused(smoke, tmp_path, sy
     in_target_crop = crop_landmarks(lm, alignment(ta.landmarks, 64))[:, :2]
     in_source_crop = crop_landmarks(sb.landmarks, alignment(sb.landmarks, 64))[:, :2]
     assert np.allclose(in_target_crop, in_source_crop, atol=1e-6)
-    job.options = {"intensity": 0.0}
+    job.request = TransferRequest(intensity=0.0)
     assert np.allclose(source_in_target(job, 64), ta.landmarks)
     with pytest.raises(ModelError, match="pix2pix: generator weights"):
         Pix2PixMethod(generator=tmp_path / "missing.safetensors")

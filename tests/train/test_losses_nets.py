@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from facexpr.train import losses as L
-from facexpr.train.nets import PatchDiscriminator, UNetGenerator, count_parameters
+from facexpr.methods.nets import PatchDiscriminator, UNetGenerator, count_parameters
 
 
 def test_adversarial_losses():
@@ -62,7 +62,7 @@ def test_perceptual_reuses_the_stlpips_trunk():
     # the judge's own distance agrees (same trunk, same heads)
     import numpy as np
 
-    from facexpr.evaluate.judges.lpips import get_lpips
+    from facexpr.perceptual import get_lpips
 
     u8 = lambda t: ((t.detach().permute(0, 2, 3, 1).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)  # noqa: E731
     back = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2).float() / 127.5 - 1  # noqa: E731

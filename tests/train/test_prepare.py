@@ -12,7 +12,9 @@ from PIL import Image
 
 from facexpr.expression import action_units
 from facexpr.faces.landmarks import Face
-from facexpr.train.prepare import CacheError, au_agreement, prepare, read_index, read_item, read_meta
+from facexpr.cache import read_index, read_item, read_meta
+from facexpr.errors import CacheError
+from facexpr.train.prepare import au_agreement, prepare
 from facexpr.train.sources import list_items
 from facexpr.train.synthetic import face_landmarks, paint_face
 
@@ -157,7 +159,7 @@ def test_real_photos_and_video(london, tmp_path):
     assert np.linalg.norm(happy["identity"] - neutral["identity"]) < 0.45
     assert happy["aus"][action_units.AUS_V1.index(12)] > neutral["aus"][action_units.AUS_V1.index(12)] + 0.3  # smile
     # alignment: stable points land on the crop template
-    from facexpr.evaluate.crops import TEMPLATE
+    from facexpr.faces.crops import TEMPLATE
     from facexpr.faces.topology import STABLE
 
     err = np.linalg.norm(neutral["landmarks"][list(STABLE), :2] / 128 - TEMPLATE, axis=1)

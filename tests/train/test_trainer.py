@@ -124,8 +124,9 @@ def test_export_and_method(smoke_run, tmp_path):
     from facexpr.faces.landmarks import Face
     from facexpr.faces.paste import paste_back
     from facexpr.methods.base import RenderJob
-    from facexpr.train.export import export, load_exported
-    from facexpr.train.method import ExportedMethod
+    from facexpr.methods.exported import load_exported
+    from facexpr.train.export import export
+    from facexpr.methods.exported import ExportedMethod
     from facexpr.train.synthetic import face_landmarks, paint_face
 
     tr, _, out = smoke_run

@@ -25,6 +25,9 @@ from pathlib import Path
 from typing import Iterable, Union
 
 import numpy as np
+from ..errors import ImageNotFound, NotAnImage
+from ..io import load_image
+from .video import frames
 
 ImageRef = Union[str, Path]
 
@@ -124,19 +127,13 @@ def ref_path(ref: ImageRef) -> Path:
 
 def load_ref(ref: ImageRef) -> np.ndarray:
     """RGB uint8 image of a reference: an image file, or one frame of a video."""
-    from ..errors import NotAnImage
-    from ..io import load_image
-
     m = _FRAME.match(str(ref))
     if not m:
         return load_image(ref)
     path = Path(m.group("path"))
     if not path.is_file():
-        from ..errors import ImageNotFound
         raise ImageNotFound(f"{path}: no such file")
     try:
-        from .video import frames
-
         if m.group("frame") == "middle":
             all_frames = [f for _, f in frames(path)]
             if not all_frames:

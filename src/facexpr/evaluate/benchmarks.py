@@ -10,16 +10,17 @@ are relative to the CSV's folder.
 """
 from __future__ import annotations
 
-import csv
-import re
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from ..datasets import data_root
-from ..datasets.expressions import EMOTIONS, Pair, canonical_emotion, cross_identity_pairs, ref_path
+from ..datasets.expressions import EMOTIONS, Pair, cross_identity_pairs
+from ..datasets.pairs import read_pairs_csv
 from ..errors import InputError
+from .probes import probes_pairs
+from ..datasets import london
 
 
 def _adapter(module: str) -> Callable[[Path], list]:
@@ -39,12 +40,11 @@ ADAPTERS: dict[str, tuple[str, Callable[[Path], list]]] = {
     "kdef": ("KDEF (straight angle, series A then B)", _adapter("kdef")),
     "folders": ("generic <person>/<expression>.<ext> folders", _adapter("folders")),
 }
-BENCHMARKS = ("london", *ADAPTERS)
+PROBES = ("probes", "probes-judge")  # real photos + video frames onto unseen London neutrals (evaluate/probes.py)
+BENCHMARKS = ("london", *PROBES, *ADAPTERS)
 
 
 def london_pairs(root: Path) -> list[Pair]:
-    from ..datasets import london
-
     return [Pair(id=p.id, source=p.source, target=p.target, gt=p.gt, source_neutral=p.source_neutral,
                  label="happy", unseen=p.unseen, expression="smiling")
             for p in london.benchmark_pairs(root)]
@@ -59,70 +59,21 @@ def benchmark_pairs(name: str, data: Path | None = None, seed: int = 0) -> list[
         shared = data_root()
         if shared is None:
             raise InputError(f"no data folder for benchmark '{name}': pass --data or set FACEXPR_DATA")
-        data = shared / name
+        data = shared if name in PROBES else shared / name
     data = Path(data)
     if not data.is_dir():
         raise InputError(f"{data}: no such folder (data for benchmark '{name}')")
     try:
         if name == "london":
             return london_pairs(data)
+        if name in PROBES:  # data: the shared data folder (probes/, video/, london/ inside)
+            return probes_pairs(data, seed=seed, by_judge=name == "probes-judge")
         pairs = cross_identity_pairs(ADAPTERS[name][1](data), seed=seed)
     except FileNotFoundError as e:
         raise InputError(str(e)) from None
     if not pairs:
         raise InputError(f"{data}: no {name} pairs found (expected layout: see facexpr.datasets.{name})")
     return pairs
-
-
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]+$")
-
-
-def read_pairs_csv(path: Path) -> list[Pair]:
-    """Pairs from a CSV (``id,source,target`` + optional ``gt,label,source_neutral``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such pairs file")
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            rows = list(reader)
-            header = set(reader.fieldnames or ())
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise InputError(f"{path}: not a readable CSV ({e})") from None
-    if not {"id", "source", "target"} <= header:
-        raise InputError(f"{path}: CSV needs a header with columns id,source,target "
-                         "(optional: gt,label,source_neutral)")
-    if not rows:
-        raise InputError(f"{path}: no pairs in the CSV")
-    base = path.resolve().parent
-    seen, pairs = set(), []
-    for n, row in enumerate(rows, start=2):
-        pid = (row.get("id") or "").strip()
-        if not _SAFE_ID.match(pid):
-            raise InputError(f"{path}:{n}: id '{pid}' must be non-empty and use only letters, digits, '.', '_', '-'")
-        if pid in seen:
-            raise InputError(f"{path}:{n}: duplicate id '{pid}'")
-        seen.add(pid)
-        label_text = (row.get("label") or "").strip()
-        # an expression the emotion judges do not know (e.g. "pout") is scored without emotion accuracy
-        label = canonical_emotion(label_text) if label_text else None
-        refs = {col: _csv_ref(row, col, base, f"{path}:{n}", col in ("source", "target"))
-                for col in ("source", "target", "gt", "source_neutral")}
-        pairs.append(Pair(id=pid, label=label, expression=label_text or None, **refs))
-    return pairs
-
-
-def _csv_ref(row: dict, col: str, base: Path, where: str, required: bool) -> Path | None:
-    val = (row.get(col) or "").strip()
-    if not val:
-        if required:
-            raise InputError(f"{where}: empty '{col}'")
-        return None
-    p = Path(val).expanduser()
-    full = p if p.is_absolute() else base / p
-    if not ref_path(full).exists():
-        raise InputError(f"{where}: {col} {ref_path(full)}: no such file")
-    return full
 
 
 def subset(pairs: list[Pair], limit: int | None) -> list[Pair]:

@@ -1,7 +1,7 @@
 """``facexpr evaluate``: score methods on a benchmark or a pairs CSV and write a report folder.
 
 Written as a plain function with typer defaults so the main CLI registers it with
-``app.command("evaluate")(evaluate)``; ``python -m facexpr.evaluate.cli`` runs it standalone.
+``app.command("evaluate")(evaluate)`` (:mod:`facexpr.cli`, the only place commands are assembled).
 User errors raise :class:`facexpr.errors.FacexprError` subclasses (one-line messages).
 """
 from __future__ import annotations
@@ -14,19 +14,26 @@ from typing import Optional
 
 import typer
 
+from ..datasets import data_root
 from ..errors import InputError
+from . import benchmarks, edit, report, runner, tables
 
 EPILOG = """Examples:\n
   facexpr evaluate --benchmark london --method warp\n
   facexpr evaluate --benchmark london --method all --results-md docs/RESULTS.md\n
   facexpr evaluate --benchmark rafd --data ~/datasets/RaFD --method warp --limit 50\n
-  facexpr evaluate --pairs pairs.csv --out reports/mine   (CSV: id,source,target[,gt,label,source_neutral])"""
+  facexpr evaluate --pairs pairs.csv --out reports/mine   (CSV: id,source,target[,gt,label,source_neutral])\n
+  facexpr evaluate --benchmark probes --method all   (real photos + video frames onto unseen London neutrals)\n
+  facexpr evaluate --task edit --method warp,relative-au --n 2 --aus 12,4   (AU and emotion editing)"""
 
 
 def evaluate(
+    task: str = typer.Option("transfer", "--task", help="transfer (default: source expression onto target) or edit "
+                                                       "(AU and emotion edits of unseen London neutrals)."),
     benchmark: Optional[str] = typer.Option(
         None, "--benchmark", "-b",
-        help="london, or a dataset adapter: rafd, ckplus, mmi, cfd, jaffe, kdef, folders (<person>/<expression>.jpg)."),
+        help="london; probes or probes-judge (real photos and video frames onto unseen London neutrals); or a "
+             "dataset adapter: rafd, ckplus, mmi, cfd, jaffe, kdef, folders (<person>/<expression>.jpg)."),
     pairs: Optional[Path] = typer.Option(
         None, "--pairs", help="CSV with columns id,source,target and optionally gt,label,source_neutral "
                               "(paths relative to the CSV)."),
@@ -36,7 +43,8 @@ def evaluate(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Report folder (default: reports/<benchmark>)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Evaluate only this many pairs, spread evenly."),
     data: Optional[Path] = typer.Option(
-        None, "--data", help="Dataset folder for --benchmark (default: <FACEXPR_DATA or ../shared/data>/<benchmark>)."),
+        None, "--data", help="Dataset folder for --benchmark (default: <FACEXPR_DATA or ../shared/data>/<benchmark>; "
+                             "probes and --task edit: the shared data folder itself)."),
     judges: str = typer.Option("all", "--judges", help="Judge groups: all, or a comma-separated subset of "
                                                        "expression, emotion, identity, realism."),
     seed: int = typer.Option(0, "--seed", help="Seed for pair building (datasets) and KID subsets."),
@@ -44,11 +52,21 @@ def evaluate(
     results_md: Optional[Path] = typer.Option(None, "--results-md", help="Also write this RESULTS.md "
                                                                          "(numbers and plots only, no face images)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no table."),
+    n: int = typer.Option(10, "--n", min=1, help="--task edit: how many unseen London neutral targets."),
+    aus: Optional[str] = typer.Option(None, "--aus", help="--task edit: AUs to sweep, e.g. 12,4 (default: all)."),
+    deltas: Optional[str] = typer.Option(None, "--deltas", help="--task edit: requested changes in [0, 1] "
+                                                                "(default 0,0.25,0.5,0.75,1)."),
+    emotions: bool = typer.Option(True, "--emotions/--no-emotions", help="--task edit: also edit with every "
+                                                                         "emotion and score it with face-api."),
 ) -> None:
     """Score methods with independent judges (expression, emotion, identity, realism, speed) against
-    three reference rows; print the table and write results.json, report.md, a contact sheet and plots."""
-    from . import benchmarks, report, runner
-
+    three reference rows; print the table and write results.json, report.md, a contact sheet and plots.
+    With --task edit: AU controllability and emotion edits (edit.json, edit.md, contact sheets)."""
+    if task not in ("transfer", "edit"):
+        raise InputError(f"--task must be transfer or edit, got '{task}'")
+    if task == "edit":
+        return _evaluate_edit(method, n, aus, deltas, emotions, judges, data, out, results_md, quiet,
+                              benchmark, pairs)
     if (benchmark is None) == (pairs is None):
         raise InputError("give exactly one of --benchmark NAME or --pairs CSV")
     if pairs is not None and data is not None:
@@ -75,7 +93,7 @@ def evaluate(
     results = report.write_report(result, out, name, command, sheet_rows)
     if not quiet:
         for sub, data_ in results["subsets"].items():
-            report.print_table(data_["rows"], f"{name}: {report._subset_title(sub, data_['pairs'])}")
+            tables.print_table(data_["rows"], f"{name}: {report._subset_title(sub, data_['pairs'])}")
         typer.echo(f"{len(pair_list)} pairs, {result.wall_seconds:.0f} s; machine: "
                    f"{report.machine_line(results['machine'])}")
     if results_md is not None:
@@ -84,19 +102,38 @@ def evaluate(
     typer.echo(f"report: {out}", err=True)
 
 
+def _evaluate_edit(method, n, aus, deltas, emotions, judges, data, out, results_md, quiet, benchmark, pairs):
+    if pairs is not None or (benchmark or "london").lower() != "london":
+        raise InputError("--task edit runs on the unseen London neutrals (no --pairs; --benchmark london at most)")
+    groups = runner.JUDGE_GROUPS if judges.strip().lower() == "all" else tuple(
+        g.strip() for g in judges.split(",") if g.strip())
+    bad = set(groups) - set(runner.JUDGE_GROUPS)
+    if bad:
+        raise InputError(f"unknown judge group(s) {sorted(bad)} (choose from {', '.join(runner.JUDGE_GROUPS)})")
+    names, au_list, delta_list = edit.edit_methods(method), edit.parse_aus(aus), edit.parse_deltas(deltas)
+    root = data or data_root()  # the shared data folder, or its london/ folder
+    out = Path(out) if out is not None else Path("reports") / "edit"
+    log = (lambda m: None) if quiet else (lambda m: typer.echo(m, err=True))
+    reports = [edit.run(name, n, au_list, delta_list, identity="identity" in groups,
+                        emotions=emotions and "emotion" in groups, root=root, log=log) for name in names]
+    section = edit.write_report(reports, out, _command())
+    if not quiet:
+        typer.echo(section)
+    if results_md is not None:
+        typer.echo(f"results: {edit.write_results_md(section, results_md)}", err=True)
+    typer.echo(f"report: {out}", err=True)
+
+
 def _command() -> str:
     """The command line that produced this report (for report.md / RESULTS.md)."""
     argv = sys.argv[1:]
     if argv and argv[0] == "evaluate":
         argv = argv[1:]
-    prog = "python -m facexpr.evaluate.cli" if sys.argv and sys.argv[0].endswith(("cli.py", "-c")) \
-        else "facexpr evaluate"
+    prog = "facexpr evaluate"
     return " ".join([prog] + [shlex.quote(a) for a in argv])
 
 
 def _run(pair_list, methods, loaded, seed, sheet_rows, quiet):
-    from . import runner
-
     if quiet or not sys.stderr.isatty():
         return runner.evaluate_pairs(pair_list, methods, loaded, seed=seed, keep_crops=sheet_rows)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -107,15 +144,3 @@ def _run(pair_list, methods, loaded, seed, sheet_rows, quiet):
         return runner.evaluate_pairs(pair_list, methods, loaded, seed=seed, keep_crops=sheet_rows,
                                      progress=lambda done, total, pid: bar.update(task, completed=done, pid=pid))
 
-
-def main() -> None:
-    """``python -m facexpr.evaluate.cli [evaluate] ARGS``: the same as ``facexpr evaluate ARGS``."""
-    from ..cli import main as cli_main
-
-    if sys.argv[1:2] != ["evaluate"]:
-        sys.argv.insert(1, "evaluate")
-    cli_main()
-
-
-if __name__ == "__main__":
-    main()

@@ -11,7 +11,7 @@ by reference, so the three reference rows cost nothing extra and a photo used by
 * ``ref:gt``       - the output is the ground truth (the ceiling; errors to it are 0 by construction).
 
 A method is a name from :func:`facexpr.methods.available` or a checkpoint path (passed on as the
-method name), run through :func:`facexpr.transfer`; tests may also pass a :class:`MethodSpec` with
+method name), run through :func:`facexpr.pipeline.run_transfer`; tests may also pass a :class:`MethodSpec` with
 any function.
 """
 from __future__ import annotations
@@ -26,9 +26,20 @@ import cv2
 import numpy as np
 
 from ..datasets.expressions import EMOTIONS, Pair, load_ref, ref_path
-from ..errors import FacexprError, MethodNotFound, ModelError
+from ..errors import FacexprError, InputError, MethodNotFound, ModelError
+from ..faces import identity as identity_dlib
+from ..faces.crops import aligned_crop
+from ..faces.identity import MATCH_THRESHOLD
+from ..faces.landmarks import get_landmarker
+from ..methods import available
+from ..perceptual import get_lpips
+from ..pipeline import TransferConfig, run_transfer
 from . import metrics
-from .crops import aligned_crop
+from .judges.emotion_faceapi import EMOTIONS as FACEAPI
+from .judges.emotion_faceapi import get_faceapi_emotion
+from .judges.emotion_fer import CANONICAL, FER_CLASSES, get_fer_emotion
+from .judges.expression import EXPRESSION_MASK, read
+from .judges.inception import get_inception
 
 JUDGE_GROUPS = ("expression", "emotion", "identity", "realism")
 REFERENCE_ROWS = ("ref:identity", "ref:source", "ref:gt")
@@ -47,18 +58,14 @@ class MethodSpec:
 
 
 def transfer_method(name: str) -> MethodSpec:
-    import facexpr
-
     def run(source, target):
-        res = facexpr.transfer(source, target, method=name)
+        res = run_transfer(source, target, TransferConfig(method=name))
         return res.image, dict(res.timings)
     return MethodSpec(name, run)
 
 
 def resolve_methods(spec: str) -> list[MethodSpec]:
     """``"all"``, one name, a comma-separated list, or checkpoint paths."""
-    from ..methods import available
-
     names = available() if spec.strip().lower() == "all" else [s.strip() for s in spec.split(",") if s.strip()]
     if not names:
         raise MethodNotFound("no method given (use a name from `facexpr methods`, 'all', or a checkpoint path)")
@@ -94,26 +101,18 @@ class Judges:
     def __init__(self, groups=JUDGE_GROUPS):
         bad = set(groups) - set(JUDGE_GROUPS)
         if bad:
-            from ..errors import InputError
             raise InputError(f"unknown judge group(s) {sorted(bad)} (choose from {', '.join(JUDGE_GROUPS)})")
         self.groups = tuple(g for g in JUDGE_GROUPS if g in groups)
-        from ..faces.landmarks import get_landmarker
         get_landmarker()  # every group needs the face's landmarks
         self.timings: dict[str, float] = {g: 0.0 for g in ("analyze",) + self.groups if g != "expression"}
         if "emotion" in self.groups:
-            from .judges.emotion_faceapi import EMOTIONS as FACEAPI
-            from .judges.emotion_faceapi import get_faceapi_emotion
-            from .judges.emotion_fer import CANONICAL, FER_CLASSES, get_fer_emotion
             assert tuple(FACEAPI) == EMOTIONS
             self.faceapi, self.fer = get_faceapi_emotion(), get_fer_emotion()
             self._fer_order = [FER_CLASSES.index(next(k for k, v in CANONICAL.items() if v == e)) for e in EMOTIONS]
         if "identity" in self.groups:
-            from .judges import identity_dlib
             identity_dlib._models()
             self.dlib = identity_dlib.get_dlib_identity()
         if "realism" in self.groups:
-            from .judges.inception import get_inception
-            from .judges.lpips import get_lpips
             self.lpips = get_lpips()
             self.inception = get_inception()
 
@@ -123,8 +122,6 @@ class Judges:
         return t
 
     def judge(self, image: np.ndarray) -> Judgement:
-        from .judges.expression import read
-
         t = time.perf_counter()
         j = Judgement(expr=read(image))
         t = self._tick("analyze", t)
@@ -177,9 +174,6 @@ class Judges:
 def row_metrics(out: Judgement, pair: Pair, src: Judgement, tgt: Judgement, gt: Judgement | None,
                 srcn: Judgement | None, groups) -> dict:
     """Per-pair metrics of one output (NaN where not applicable or not measurable)."""
-    from .judges.expression import EXPRESSION_MASK
-    from .judges.identity_dlib import MATCH_THRESHOLD
-
     nan = math.nan
     r: dict = {"face": bool(out.face)}
     if "expression" in groups:

@@ -62,36 +62,11 @@ from typing import Iterable, Mapping, Union
 
 import numpy as np
 
-from ..errors import InputError
-from .action_units import AU_TABLE, AUS, estimate, estimate_sides, side_of
-from .blendshapes import INDEX, NAMES
-
-MAX_INTENSITY = 1.5
-MAX_DELTA = 1.0
-
-
-class EditSpecError(InputError):
-    """An AU edit or emotion request the user can fix."""
-
-
-class UnknownActionUnit(EditSpecError):
-    pass
-
-
-class MalformedAUSpec(EditSpecError):
-    pass
-
-
-class AUDeltaOutOfRange(EditSpecError):
-    pass
-
-
-class UnknownEmotion(EditSpecError):
-    pass
-
-
-class IntensityOutOfRange(EditSpecError):
-    pass
+from ..errors import (AUDeltaOutOfRange, EditSpecError, IntensityOutOfRange, MalformedAUSpec,  # noqa: F401
+                      UnknownActionUnit, UnknownEmotion)
+from ..limits import MAX_DELTA, MAX_INTENSITY, check_intensity  # noqa: F401
+from .action_units import AU_TABLE, AUS, au_matrix, estimate, estimate_sides, side_of
+from .blendshapes import INDEX, NAMES, region_mask
 
 
 # AUs whose blendshapes have a left and a right half: they can be edited on one side (L12, R12).
@@ -170,13 +145,6 @@ def parse_au_spec(spec: str) -> tuple[int, float]:
     return pos, check_delta(pos, float(m.group(2)))
 
 
-def check_intensity(intensity: float) -> float:
-    x = float(intensity)
-    if not math.isfinite(x) or not 0.0 <= x <= MAX_INTENSITY:
-        raise IntensityOutOfRange(f"intensity must be between 0 and {MAX_INTENSITY}, got {intensity}")
-    return x
-
-
 def au_deltas(aus: AUEdits) -> np.ndarray:
     """Δ in :data:`UNITS` order from ``"AU12=+0.8"`` specs (one string or several) or a
     mapping ``{12: 0.8, "AU4": -0.5, "R14": 0.3}``. A unit given twice is an error."""
@@ -234,9 +202,6 @@ def desired_aus(current_aus: np.ndarray, delta: np.ndarray) -> np.ndarray:
 
 def au_region_mask(regions) -> np.ndarray:
     """(len(AUS),) 1 for the AUs whose blendshapes lie in ``regions`` (brows, eyes, mouth), else 0."""
-    from .action_units import au_matrix
-    from .blendshapes import region_mask
-
     return np.clip(au_matrix() @ region_mask(tuple(regions)), 0.0, 1.0)
 
 

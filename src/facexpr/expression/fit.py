@@ -15,9 +15,12 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from ..datasets import london, video
 from ..faces.align import to_canonical, umeyama
 from ..faces.topology import STABLE
+from ..io import load_image
 from .model import ExpressionModel
+from .shading import atlas_layout, atlas_weight, log_luminance_texture
 
 
 @dataclass
@@ -82,8 +85,6 @@ def fit_shading(groups: list[Group], model: ExpressionModel, ridge: float = 2.0,
     Much stronger ridge than the geometry (2.0 vs 0.05) and a light blur: with ~60 people the
     per-texel fit would otherwise memorise individual beards, pores and frown lines; what
     survives is the shared shading (smile lines, cheek bulge)."""
-    from .shading import atlas_layout, atlas_weight, log_luminance_texture
-
     layout = atlas_layout(model.mean_shape, size)
     textures = []
     for g in groups:
@@ -99,9 +100,6 @@ def fit_shading(groups: list[Group], model: ExpressionModel, ridge: float = 2.0,
 
 def _images(g: Group):
     """The images behind a group's samples, in order (video frames decoded again)."""
-    from ..datasets import video
-    from ..io import load_image
-
     frames_of: dict = {}
     for path, idx in g.sources:
         if idx is None:
@@ -129,9 +127,6 @@ def landmark_error(model: ExpressionModel, neutral: Group | np.ndarray, expressi
 def collect(root: Path, analyze: Callable, video_every: int = 3, london_part: str = "train",
             log=print) -> list[Group]:
     """Annotate the fitting data: London pairs of ``london_part`` and frames of every clip."""
-    from ..datasets import london, video
-    from ..io import load_image
-
     groups = []
     for p in london.split(root, london_part):
         faces = [analyze(load_image(f)) for f in (p.neutral, p.smiling)]
@@ -157,9 +152,6 @@ def collect(root: Path, analyze: Callable, video_every: int = 3, london_part: st
 def fit_default(root: Path, out: Path, analyze: Callable, ridge: float = 0.05, video_every: int = 3,
                 log=print) -> dict:
     """Fit on London *train* + all video clips; report the error on London *unseen*; save."""
-    from ..datasets import london
-    from ..io import load_image
-
     groups = collect(root, analyze, video_every=video_every, london_part="train", log=log)
     reference = reference_shape([g.landmarks[0] for g in groups if g.kind == "pair"])
     model = fit(groups, ridge=ridge, reference=reference, meta={

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
+from .shading import atlas_layout
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "expression_linear.safetensors"
 
@@ -39,8 +40,6 @@ class ExpressionModel:
     @property
     def layout(self) -> np.ndarray:
         """Atlas positions of the landmarks for :attr:`shading`."""
-        from .shading import atlas_layout
-
         return atlas_layout(self.mean_shape, self.shading.shape[-1] if self.shading is not None else 128)
 
     def shading_ratio(self, blendshape_delta: np.ndarray) -> np.ndarray | None:

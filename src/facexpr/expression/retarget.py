@@ -13,10 +13,11 @@ from ..faces.align import to_canonical
 from ..faces.landmarks import Face
 from ..faces.topology import (BROW_LEFT, BROW_RIGHT, EYE_LEFT, EYE_RIGHT, IRIS_LEFT, IRIS_RIGHT,
                               IRISES, LIPS_INNER, LIPS_OUTER)
+from ..limits import MAX_INTENSITY
 from .blendshapes import FITTED, INDEX, NAMES, REGIONS, region_mask
 from .model import ExpressionModel
+from .shading import MESH_POINTS, region_texture_weight
 
-MAX_INTENSITY = 1.5
 CLOSED_EYE = 0.5  # eyeBlink score above which the warp cannot open the eye (no eyeball to show)
 # Differences of the *fitted* coefficients below this are not transferred between two people: on
 # neutral photos of unseen London people 90 % of the fitted values stay under 0.35 — a low brow or
@@ -29,6 +30,7 @@ FIT_GATE = 0.3
 class RetargetConfig:
     intensity: float = 1.0
     regions: tuple[str, ...] = REGIONS
+    gate: bool = True  # FIT_GATE between two people; an edit's request is exact and is not gated
 
     def __post_init__(self):
         if not 0.0 <= self.intensity <= MAX_INTENSITY:
@@ -60,7 +62,7 @@ def expression_delta(source_bs: np.ndarray, target_bs: np.ndarray, cfg: Retarget
     """The blendshape change to apply: source minus target (the fitted shapes through
     :data:`FIT_GATE`), in the chosen regions, scaled."""
     delta = np.asarray(source_bs, np.float64) - target_bs
-    gate = _FITTED_MASK & (np.abs(delta) > 0)
+    gate = _FITTED_MASK & (np.abs(delta) > 0) & cfg.gate
     delta[gate] = np.sign(delta[gate]) * np.maximum(np.abs(delta[gate]) - FIT_GATE, 0.0) / (1.0 - FIT_GATE)
     delta = delta * region_mask(cfg.regions) * cfg.intensity
     for side in ("Left", "Right"):
@@ -121,8 +123,6 @@ def retargeted(target: Face, delta: np.ndarray, model: ExpressionModel,
     shading = model.shading_ratio(delta)
     layout = model.layout if shading is not None else None
     if shading is not None and point_weights is not None:  # shading obeys --regions too
-        from .shading import MESH_POINTS, region_texture_weight
-
         shading = shading * region_texture_weight(layout, point_weights, shading.shape[-1], MESH_POINTS)
     return Retargeted(apply_delta(target, delta, model, point_weights), delta,
                       np.clip(target.blendshapes + (delta if requested is None else requested), 0, 1),

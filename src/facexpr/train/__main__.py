@@ -1,4 +1,5 @@
-"""``python -m facexpr.train prepare|train|export ...`` (e.g. under ``accelerate launch -m``)."""
-from .cli import main
+"""``python -m facexpr.train prepare|train|export ...`` (e.g. under ``accelerate launch -m``): the
+same as ``facexpr prepare|train|export ...`` (an entry point: the app layer)."""
+from ..cli import main
 
 main()

@@ -17,6 +17,7 @@ from ..expression.model import ExpressionModel
 from ..faces.landmarks import Face
 from ..faces.mesh import MeshSampler
 from .config import DeformConfig
+from ..expression.retarget import apply_delta
 
 
 def movable(regions=("brows", "eyes", "mouth")) -> np.ndarray:
@@ -57,8 +58,6 @@ def deform(image: np.ndarray, landmarks: np.ndarray, blendshapes: np.ndarray, de
            model: ExpressionModel, pose: np.ndarray | None = None, grid: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``image`` (a crop, (S, S, 3)) with the expression changed by ``delta``: the warped crop and
     its new landmarks (478, 3), both in crop pixels."""
-    from ..expression.retarget import apply_delta
-
     h, w = image.shape[:2]
     face = Face(np.asarray(landmarks, np.float64), np.asarray(blendshapes, np.float32),
                 np.eye(4) if pose is None else np.asarray(pose, np.float64), (w, h))

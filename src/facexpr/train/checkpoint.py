@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..methods.exported import load_module
+
 LATEST = "latest"
 
 
@@ -72,15 +74,6 @@ def save_module(module: torch.nn.Module, path: Path, metadata: dict | None = Non
     sd = {k: (v.detach().to(dtype) if dtype is not None and v.is_floating_point() else v.detach())
           .cpu().contiguous().clone() for k, v in module.state_dict().items()}
     save_file(sd, str(path), metadata={k: str(v) for k, v in (metadata or {}).items()})
-
-
-def load_module(module: torch.nn.Module, path: Path, strict: bool = True) -> None:
-    from safetensors.torch import load_file
-
-    sd = load_file(str(path))
-    ref = module.state_dict()
-    sd = {k: v.to(ref[k].dtype) if k in ref else v for k, v in sd.items()}
-    module.load_state_dict(sd, strict=strict)
 
 
 def checkpoint_dir(run_dir: Path, step: int) -> Path:

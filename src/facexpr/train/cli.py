@@ -1,6 +1,7 @@
 """Command-line functions ``prepare``, ``train`` and ``export``: plain functions with typer
-defaults, registered by the main app (``app.command("prepare")(prepare)``...) and by this
-package's own small app (``python -m facexpr.train ...``, handy with ``accelerate launch``)."""
+defaults, registered by the main app (``app.command("prepare")(prepare)``...; ``python -m
+facexpr.train ...``, handy with ``accelerate launch``, runs that app) and by this package's own
+small app (:func:`make_app`, for tests)."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,8 @@ from typing import List, Optional
 import typer
 
 from ..errors import FacexprError
+from .config import load_config
+from .prepare import prepare as run_prepare
 
 
 def _fail(msg: str, code: int = 2) -> None:
@@ -35,12 +38,10 @@ def prepare(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar with ETA."),
 ):
     """Detect, align, crop and annotate every image of DATASET once, into a resumable cache."""
-    from .prepare import prepare as run
-
     if size not in (64, 128, 256, 512):
         _fail(f"--size must be 128 or 256 (64 and 512 are allowed for experiments), got {size}")
     try:
-        report = run(dataset, root, out, size=size, every=every, identity=identity, limit=limit,
+        report = run_prepare(dataset, root, out, size=size, every=every, identity=identity, limit=limit,
                      retry_failed=retry_failed, progress=progress, log=_err)
     except FacexprError as e:
         _fail(str(e), e.exit_code)
@@ -56,12 +57,10 @@ def train(
     from_checkpoint: Optional[Path] = typer.Option(None, "--from", help="Resume from this checkpoint folder."),
 ):
     """Train a method from a config (CPU, one GPU, or many through `accelerate launch`)."""
-    from .config import load_config
-    from .trainer import NonFiniteLoss, train as run
-
+    from .trainer import NonFiniteLoss, train as run_training  # torch: loaded only by this command
     try:
         cfg = load_config(config, overrides or [])
-        summary = run(cfg, resume=from_checkpoint or resume, log=_err)
+        summary = run_training(cfg, resume=from_checkpoint or resume, log=_err)
     except FacexprError as e:
         _fail(str(e), e.exit_code)
     except NonFiniteLoss as e:
@@ -78,8 +77,7 @@ def export(
     metrics: Optional[Path] = typer.Option(None, "--metrics", help="JSON of evaluation metrics for the model card."),
 ):
     """Export a run's generator as a small fp16 safetensors file plus a model card."""
-    from .export import export as run_export
-
+    from .export import export as run_export  # torch: loaded only by this command
     if weights not in ("ema", "raw"):
         _fail(f"--weights must be ema or raw, got {weights}")
     try:
@@ -98,14 +96,3 @@ def make_app() -> typer.Typer:
     app.command("export")(export)
     return app
 
-
-def main() -> None:
-    """``python -m facexpr.train COMMAND …`` (what torchrun / accelerate launch start): the same
-    as ``facexpr COMMAND …``."""
-    from ..cli import main as cli_main
-
-    cli_main()
-
-
-if __name__ == "__main__":
-    main()

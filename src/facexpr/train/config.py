@@ -18,11 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
-from ..errors import InputError
-
-
-class ConfigError(InputError):
-    """A config file or override the user can fix."""
+from ..errors import ConfigError
 
 
 REGIMES = ("self_supervised", "same_person", "unpaired", "mixed")
@@ -257,6 +253,20 @@ def _build(cls, data: dict, where: str = ""):
     return obj
 
 
+def check_choice(value, choices, where: str) -> None:
+    """:class:`ConfigError` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ConfigError(f"config: {where} must be one of {', '.join(str(c) for c in choices)}, got {value!r}")
+
+
+def build_section(cls, data: dict, where: str):
+    """A method's own config section (``model:``, say) as its dataclass ``cls``: an unknown key or a
+    value of the wrong type is a :class:`ConfigError` listing the known keys."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"config: {where} must be a mapping, got {data!r}")
+    return _build(cls, data, where)
+
+
 def deep_merge(base: dict, over: dict) -> dict:
     out = dict(base)
     for k, v in over.items():
@@ -275,7 +285,9 @@ def _read_yaml(path: Path, seen: tuple = ()) -> dict:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
-        raise ConfigError(f"config: {path}: not valid YAML ({e})") from None
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"config: {path}: not valid YAML ({getattr(e, 'problem', None) or 'unreadable'}{where})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config: {path}: the top level must be a mapping")
     base = data.pop("base", None)

@@ -36,10 +36,16 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from ..cache import CacheError, read_index, read_item, read_meta
+from ..methods.samples import make_sample
 from ..expression import action_units
 from ..expression.blendshapes import region_mask
 from .config import DataConfig
-from .prepare import CacheError, read_index, read_item, read_meta
+from .config import REGIMES
+from ..expression.model import load_default_model
+from ..faces.landmarks import Face
+from ..expression.retarget import apply_delta
+from .augment import deform, random_delta
 
 SIDES = ("target", "source")
 
@@ -98,49 +104,12 @@ class FaceCache:
         return d
 
 
-def to_tensor_image(img: np.ndarray) -> np.ndarray:
-    """(S, S, 3) uint8 -> (3, S, S) float32 in [-1, 1]."""
-    return np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32) / 127.5 - 1.0
-
-
-def to_uint8_image(x) -> np.ndarray:
-    """(3, S, S) tensor/array in [-1, 1] -> (S, S, 3) uint8."""
-    a = x.detach().float().cpu().numpy() if hasattr(x, "detach") else np.asarray(x, np.float32)
-    return np.clip((a.transpose(1, 2, 0) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
-
-
-def _side(prefix: str, d: dict) -> dict:
-    ident = d.get("identity")
-    return {prefix: to_tensor_image(d["image"]),
-            f"{prefix}_landmarks": np.asarray(d["landmarks"], np.float32),
-            f"{prefix}_blendshapes": np.asarray(d["blendshapes"], np.float32),
-            f"{prefix}_aus": np.asarray(d["aus"], np.float32),
-            f"{prefix}_identity": np.zeros(128, np.float32) if ident is None else np.asarray(ident, np.float32)}
-
-
-def make_sample(target: dict, source: dict, want: dict, gt: np.ndarray | None = None, index: int = 0) -> dict:
-    """One sample in the common format from plain dicts (``image`` uint8, ``landmarks``,
-    ``blendshapes``, ``aus``, ``identity``); ``want`` has ``landmarks`` and ``blendshapes``.
-    Used by the datasets and by inference (:mod:`facexpr.train.method`)."""
-    s = {**_side("target", target), **_side("source", source)}
-    want_bs = np.asarray(want["blendshapes"], np.float32)
-    s["want_landmarks"] = np.asarray(want["landmarks"], np.float32)
-    s["want_blendshapes"] = want_bs
-    s["want_aus"] = np.asarray(want.get("aus", action_units.estimate(want_bs, action_units.AUS_V1)), np.float32)
-    s["gt"] = to_tensor_image(gt) if gt is not None else np.zeros_like(s["target"])
-    s["has_gt"] = np.float32(gt is not None)
-    s["index"] = np.int64(index)
-    return s
-
-
 class PairDataset:
     """Map-style dataset over an unbounded index space: ``ds[i]`` is a deterministic function of
     ``(seed, i)`` for the configured regime (see the module docstring)."""
 
     def __init__(self, cache: FaceCache, cfg: DataConfig, seed: int = 0,
                  transform: Callable[[dict], dict] | None = None, model=None):
-        from .config import REGIMES
-
         if cfg.regime not in REGIMES:
             raise ValueError(f"unknown regime {cfg.regime!r}")
         self.cache, self.cfg, self.seed, self.transform = cache, cfg, seed, transform
@@ -166,8 +135,6 @@ class PairDataset:
     @property
     def model(self):
         if self._model is None:
-            from ..expression.model import load_default_model
-
             self._model = load_default_model()
         return self._model
 
@@ -200,15 +167,11 @@ class PairDataset:
         return np.clip(np.asarray(d["aus"], np.float32) + change, 0.0, 1.0).astype(np.float32)
 
     def _face(self, d: dict):
-        from ..faces.landmarks import Face
-
         s = self.cache.size
         return Face(np.asarray(d["landmarks"], np.float64), np.asarray(d["blendshapes"], np.float32),
                     np.asarray(d["pose"], np.float64), (s, s))
 
     def _unpaired(self, rng, index):
-        from ..expression.retarget import apply_delta
-
         n = len(self.cache)
         t = int(rng.integers(n))
         s = int(rng.integers(n))
@@ -237,8 +200,6 @@ class PairDataset:
                                     "aus": gd["aus"]}, gd["image"], index)
 
     def _self_supervised(self, rng, index):
-        from .augment import deform, random_delta
-
         n = len(self.cache)
         a = int(rng.integers(n))
         ad = self._load(a)
@@ -292,27 +253,3 @@ def fixed_batch(dataset: PairDataset, n: int, offset: int = 10 ** 12) -> dict:
     import torch
 
     return torch.utils.data.default_collate([dataset[offset + i] for i in range(n)])
-
-
-def landmark_map(landmarks: np.ndarray, size: int, thickness: int = 1) -> np.ndarray:
-    """A (1, S, S) float32 drawing of the face's contours (oval, brows, eyes, irises, lips, nose
-    bridge) in [0, 1]: the usual way to condition an image generator on landmarks."""
-    import cv2
-
-    from ..faces.topology import (BROW_LEFT, BROW_RIGHT, EYE_LEFT, EYE_RIGHT, FACE_OVAL, IRIS_LEFT,
-                                  IRIS_RIGHT, LIPS_INNER, LIPS_OUTER)
-
-    xy = np.asarray(landmarks, np.float64)[:, :2]
-    canvas = np.zeros((size, size), np.uint8)
-    shift = 4
-    pts = lambda idx: np.round(xy[list(idx)] * (1 << shift)).astype(np.int32)  # noqa: E731
-    closed = (FACE_OVAL, EYE_RIGHT, EYE_LEFT, LIPS_OUTER, LIPS_INNER)
-    opened = (BROW_RIGHT[:5], BROW_RIGHT[5:], BROW_LEFT[:5], BROW_LEFT[5:], (168, 6, 197, 195, 5, 4))
-    cv2.polylines(canvas, [pts(c) for c in closed], True, 255, thickness, cv2.LINE_AA, shift)
-    cv2.polylines(canvas, [pts(c) for c in opened], False, 255, thickness, cv2.LINE_AA, shift)
-    for iris in (IRIS_RIGHT, IRIS_LEFT):
-        c = xy[iris[0]]
-        r = float(np.linalg.norm(xy[list(iris[1:])] - c, axis=1).mean())
-        cv2.circle(canvas, tuple(np.round(c * (1 << shift)).astype(int)), int(round(r * (1 << shift))), 255,
-                   thickness, cv2.LINE_AA, shift)
-    return (canvas.astype(np.float32) / 255.0)[None]

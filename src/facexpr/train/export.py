@@ -3,7 +3,7 @@
 The file's metadata holds everything needed to rebuild and run the generator without the training
 run: ``format`` (``facexpr-generator``), ``task`` (the registered task), ``spec`` (the generator's
 constructor arguments, JSON), ``size`` (crop side) and ``card`` (the model card, JSON).
-:func:`load_exported` rebuilds it; :class:`facexpr.train.method.ExportedMethod` renders transfers
+:func:`facexpr.methods.exported.load_exported` rebuilds it; :class:`facexpr.methods.exported.ExportedMethod` renders transfers
 with it (what ``--method path/to/model.safetensors`` loads).
 """
 from __future__ import annotations
@@ -16,11 +16,11 @@ from pathlib import Path
 
 import torch
 
-from ..errors import ModelError
-from .checkpoint import latest_checkpoint, load_module, read_state, save_module
+from ..io import atomic_write_text, default_file_mode
+from ..methods.exported import FORMAT, load_module
+from .checkpoint import latest_checkpoint, read_state, save_module
 from .config import ConfigError, config_from_dict
-
-FORMAT = "facexpr-generator"
+from .tasks import get_task
 
 
 def _config_of(ckpt: Path):
@@ -54,7 +54,7 @@ def card_markdown(card: dict) -> str:
 | task | `{card['task']}` |
 | weights | {card['weights']} (fp16), {card['parameters']:,} parameters, {card['file_bytes']:,} bytes |
 | sha256 | `{card['sha256']}` |
-| crop | {card['size']} px, aligned by `facexpr.evaluate.crops.alignment` |
+| crop | {card['size']} px, aligned by `facexpr.faces.crops.alignment` |
 | training | {card['steps']:,} iterations, {card['samples']:,} samples, {card['training_seconds'] / 3600:.2f} h |
 | hardware | {card['hardware']} (mixed precision: {card['mixed_precision']}, processes: {card['world_size']}) |
 | regime | {card['regime']} |
@@ -82,8 +82,6 @@ def export(run: Path, out: Path, weights: str = "ema", checkpoint: Path | None =
            metrics: dict | Path | None = None) -> dict:
     """Write ``out`` (.safetensors, fp16), ``out``.json and ``out``.md from a run's newest checkpoint
     (or ``checkpoint``); ``weights``: ``ema`` (default, when the run kept one) or ``raw``."""
-    from .tasks import get_task
-
     run, out = Path(run), Path(out)
     ckpt = Path(checkpoint) if checkpoint else latest_checkpoint(run)
     if ckpt is None or not (ckpt / "state.json").is_file():
@@ -118,42 +116,11 @@ def export(run: Path, out: Path, weights: str = "ema", checkpoint: Path | None =
     save_module(G, tmp, dtype=torch.float16, metadata={
         "format": FORMAT, "task": cfg.task, "size": str(cfg.size),
         "spec": json.dumps(task.generator_spec(G)), "card": json.dumps(card)})
-    from ..io import default_file_mode
-
     os.chmod(tmp, default_file_mode())  # safetensors creates files 0600; an export is meant to be shared
     tmp.replace(out)
     data = out.read_bytes()
     card["file_bytes"] = len(data)
     card["sha256"] = hashlib.sha256(data).hexdigest()
-    from ..io import atomic_write_text
-
     atomic_write_text(out.with_suffix(".json"), json.dumps(card, indent=1))
     atomic_write_text(out.with_suffix(".md"), card_markdown(card))
     return card
-
-
-def load_exported(path: Path, device: str = "cpu"):
-    """``(generator (float32, eval), task, card)`` from an exported file."""
-    from safetensors import safe_open
-
-    from .tasks import get_task
-
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"{path}: exported generator not found")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-    except Exception as e:
-        raise ModelError(f"{path}: not a safetensors file ({e})") from None
-    if meta.get("format") != FORMAT:
-        raise ModelError(f"{path}: not a facexpr generator (no '{FORMAT}' metadata)")
-    card = json.loads(meta["card"])
-    cfg = config_from_dict(card["config"])
-    task = get_task(meta["task"])(cfg)
-    G = task.build_generator(json.loads(meta["spec"]))
-    try:
-        load_module(G, path)
-    except RuntimeError as e:
-        raise ModelError(f"{path}: weights do not fit the generator ({e})") from None
-    return G.float().eval().to(device), task, card

@@ -5,7 +5,7 @@
   non-saturating GAN);
 * penalties: :func:`gradient_penalty` (WGAN-GP on real/fake interpolates) and :func:`r1_penalty`;
 * reconstruction: :func:`l1` (optionally per-sample weighted), :func:`pyramid_l1`, :class:`Perceptual` (the VGG16
-  trunk of ST-LPIPS, loaded by :mod:`facexpr.evaluate.judges.lpips`), :func:`cycle`;
+  trunk of ST-LPIPS, loaded by :mod:`facexpr.perceptual`), :func:`cycle`;
 * expression: :func:`au_regression` (predicted vs wanted AU intensities);
 * regularisers: :func:`total_variation`, :func:`mask_l1` (keep the edited area small),
   :func:`mask_mean` (GANimation's: keep the mask from saturating to "no edit") and :func:`mask_tv`
@@ -17,6 +17,7 @@ import copy
 
 import torch
 import torch.nn.functional as F
+from ..perceptual import get_lpips
 
 
 def d_adversarial(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -125,7 +126,7 @@ def mask_tv(mask: torch.Tensor) -> torch.Tensor:
 class Perceptual(torch.nn.Module):
     """Perceptual distance with the VGG16 trunk of ST-LPIPS (Ghildyal & Liu 2022).
 
-    Reuses the evaluation judge's loader and forward (:class:`facexpr.evaluate.judges.lpips.STLPIPS`;
+    Reuses the evaluation judge's loader and forward (:class:`facexpr.perceptual.STLPIPS`;
     weights from the stlpips-pytorch wheel, fetched by ``facexpr fetch-models``). ``mode``:
     ``"lpips"`` (the learned linear heads: the ST-LPIPS distance itself) or ``"l1"`` (mean L1 of the
     unit-normalised features of the five stages). The VGG weights are frozen and are not part of
@@ -134,7 +135,6 @@ class Perceptual(torch.nn.Module):
 
     def __init__(self, mode: str = "lpips"):
         super().__init__()
-        from ..evaluate.judges.lpips import get_lpips
 
         if mode not in ("lpips", "l1"):
             raise ValueError(f"unknown perceptual mode {mode!r}")

@@ -13,7 +13,7 @@ facial transformation matrix), ``aus`` (17,) estimated AU intensities in
 :data:`~facexpr.expression.action_units.AUS` order, ``identity`` (128,) dlib descriptor (zeros
 when off), ``align`` (2, 3) the image->crop affine.
 
-The crop is the evaluation's fixed similarity transform (:func:`facexpr.evaluate.crops.alignment`:
+The crop is the evaluation's fixed similarity transform (:func:`facexpr.faces.crops.alignment`:
 the expression-stable MediaPipe points onto a fixed template), so a trained network sees the same
 framing at inference. Resumable: an item is written to a temp file and renamed, then its index line
 is appended and flushed; a crash or Ctrl-C loses at most the image in flight, and a second run
@@ -21,72 +21,28 @@ skips every key already in the index (failures too, unless ``retry_failed``).
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from ..cache import CACHE_VERSION, Annotation, CacheError, identity_box, read_index, write_item
 from ..errors import InputError
+from ..expression import action_units
+from ..expression.action_units import AUS_V1 as AUS  # the 17-AU labels of the cache format
+from ..faces.crops import aligned_crop, alignment, crop_landmarks
+from ..faces.identity import get_dlib_identity
+from ..faces.landmarks import MIN_FACE_PX, analyze_faces
+from ..io import atomic_write_text
 from .sources import Item, list_items
-
-CACHE_VERSION = 1
-# dlib's HOG box on a template-aligned crop (measured: (35, 36, 221, 222) at 256 px on every London
-# and Canada face tried), as fractions of the crop side: the identity descriptor reads this box.
-ID_BOX = (35 / 256, 36 / 256, 221 / 256, 222 / 256)
-
-
-class CacheError(InputError):
-    pass
-
-
-@dataclass
-class Annotation:
-    image: np.ndarray        # (S, S, 3) uint8 aligned crop
-    landmarks: np.ndarray    # (478, 3) float32, crop px
-    blendshapes: np.ndarray  # (52,) float32
-    pose: np.ndarray         # (4, 4) float32
-    aus: np.ndarray          # (17,) float32
-    identity: np.ndarray     # (128,) float32 (zeros: not computed)
-    align: np.ndarray        # (2, 3) float64 image -> crop
-    face_px: float
-    yaw_pitch_roll: tuple[float, float, float] = (0.0, 0.0, 0.0)  # degrees
-
-
-def crop_landmarks(landmarks: np.ndarray, M: np.ndarray) -> np.ndarray:
-    """Image-space (478, 3) landmarks in crop pixels (z scaled by the similarity's scale)."""
-    lm = np.asarray(landmarks, np.float64)
-    out = np.empty_like(lm)
-    out[:, :2] = lm[:, :2] @ M[:, :2].T + M[:, 2]
-    out[:, 2] = lm[:, 2] * float(np.sqrt(abs(np.linalg.det(M[:, :2]))))
-    return out
-
-
-def identity_box(M: np.ndarray, size: int) -> tuple[int, int, int, int]:
-    """:data:`ID_BOX` of the crop, mapped back into the photo (its bounding box)."""
-    import cv2
-
-    x0, y0, x1, y1 = (np.array(ID_BOX) * size).tolist()
-    corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64)
-    pts = corners @ cv2.invertAffineTransform(M).T
-    (a, b), (c, d) = pts.min(0), pts.max(0)
-    return int(round(a)), int(round(b)), int(round(c)), int(round(d))
-
 
 def annotate(rgb: np.ndarray, size: int, analyze: Callable | None = None,
              embedder=None) -> Annotation | str:
     """The :class:`Annotation` of the largest face in ``rgb``, or the reason there is none."""
-    from ..evaluate.crops import aligned_crop, alignment
-    from ..expression import action_units
-    from ..faces.landmarks import MIN_FACE_PX
-
-    if analyze is None:
-        from ..faces.landmarks import analyze_faces as analyze
-    faces = analyze(rgb)
+    faces = (analyze or analyze_faces)(rgb)
     if not faces:
         return "no face found"
     face = faces[0]
@@ -105,77 +61,7 @@ def annotate(rgb: np.ndarray, size: int, analyze: Callable | None = None,
                       ident, M, float(face.size), face.yaw_pitch_roll())
 
 
-# ----------------------------------------------------------------------------------- cache files
-
-def _encode_png(img: np.ndarray) -> np.ndarray:
-    import cv2
-
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(img[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 3])
-    if not ok:
-        raise RuntimeError("PNG encoding failed")
-    return np.frombuffer(buf.tobytes(), np.uint8)
-
-
-def decode_png(buf: np.ndarray) -> np.ndarray:
-    import cv2
-
-    img = cv2.imdecode(np.asarray(buf, np.uint8), cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError("corrupt PNG in cache")
-    return np.ascontiguousarray(img[..., ::-1])
-
-
-def item_path(key: str) -> str:
-    return f"items/{key[-2:]}/{key}.npz"
-
-
-def write_item(root: Path, key: str, ann: Annotation) -> str:
-    rel = item_path(key)
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    np.savez(buf, image_png=_encode_png(ann.image), landmarks=ann.landmarks, blendshapes=ann.blendshapes,
-             pose=ann.pose, aus=ann.aus, identity=ann.identity, align=ann.align)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, path)
-    return rel
-
-
-def read_item(root: Path, rel: str) -> dict[str, np.ndarray]:
-    with np.load(Path(root) / rel) as z:
-        d = {k: z[k] for k in z.files}
-    d["image"] = decode_png(d.pop("image_png"))
-    return d
-
-
-def read_index(root: Path) -> dict[str, dict]:
-    """key -> its last index record (a torn last line, from a crash, is ignored)."""
-    out: dict[str, dict] = {}
-    path = Path(root) / "index.jsonl"
-    if not path.is_file():
-        return out
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(rec, dict) and "key" in rec:
-                out[rec["key"]] = rec
-    return out
-
-
-def read_meta(root: Path) -> dict:
-    path = Path(root) / "meta.json"
-    if not path.is_file():
-        raise CacheError(f"{root}: not a prepared cache (no meta.json; run `facexpr prepare` first)")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def _open_cache(out: Path, meta: dict) -> None:
-    from ..io import atomic_write_text
-
     out.mkdir(parents=True, exist_ok=True)
     path = out / "meta.json"
     if path.is_file():
@@ -205,8 +91,6 @@ def _needs_fix_line(path: Path) -> bool:
 def au_agreement(records: list[dict]) -> dict | None:
     """Per AU: Pearson r, mean absolute error (0-1 scale, = OpenFace intensity / 5), means, between
     the blendshape estimate and the OpenFace labels of ``records`` (index lines); None if no labels."""
-    from ..expression.action_units import AUS_V1 as AUS
-
     pairs = [(r["aus"], r["au_labels"]) for r in records if r.get("ok") and r.get("au_labels") is not None]
     if not pairs:
         return None
@@ -270,17 +154,13 @@ def prepare(dataset: str, root: Path, out: Path, size: int = 256, every: int = 0
         items = items[:limit]
     if identity and embedder is None:
         try:
-            from ..evaluate.judges.identity_dlib import get_dlib_identity
-
             embedder = get_dlib_identity()
             embedder.detect(np.zeros((64, 64, 3), np.uint8))  # load the models now: fail early
         except ImportError:
             raise CacheError("identity embeddings need dlib (pip install 'facexpr[eval]'); "
                              "or pass --no-identity") from None
-    from ..expression.action_units import AUS_V1 as AUS
-
     meta = {"version": CACHE_VERSION, "size": size, "dataset": dataset, "root": str(Path(root).resolve()),
-            "crop": "facexpr.evaluate.crops.alignment (STABLE points onto the fixed template)",
+            "crop": "facexpr.faces.crops.alignment (STABLE points onto the fixed template)",
             "aus": list(AUS), "identity": "dlib_face_recognition_resnet_model_v1" if identity else None}
     _open_cache(out, meta)
     index_path = out / "index.jsonl"
@@ -290,8 +170,7 @@ def prepare(dataset: str, root: Path, out: Path, size: int = 256, every: int = 0
     report = {"dataset": dataset, "items": len(items), "already_done": len(items) - len(todo), "new_ok": 0,
               "new_failed": 0, "failures": {}, "seconds": 0.0, "images_per_s": None, "interrupted": False}
     log(f"prepare {dataset}: {len(items)} images, {len(items) - len(todo)} already in {out}, {len(todo)} to do")
-    if analyze is None and todo:
-        from ..faces.landmarks import analyze_faces as analyze
+    analyze = analyze or analyze_faces
     t0 = time.perf_counter()
     fix = _needs_fix_line(index_path)
     with open(index_path, "a", encoding="utf-8") as index, _progress(progress and bool(todo), len(todo)) as bar:
@@ -338,8 +217,6 @@ def prepare(dataset: str, root: Path, out: Path, size: int = 256, every: int = 0
             ag = au_agreement(records)
             if ag:
                 report["au_agreement"] = ag
-            from ..io import atomic_write_text
-
             atomic_write_text(out / "prepare.json", json.dumps(report, indent=1))
     if report.get("au_agreement"):
         log(format_agreement(report["au_agreement"]))

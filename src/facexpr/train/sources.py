@@ -24,6 +24,12 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..expression.action_units import AUS_V1 as AUS  # OpenFace 2 has exactly these 17
+from ..datasets.ckplus import IMAGE_EXTS as CK_EXTS
+from ..datasets.expressions import canonical_emotion, load_ref, ref_path
+from .. import datasets as ds
+from ..datasets import ckplus, london, mmi, video
+from ..datasets.video import frames
+from ..errors import NotAnImage
 
 DATASETS = ("london", "rafd", "ckplus", "mmi", "cfd", "jaffe", "kdef", "folders", "images", "video", "openface")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -44,13 +50,10 @@ class Item:
     def load(self) -> np.ndarray:
         if self.loader is not None:
             return self.loader()
-        from ..datasets.expressions import load_ref
 
         return load_ref(self.ref)
 
     def meta(self) -> dict:
-        from ..datasets.expressions import canonical_emotion
-
         return {"key": self.key, "ref": self.ref, "person": self.person, "group": self.group,
                 "expression": self.expression, "label": canonical_emotion(self.expression),
                 "frame": self.frame,
@@ -95,9 +98,6 @@ class _SequentialFrames:
         self._last = -1
 
     def get(self, index: int) -> np.ndarray:
-        from ..datasets.video import frames
-        from ..errors import NotAnImage
-
         if self._it is None or index <= self._last:
             self._it, self._last = frames(self.path, every=self.every), -1
         for i, rgb in self._it:
@@ -246,8 +246,6 @@ def image_items(root: Path) -> list[Item]:
 
 def _ckplus_sequence_items(samples, every: int, root: Path) -> list[Item]:
     """CK+ with ``every``: every n-th frame of each labelled sequence, plus its first and peak."""
-    from ..datasets.ckplus import IMAGE_EXTS as CK_EXTS
-
     out = []
     for s in samples:
         frames = sorted(p for p in Path(s.image).parent.iterdir() if p.suffix.lower() in CK_EXTS)
@@ -261,8 +259,6 @@ def _ckplus_sequence_items(samples, every: int, root: Path) -> list[Item]:
 
 
 def _mmi_sequence_items(samples, every: int, root: Path) -> list[Item]:
-    from ..datasets.expressions import ref_path
-
     out = []
     for s in samples:
         video = ref_path(s.image)
@@ -278,27 +274,19 @@ def list_items(dataset: str, root: Path, every: int = 0, max_per_clip: int | Non
     ``every``: frame step for videos (default 10) and, when given, for CK+ sequences and MMI
     videos (default there: only the neutral first frame and the peak/middle frame).
     """
-    from .. import datasets as ds
-
     root = Path(root)
     if not root.exists():
         raise FileNotFoundError(f"{root}: no such folder")
     dataset = dataset.lower().replace("-", "").replace("+", "plus")
     if dataset == "london":
-        from ..datasets import london
-
         items = []
         for p in london.people(root):
             for ref, expr in ((p.neutral, "neutral"), (p.smiling, "happy")):
                 items.append(Item(make_key(_rel(ref, root)), str(ref), p.id, p.id, expr))
     elif dataset == "ckplus":
-        from ..datasets import ckplus
-
         samples = ckplus.samples(root)
         items = _ckplus_sequence_items(samples, every, root) if every else _items_from_samples(samples, root)
     elif dataset == "mmi":
-        from ..datasets import mmi
-
         samples = mmi.samples(root)
         items = _mmi_sequence_items(samples, every, root) if every else _items_from_samples(samples, root)
     elif dataset in ("rafd", "cfd", "jaffe", "kdef", "folders"):
@@ -309,8 +297,6 @@ def list_items(dataset: str, root: Path, every: int = 0, max_per_clip: int | Non
     elif dataset == "images":
         items = image_items(root)
     elif dataset == "video":
-        from ..datasets import video
-
         clips = [root] if root.is_file() else video.clips(root)
         items = [it for c in clips for it in video_items(c, every or 10, root.parent if root.is_file() else root,
                                                           max_frames=max_per_clip)]

@@ -2,7 +2,7 @@
 
 No photo and no face detector is involved: each face is the expression model's mean shape with a
 random expression (``mean_shape + basis . blendshapes``), framed by the same crop template as
-real caches (:data:`facexpr.evaluate.crops.TEMPLATE`), and painted from its landmarks (skin,
+real caches (:data:`facexpr.faces.crops.TEMPLATE`), and painted from its landmarks (skin,
 eyes, irises, brows, lips, a little texture). The result is a cache in the exact format of
 ``facexpr prepare`` (:mod:`facexpr.train.prepare`), so everything downstream is exercised.
 """
@@ -20,15 +20,14 @@ from ..faces.align import umeyama
 from ..faces.topology import (BROW_LEFT, BROW_RIGHT, EYE_LEFT, EYE_RIGHT, FACE_OVAL, IRIS_LEFT, IRIS_RIGHT,
                               LIPS_INNER, LIPS_OUTER, STABLE)
 from .augment import movable
-from .prepare import CACHE_VERSION, Annotation, write_item
+from ..cache import CACHE_VERSION, Annotation, write_item
+from ..faces.crops import TEMPLATE
 from .sources import make_key
+from ..expression.model import load_default_model
 
 
 def face_landmarks(blendshapes: np.ndarray, size: int, model=None, jitter: np.ndarray | None = None) -> np.ndarray:
     """(478, 3) crop-pixel landmarks of the mean face showing ``blendshapes``."""
-    from ..evaluate.crops import TEMPLATE
-    from ..expression.model import load_default_model
-
     model = model or load_default_model()
     canon = model.mean_shape + model.displacement(blendshapes)
     if jitter is not None:
@@ -68,8 +67,6 @@ def make_cache(out: Path, n_people: int = 4, per_person: int = 3, size: int = 64
                dataset: str = "synthetic", au_labels: bool = False) -> Path:
     """Write a synthetic cache of ``n_people`` x ``per_person`` faces (the first of each person
     neutral) to ``out``. With ``au_labels`` each item also gets noisy OpenFace-style AU labels."""
-    from ..expression.model import load_default_model
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)

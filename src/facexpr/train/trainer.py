@@ -27,10 +27,13 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..methods.samples import to_uint8_image
 from .checkpoint import latest_checkpoint, load_checkpoint, read_state, save_checkpoint
 from .config import Config, ConfigError
-from .data import FaceCache, PairDataset, fixed_batch, make_loader, to_uint8_image
+from .data import FaceCache, PairDataset, fixed_batch, make_loader
 from .tasks import TrainTask, get_task, unwrap
+from .synthetic import make_cache
+from ..io import atomic_write_text, save_image
 
 
 class NonFiniteLoss(RuntimeError):
@@ -147,8 +150,6 @@ class Trainer:
         caches = list(self.cfg.data.cache)
         n = self.cfg.data.synthetic
         if n > 0:
-            from .synthetic import make_cache
-
             path = self.out / f"synthetic-{n}x3-{self.cfg.size}"
             if self.acc.is_main_process and not (path / "index.jsonl").is_file():
                 make_cache(path, n_people=n, per_person=3, size=self.cfg.size, seed=self.cfg.train.seed)
@@ -232,7 +233,6 @@ class Trainer:
                            ("ema", ema_out), ("gt", batch["gt"] if has_gt else None)])
         path = self.out / "samples" / f"step-{self.step:08d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        from ..io import save_image
 
         save_image(grid, path)
         tb = self._tb()
@@ -274,8 +274,6 @@ class Trainer:
         cfg, t = self.cfg, self.cfg.train
         self.out.mkdir(parents=True, exist_ok=True)
         if self.acc.is_main_process:
-            from ..io import atomic_write_text
-
             atomic_write_text(self.out / "config.yaml", cfg.to_yaml())
         if self.acc.log_with:
             self.acc.init_trackers("tb")
@@ -347,8 +345,6 @@ class Trainer:
             summary["steps_per_s"] = round(self.step / self.elapsed, 4)
             summary["samples_per_s"] = round(self.step * cfg.data.batch_size * self.acc.num_processes / self.elapsed, 3)
         if self.acc.is_main_process:
-            from ..io import atomic_write_text
-
             atomic_write_text(self.out / "train.json", json.dumps(summary, indent=1))
         self.acc.end_training()
         return summary

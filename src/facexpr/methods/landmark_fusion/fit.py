@@ -25,12 +25,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import fusion as fu
+from ...datasets.london import TRAIN_COUNT
+from ...cache import read_index
+from ...expression.model import load_default_model
+from ...expression.retarget import RetargetConfig, apply_delta, expression_delta
+from ...faces.landmarks import Face
+from . import nets as fu
 
 
 def _london_split(cache: Path) -> tuple[set[str], set[str]]:
-    from ...datasets.london import TRAIN_COUNT
-    from ...train.prepare import read_index
 
     persons = sorted({r["person"] for r in read_index(cache).values() if r.get("ok")})
     return set(persons[:TRAIN_COUNT]), set(persons[TRAIN_COUNT:])
@@ -38,7 +41,6 @@ def _london_split(cache: Path) -> tuple[set[str], set[str]]:
 
 def _pairs_of(cache: Path, reference: np.ndarray, persons: set[str]):
     """Per person: (neutral canon, smiling canon, neutral crop landmarks, neutral bs, smiling bs, smiling lm)."""
-    from ...train.prepare import read_index
 
     by = {}
     for r in read_index(cache).values():
@@ -58,8 +60,6 @@ def _pairs_of(cache: Path, reference: np.ndarray, persons: set[str]):
 
 
 def evaluate(mlp, ae, pairs, model, shift: int = 17) -> dict:
-    from ...expression.retarget import RetargetConfig, apply_delta, expression_delta
-    from ...faces.landmarks import Face
 
     n = len(pairs)
     res = {k: [] for k in ("no_change", "analytic_cross", "fusion_cross", "analytic_own_blendshapes",
@@ -109,7 +109,6 @@ def main(argv=None) -> dict:
     ap.add_argument("--report", type=Path, default=None)
     ap.add_argument("--mlp-from", type=Path, default=None, help="evaluate this trained MLP instead of training one")
     args = ap.parse_args(argv)
-    from ...expression.model import load_default_model
 
     model = load_default_model()
     ref = model.mean_shape

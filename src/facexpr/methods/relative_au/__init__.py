@@ -2,30 +2,33 @@
 absolute-AU ablation ``ganimation`` (Pumarola et al. 2018).
 
 * :mod:`.nets`: the generator (U-Net with multi-scale feature fusion, relative-AU head);
-* :mod:`.train`: the training tasks ``relative-au`` and ``ganimation``;
-* :mod:`.method`: the rendering methods (:class:`~.method.AUMethod`), registered here, which load
-  the shipped exported generators ``src/facexpr/data/{relative_au,ganimation}_g128.safetensors``
-  (or a ``.safetensors`` path given to :class:`~.method.AUMethod`). Missing weights raise
-  :class:`facexpr.errors.ModelError` (exit code 3).
+* :mod:`.method`: the inference adapter (:class:`~.method.AUMethod`) and the generator adapters;
+* :mod:`.train`: the training recipes ``relative-au`` and ``ganimation``.
 
-Editing single action units (``facexpr edit``, :func:`facexpr.edit`) is
-:func:`facexpr.pipeline.run_edit`; the AU specs and the emotion table are
-:mod:`facexpr.expression.emotions`.
+Both transfer (the wanted AUs are the source's, on the chosen regions) and edit (an
+:class:`~facexpr.methods.base.EditRequest`'s ``want_aus``). Weights:
+``src/facexpr/data/{relative_au,ganimation}_g128.safetensors``, listed and checksummed in
+:mod:`facexpr.assets`; missing weights raise :class:`facexpr.errors.ModelError` (exit code 3).
 """
 from __future__ import annotations
 
-from .. import register
+from ..spec import MethodSpec
 
 
-@register("relative-au")
-def _relative_au():
-    from .method import AUMethod
+def _spec(name: str, family_task: str, adapter_class: str, summary: str) -> MethodSpec:
+    """relative-au and ganimation differ only in names: same folder, adapter, crop and card."""
+    weights = name.replace("-", "_") + "_g128"
+    return MethodSpec(name=name, adapter="facexpr.methods.relative_au.method:AUMethod",
+                      capabilities=frozenset({"transfer", "edit"}), weights=(weights,), crop_size=128,
+                      config=f"configs/{name}-128.yaml", card="docs/models/relative-au.md",
+                      task=f"facexpr.methods.relative_au.train:{family_task}",
+                      generator=f"facexpr.methods.relative_au.method:{adapter_class}", kwargs={"family": name},
+                      summary=summary)
 
-    return AUMethod("relative-au")
 
-
-@register("ganimation")
-def _ganimation():
-    from .method import AUMethod
-
-    return AUMethod("ganimation")
+SPECS = (
+    _spec("relative-au", "RelativeAUTask", "RelativeAUAdapter",
+          "Ling et al. 2020: generator conditioned on wanted − current AUs (flow + colour field)"),
+    _spec("ganimation", "GANimationTask", "GANimationAdapter",
+          "Pumarola et al. 2018: the absolute-AU ablation (attention + colour head)"),
+)

@@ -7,10 +7,11 @@ into its condition (``relative-au``: wanted − the target's AUs; ``ganimation``
 
 * transfer: ``want = clip(target + intensity · (source − target), 0, 1)`` on the AUs of the chosen
   ``--regions`` (the others keep the target's value);
-* edit (:func:`facexpr.pipeline.run_edit`): ``want`` comes in ``job.options["want_aus"]``.
+* edit (:func:`facexpr.pipeline.run_edit`): ``want`` is the :class:`~facexpr.methods.base.EditRequest`'s
+  ``want_aus``.
 
-Crop, sample and paste-back are :class:`facexpr.train.method.ExportedMethod`'s (its
-:meth:`~facexpr.train.method.ExportedMethod.render_aus`: the target's face oval, expanded and
+Crop, sample and paste-back are :class:`facexpr.methods.exported.ExportedMethod`'s (its
+:meth:`~facexpr.methods.exported.ExportedMethod.render_aus`: the target's face oval, expanded and
 feathered). Missing weights raise :class:`facexpr.errors.ModelError`; there is no fallback.
 """
 from __future__ import annotations
@@ -18,16 +19,63 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ...errors import ModelError
 from ...expression import action_units
 from ...expression.blendshapes import REGIONS
 from ...expression.emotions import au_region_mask
+from ..base import EDIT, TRANSFER, EditRequest, TransferRequest
+from ..exported import ExportedMethod, GeneratorAdapter
+from .nets import RelativeAUGenerator, apply_field
 
-DATA = Path(__file__).resolve().parents[2] / "data"
-WEIGHTS = {"relative-au": DATA / "relative_au_g128.safetensors",
-           "ganimation": DATA / "ganimation_g128.safetensors"}
-CONFIGS = {"relative-au": "configs/relative-au-128.yaml", "ganimation": "configs/ganimation-128.yaml"}
+
+class RelativeAUAdapter(GeneratorAdapter):
+    """The family's generator at inference (and the base of its training recipes): told
+    Δ = wanted − the input's AUs (``model.condition: relative``) or the wanted AUs themselves
+    (``absolute``: ganimation); ``model`` options default to :attr:`defaults`."""
+
+    capabilities = frozenset({TRANSFER, EDIT})
+    defaults = {"condition": "relative", "output": "relative", "msf": True}
+
+    def option(self, key: str):
+        return self.model.get(key, self.defaults[key])
+
+    @property
+    def relative(self) -> bool:
+        return str(self.option("condition")) == "relative"
+
+    @classmethod
+    def build_generator(cls, spec: dict):
+        return RelativeAUGenerator(**spec)
+
+    def condition(self, want_aus: torch.Tensor, have_aus: torch.Tensor) -> torch.Tensor:
+        """What G is told to go from AUs ``have_aus`` to ``want_aus``."""
+        return want_aus - have_aus if self.relative else want_aus
+
+    @property
+    def identity_at_zero(self) -> bool:
+        """The relative head returns its input exactly when Δ = 0."""
+        return self.relative and str(self.option("output")) == "relative"
+
+    def generate(self, G, batch):
+        return G(batch["target"], self.condition(batch["want_aus"], batch["target_aus"]))[0]
+
+    @torch.no_grad()
+    def generate_detail(self, G, batch, image: torch.Tensor) -> torch.Tensor | None:
+        """The output at the size of ``image`` (a larger crop of the same face): the relative head's
+        flow and residual, computed on the training-size crop, applied to the sharp crop. The
+        attention head has no such field (None: the caller upsamples the small output)."""
+        if getattr(G, "output", None) != "relative":
+            return None
+        flow, residual = G.edit_field(batch["target"], self.condition(batch["want_aus"], batch["target_aus"]))
+        return apply_field(image, flow, residual)
+
+
+class GANimationAdapter(RelativeAUAdapter):
+    """The absolute-AU ablation: GANimation's conditioning and attention/colour head."""
+
+    defaults = {"condition": "absolute", "output": "attention", "msf": False}
 
 
 def transfer_want_aus(source_bs: np.ndarray, target_bs: np.ndarray, intensity: float = 1.0,
@@ -43,17 +91,15 @@ class AUMethod:
     """An AU-conditioned generator as a rendering method (``relative-au`` or ``ganimation``)."""
 
     landmark_driven = False  # renders AUs, not landmarks: no closed-loop landmark correction
+    capabilities = frozenset({TRANSFER, EDIT})
 
-    def __init__(self, name: str = "relative-au", generator: str | Path | None = None, device: str = "cpu"):
-        if name not in WEIGHTS:
-            raise ValueError(f"unknown AU method {name!r} (choose from {', '.join(WEIGHTS)})")
-        from ...train.method import ExportedMethod
-
+    def __init__(self, generator: str | Path, family: str = "relative-au", device: str = "cpu"):
+        name = family
         self.name = name
-        path = Path(generator) if generator is not None else WEIGHTS[name]
+        path = Path(generator)
         if not path.is_file():
-            raise ModelError(f"{name}: generator weights {path} not found (train with {CONFIGS[name]} "
-                             f"and `facexpr export RUN -o {path}`)")
+            raise ModelError(f"{name}: generator weights {path} not found (train and export one, "
+                             f"see docs/TRAINING.md)")
         self.exported = ExportedMethod(path, device)
         task = self.exported.card.get("task")
         if task != name:
@@ -62,14 +108,14 @@ class AUMethod:
 
     def want_aus(self, job) -> np.ndarray:
         """The AUs the output should show: the edit's, or the transfer's (see the module doc)."""
-        opts = job.options or {}
-        if opts.get("want_aus") is not None:
-            return np.asarray(opts["want_aus"], np.float64)[:len(action_units.AUS_V1)]  # trained on these
-        return transfer_want_aus(job.source_face.blendshapes, job.target_face.blendshapes,
-                                 opts.get("intensity", 1.0), opts.get("regions", REGIONS))
+        req = job.request
+        if isinstance(req, EditRequest):
+            return np.asarray(req.want_aus, np.float64)[:len(action_units.AUS_V1)]  # trained on these
+        req = req if isinstance(req, TransferRequest) else TransferRequest()
+        return transfer_want_aus(job.source_face.blendshapes, job.target_face.blendshapes, req.intensity, req.regions)
 
     def render(self, job):
         return self.exported.render_aus(job, self.want_aus(job), job.retargeted.landmarks)
 
 
-__all__ = ["AUMethod", "WEIGHTS", "transfer_want_aus"]
+__all__ = ["AUMethod", "RelativeAUAdapter", "GANimationAdapter", "transfer_want_aus"]

@@ -35,7 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ...train.nets import ConvBlock, ResBlock, act_layer, norm_layer
+from ..nets import ConvBlock, ResBlock, act_layer, norm_layer
 
 
 FLOW_UNIT = 1 / 8  # the flow head's unit, as a fraction of the crop side

@@ -1,8 +1,8 @@
 """Training tasks ``relative-au`` (Ling et al. 2020) and ``ganimation`` (Pumarola et al. 2018, the
-absolute-AU ablation), registered with the trainer (:mod:`facexpr.train.tasks`).
+absolute-AU ablation), run by the trainer (:mod:`facexpr.train.tasks`).
 
 Both train :class:`~facexpr.methods.relative_au.nets.RelativeAUGenerator` against a PatchGAN with
-a real/fake head and an AU-regression head (:class:`facexpr.train.nets.PatchDiscriminator`,
+a real/fake head and an AU-regression head (:class:`facexpr.methods.nets.PatchDiscriminator`,
 ``aux_out=17``). They differ in what the generator is told:
 
 * ``relative-au``: Δ = wanted AUs − the input's AUs (``model.condition: relative``), MSF skips and
@@ -35,29 +35,45 @@ Losses (weights in ``loss.weights``, the usual choice ``loss.adversarial: wgan``
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from ...train import losses as L
-from ...train.nets import PatchDiscriminator
-from ...train.tasks import TrainTask, register_task
-from ...train.tasks.pix2pix import _pick
-from .nets import RelativeAUGenerator, apply_field
+from ...train.augment import landmark_flow
+from ...train.config import check_choice
+from ...train.tasks import GANModel, TrainTask
+from ..nets import PatchDiscriminator
+from ..pix2pix.train import _pick
+from .method import GANimationAdapter, RelativeAUAdapter
+from .nets import RelativeAUGenerator
 
 N_AUS = 17
+LOSS_TERMS = ("adv", "au", "l1", "perceptual", "rec", "cycle", "flow", "tv", "mask", "mask_tv")
 
 
-@register_task("relative-au")
-class RelativeAUTask(TrainTask):
+@dataclass(frozen=True)
+class RelativeAUModel(GANModel):
+    """The ``model:`` section of relative-au / ganimation configs; ``condition``, ``output`` and
+    ``msf`` default to the family's (:attr:`RelativeAUAdapter.defaults`) when absent."""
+
+    condition: str | None = None  # relative | absolute
+    output: str | None = None     # relative (flow + residual) | attention (colour + mask)
+    msf: bool | None = None       # multi-scale feature fusion skips
+    d_base: int = 64
+    d_layers: int = 4
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_choice(self.condition, (None, "relative", "absolute"), "model.condition")
+        check_choice(self.output, (None, "relative", "attention"), "model.output")
+
+
+class RelativeAUTask(TrainTask, RelativeAUAdapter):
+    model_config = RelativeAUModel
+    loss_terms = LOSS_TERMS
     generator = "G"
     phases = {"D": ("D",), "G": ("G",)}
-    defaults = {"condition": "relative", "output": "relative", "msf": True}
-
-    def option(self, key: str):
-        return self.cfg.model.get(key, self.defaults[key])
-
-    @property
-    def relative(self) -> bool:
-        return str(self.option("condition")) == "relative"
 
     def build(self):
         m = self.cfg.model
@@ -69,41 +85,10 @@ class RelativeAUTask(TrainTask):
                                max_ch=int(m.get("d_max", 256)), aux_out=N_AUS, spectral=bool(m.get("d_spectral", False)))
         return {"G": G, "D": D}
 
-    @classmethod
-    def build_generator(cls, spec: dict):
-        return RelativeAUGenerator(**spec)
-
-    # -- conditions
-
-    def condition(self, want_aus: torch.Tensor, have_aus: torch.Tensor) -> torch.Tensor:
-        """What G is told to go from AUs ``have_aus`` to ``want_aus``."""
-        return want_aus - have_aus if self.relative else want_aus
-
-    @property
-    def identity_at_zero(self) -> bool:
-        """The relative head returns its input exactly when Δ = 0, so the reconstruction loss is
-        zero by construction and its generator pass is skipped."""
-        return self.relative and str(self.option("output")) == "relative"
-
-    def generate(self, G, batch):
-        return G(batch["target"], self.condition(batch["want_aus"], batch["target_aus"]))[0]
-
-    @torch.no_grad()
-    def generate_detail(self, G, batch, image: torch.Tensor) -> torch.Tensor | None:
-        """The output at the size of ``image`` (a larger crop of the same face): the relative head's
-        flow and residual, computed on the training-size crop, applied to the sharp crop. The
-        attention head has no such field (None: the caller upsamples the small output)."""
-        if getattr(G, "output", None) != "relative":
-            return None
-        flow, residual = G.edit_field(batch["target"], self.condition(batch["want_aus"], batch["target_aus"]))
-        return apply_field(image, flow, residual)
-
     def sample_transform(self, sample: dict) -> dict:
         """With a ``flow`` loss weight: the dense motion from the target's landmarks to the wanted
         ones (:func:`facexpr.train.augment.landmark_flow`), the flow head's distillation target."""
         if self.weight("flow") > 0:
-            from ...train.augment import landmark_flow
-
             sample["flow"] = landmark_flow(sample["target_landmarks"], sample["want_landmarks"],
                                            sample["target"].shape[-1])
         return sample
@@ -161,8 +146,5 @@ class RelativeAUTask(TrainTask):
         return self.add_terms(total, logs, terms)
 
 
-@register_task("ganimation")
-class GANimationTask(RelativeAUTask):
+class GANimationTask(RelativeAUTask, GANimationAdapter):
     """The absolute-AU ablation: GANimation's conditioning and attention/colour head."""
-
-    defaults = {"condition": "absolute", "output": "attention", "msf": False}

@@ -68,3 +68,12 @@ def aligned_crop(image: np.ndarray, landmarks: np.ndarray, size: int = CROP_SIZE
     M3 = np.vstack([M, [0, 0, 1]]) @ np.linalg.inv(shift)  # region px -> crop px
     return cv2.warpAffine(np.ascontiguousarray(region), M3[:2], (size, size), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)
+
+
+def crop_landmarks(landmarks: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """Image-space (478, 3) landmarks in crop pixels (z scaled by the similarity's scale)."""
+    lm = np.asarray(landmarks, np.float64)
+    out = np.empty_like(lm)
+    out[:, :2] = lm[:, :2] @ M[:, :2].T + M[:, 2]
+    out[:, 2] = lm[:, 2] * float(np.sqrt(abs(np.linalg.det(M[:, :2]))))
+    return out

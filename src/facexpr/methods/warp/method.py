@@ -15,13 +15,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..faces.mesh import MeshSampler, backward_map
-from ..faces.paste import Patch, blend, polygon_mask
-from ..faces.topology import (EYE_LEFT, EYE_RIGHT, FACE_OVAL, IRIS_LEFT, IRIS_RIGHT, LIPS_INNER,
+from ...faces.mesh import MeshSampler, backward_map
+from ...faces.paste import Patch, blend, polygon_mask
+from ...faces.topology import (EYE_LEFT, EYE_RIGHT, FACE_OVAL, IRIS_LEFT, IRIS_RIGHT, LIPS_INNER,
                               LIPS_OUTER)
-from ..render import mix_synthetic, open_eye
-from . import register
-from .base import RenderJob
+from ...render import mix_synthetic, open_eye
+from ..base import RenderJob
 
 
 @dataclass(frozen=True)
@@ -180,7 +179,3 @@ class Warp:
         mask = polygon_mask((h, w), ring, feather=max(2.0, job.target_face.size * 0.02), offset=(x0, y0))
         return Patch(out, mask, np.array([[1, 0, x0], [0, 1, y0]], np.float64))
 
-
-@register("warp")
-def _make() -> Warp:
-    return Warp()

@@ -13,24 +13,55 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
-from .. import register
+from ...errors import ModelError
+from ...faces.crops import alignment
+from ..base import TRANSFER, TransferRequest
+from ..exported import ExportedMethod, GeneratorAdapter
+from ..nets import UNetGenerator, unwrap
+from ..samples import landmark_map
 
-GENERATOR_PATH = Path(__file__).resolve().parents[2] / "data" / "pix2pix_g128.safetensors"
+
+class Pix2PixAdapter(GeneratorAdapter):
+    """The pix2pix family's generator at inference (and the base of its training recipe,
+    :class:`~.train.Pix2PixTask`): input = target crop (3) + the target's key-point image (1,
+    unless the U-Net was built with ``in_ch=4``: plain pix2pix) + the wanted key-point image (1);
+    key-point images ``model.kp_thickness`` px wide (default 1)."""
+
+    capabilities = frozenset({TRANSFER})
+
+    @classmethod
+    def build_generator(cls, spec: dict):
+        return UNetGenerator(**spec)
+
+    def sample_transform(self, sample: dict) -> dict:
+        size = sample["target"].shape[-1]
+        th = int(self.model.get("kp_thickness", 1))
+        sample["target_map"] = landmark_map(sample["target_landmarks"], size, th)
+        sample["want_map"] = landmark_map(sample["want_landmarks"], size, th)  # landmark-fusion: the fused points
+        return sample
+
+    def _g(self, G, image, from_map, to_map):
+        if unwrap(G).spec["in_ch"] == 4:  # plain pix2pix: no map of where the face is now
+            return G(torch.cat([image, to_map * 2 - 1], 1))
+        return G(torch.cat([image, from_map * 2 - 1, to_map * 2 - 1], 1))
+
+    def generate(self, G, batch):
+        return self._g(G, batch["target"], batch["target_map"], batch["want_map"])[0]
 
 
 def source_in_target(job, size: int) -> np.ndarray:
     """The source's landmarks placed so that, in the target's aligned crop, they sit where they
     sat in the source's aligned crop (× ``intensity`` and ``--regions`` from the target's own)."""
-    from ...evaluate.crops import alignment
-
     M_s = alignment(job.source_face.landmarks, size)
     M_t_inv = cv2.invertAffineTransform(alignment(job.target_face.landmarks, size))
     src = np.asarray(job.source_face.landmarks, np.float64)
     tgt = np.asarray(job.target_face.landmarks, np.float64)
     xy = src[:, :2] @ M_s[:, :2].T + M_s[:, 2]          # source image -> template crop
     xy = xy @ M_t_inv[:, :2].T + M_t_inv[:, 2]          # template crop -> target image
-    intensity = float(job.options.get("intensity", 1.0)) if job.options else 1.0
+    request = job.request if isinstance(job.request, TransferRequest) else TransferRequest()
+    intensity = request.intensity
     disp = (xy - tgt[:, :2]) * intensity
     weights = job.retargeted.point_weights
     if weights is not None:
@@ -42,11 +73,9 @@ def source_in_target(job, size: int) -> np.ndarray:
 
 class Pix2PixMethod:
     name = "pix2pix"
+    capabilities = frozenset({TRANSFER})
 
-    def __init__(self, generator: str | Path = GENERATOR_PATH, device: str = "cpu"):
-        from ...errors import ModelError
-        from ...train.method import ExportedMethod
-
+    def __init__(self, generator: str | Path, device: str = "cpu"):
         generator = Path(generator)
         if not generator.is_file():
             raise ModelError(f"pix2pix: generator weights {generator} not found "
@@ -58,9 +87,5 @@ class Pix2PixMethod:
         return self.exported.render_landmarks(job, source_in_target(job, self.size))
 
 
-@register("pix2pix")
-def _factory() -> Pix2PixMethod:
-    return Pix2PixMethod()
 
-
-__all__ = ["Pix2PixMethod", "source_in_target", "GENERATOR_PATH"]
+__all__ = ["Pix2PixMethod", "Pix2PixAdapter", "source_in_target"]

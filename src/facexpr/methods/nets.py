@@ -12,6 +12,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+NORMS = ("instance", "batch", "group", "none")
+
+
 def norm_layer(kind: str, ch: int) -> nn.Module:
     if kind == "instance":
         return nn.InstanceNorm2d(ch, affine=True)
@@ -128,3 +131,10 @@ class PatchDiscriminator(nn.Module):
 
 def count_parameters(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
+
+
+def unwrap(net: nn.Module) -> nn.Module:
+    """The module inside a DistributedDataParallel / compiled wrapper."""
+    while hasattr(net, "module") and isinstance(net.module, nn.Module):
+        net = net.module
+    return getattr(net, "_orig_mod", net)

@@ -1,7 +1,7 @@
 """``landmark-fusion`` (Fan et al. 2023, "Facial Expression Transfer Based on cGANs"): the expression
 transfer module, a conditional GAN on (fused key-point image, target face).
 
-Generator: the shared U-Net (:class:`facexpr.train.nets.UNetGenerator`), input = target crop (3) +
+Generator: the shared U-Net (:class:`facexpr.methods.nets.UNetGenerator`), input = target crop (3) +
 the target's own key-point image (1) + the *fused* key-point image (1: the target geometry with
 the source's expression). The extra target key-point channel is this implementation's
 modification of the paper's U-Net input (it tells the net where the face is now, so it learns
@@ -13,24 +13,18 @@ with its own key points). Losses: adversarial + L1 + perceptual (ST-LPIPS), weig
 At training time the fused key points are the ground truth's landmarks (the regime's
 ``want_landmarks``: same-person pairs or self-supervised deformations); at inference the
 ``landmark-fusion`` method draws them from the fusion module
-(:mod:`facexpr.methods.landmark_fusion.fusion`). Key-point images are
-:func:`facexpr.train.data.landmark_map` drawings at the crop size, ``model.kp_thickness`` px wide.
+(:mod:`facexpr.methods.landmark_fusion.nets`). Key-point images are
+:func:`facexpr.methods.samples.landmark_map` drawings at the crop size, ``model.kp_thickness`` px wide.
 """
 from __future__ import annotations
 
-from ..data import landmark_map
-from . import register_task
-from .pix2pix import Pix2PixTask
+from ..pix2pix.train import Pix2PixTask
+from .method import LandmarkFusionAdapter
 
 
-@register_task("landmark-fusion")
-class LandmarkFusionTask(Pix2PixTask):
+class LandmarkFusionTask(Pix2PixTask, LandmarkFusionAdapter):
+    """pix2pix's recipe with the landmark-fusion family's key-point images
+    (:class:`~.method.LandmarkFusionAdapter`)."""
+
     generator = "G"
     phases = {"D": ("D",), "G": ("G",)}
-
-    def sample_transform(self, sample: dict) -> dict:
-        size = sample["target"].shape[-1]
-        th = int(self.cfg.model.get("kp_thickness", 1))
-        sample["target_map"] = landmark_map(sample["target_landmarks"], size, th)
-        sample["want_map"] = landmark_map(sample["want_landmarks"], size, th)  # the fused key-point image
-        return sample

@@ -14,14 +14,26 @@ wanted AUs in the G phase), ``cycle`` (edit back to the target's own landmarks),
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from .. import losses as L
-from ..data import landmark_map
+from ...train import losses as L
+from ...train.tasks import GANModel, TrainTask
 from ..nets import PatchDiscriminator, UNetGenerator
-from . import TrainTask, register_task, unwrap
+from .method import Pix2PixAdapter
 
 N_AUS = 17
+LOSS_TERMS = ("adv", "l1", "perceptual", "au", "cycle", "tv", "mask", "mask_tv")
+
+
+@dataclass(frozen=True)
+class Pix2PixModel(GANModel):
+    """The ``model:`` section of pix2pix / landmark-fusion configs (defaults as used when absent)."""
+
+    attention: bool = False       # GANimation-style colour + mask output
+    target_map: bool = True       # False: plain pix2pix (no key-point image of the target)
+    kp_thickness: int = 1         # key-point images' line width (px)
 
 
 def _pick(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -30,14 +42,15 @@ def _pick(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return m * a + (1 - m) * b
 
 
-@register_task("pix2pix")
-class Pix2PixTask(TrainTask):
+class Pix2PixTask(TrainTask, Pix2PixAdapter):
+    model_config = Pix2PixModel
+    loss_terms = LOSS_TERMS
     generator = "G"
     phases = {"D": ("D",), "G": ("G",)}
 
     @property
     def uses_target_map(self) -> bool:
-        return bool(self.cfg.model.get("target_map", True))
+        return bool(self.model.get("target_map", True))
 
     def build(self):
         m = self.cfg.model
@@ -49,28 +62,8 @@ class Pix2PixTask(TrainTask):
                                spectral=bool(m.get("d_spectral", False)))
         return {"G": G, "D": D}
 
-    @classmethod
-    def build_generator(cls, spec: dict):
-        return UNetGenerator(**spec)
-
-    def sample_transform(self, sample: dict) -> dict:
-        size = sample["target"].shape[-1]
-        sample["target_map"] = landmark_map(sample["target_landmarks"], size)
-        sample["want_map"] = landmark_map(sample["want_landmarks"], size)
-        return sample
-
-    # -- forward passes
-
-    def _g(self, G, image, from_map, to_map):
-        if unwrap(G).spec["in_ch"] == 4:  # plain pix2pix: no map of where the face is now
-            return G(torch.cat([image, to_map * 2 - 1], 1))
-        return G(torch.cat([image, from_map * 2 - 1, to_map * 2 - 1], 1))
-
     def _d(self, D, image, cond_map):
         return D(torch.cat([image, cond_map * 2 - 1], 1))
-
-    def generate(self, G, batch):
-        return self._g(G, batch["target"], batch["target_map"], batch["want_map"])[0]
 
     def _real(self, batch):
         """Real (image, map, AUs) for D: the ground truth where known, else the target as it is."""

@@ -1,4 +1,4 @@
-"""Fidelity judge: ST-LPIPS, the shift-tolerant LPIPS of Ghildyal & Liu (ECCV 2022), VGG16 trunk.
+"""The perceptual trunk: ST-LPIPS, the shift-tolerant LPIPS of Ghildyal & Liu (ECCV 2022), VGG16 trunk.
 
 Weights: ``weights/vST0.0/vgg_shift_tolerant.pth`` from the stlpips-pytorch 0.0.2 wheel (BSD-2).
 That wheel ships *only* shift-tolerant ('vST0.0') weights, so this is ST-LPIPS, not the original
@@ -16,6 +16,9 @@ wheel's ``stlpips.LPIPS(net='vgg', variant='shift_tolerant')`` (default version 
   (``x / (||x|| + 1e-10)``); squared difference; 1x1 linear head (no bias); spatial mean; sum.
 
 The trunk is deterministic: ``use_dropout`` only matters in training.
+
+Shared by the fidelity judge (:mod:`facexpr.evaluate`) and the ``perceptual`` training loss
+(:mod:`facexpr.train.losses`), so it sits below both.
 """
 from __future__ import annotations
 
@@ -23,8 +26,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from ... import assets
-from ...errors import ModelError
+from . import assets
+from .errors import ModelError
 
 # (slice, [(conv layer index, in, out), ...], blur-pool index or None) as numbered in the wheel
 _SLICES = (

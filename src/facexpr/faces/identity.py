@@ -1,8 +1,10 @@
-"""Identity judge: dlib's 128-d face descriptor (ResNet, CC0 weights by Davis King).
+"""Identity: dlib's 128-d face descriptor (ResNet, CC0 weights by Davis King).
 
 An edited face should still be the same person. dlib's descriptor is independent of everything
 facexpr uses (MediaPipe, our own nets), and has a well-known operating point: two photos of one
-person are usually < 0.6 apart, two people usually > 0.6.
+person are usually < 0.6 apart, two people usually > 0.6. Used by the identity judge
+(:mod:`facexpr.evaluate`) and by ``facexpr prepare`` (the cache's identity descriptors), so it
+sits below both.
 
 Alignment is dlib's own: the 5-point shape predictor, then ``compute_face_descriptor`` cuts the
 150x150 chip (padding 0.25) the network was trained on, so nothing here re-implements it.
@@ -13,8 +15,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from ... import assets
-from ...errors import ModelError
+from .. import assets
+from ..errors import ModelError
 
 MATCH_THRESHOLD = 0.6  # dlib's documented same-person threshold
 DETECT_MAX_SIDE = 800  # HOG runs on a downscaled copy: big photos gain nothing but time

@@ -5,7 +5,7 @@ key points (whose geometry), both producing the fused key points (the target's g
 source's expression):
 
 * :class:`FusionAE` — as in the paper: key points rendered as images (``keypoint_image``: the
-  contour drawing of :func:`facexpr.train.data.landmark_map`, blurred into a soft heat map, 64 px by
+  contour drawing of :func:`facexpr.methods.samples.landmark_map`, blurred into a soft heat map, 64 px by
   default), a convolutional auto-encoder from the 2-channel (source, target) image to the fused
   image (1 channel);
 * :class:`FusionMLP` — on coordinates: the 478 MediaPipe points of both faces in the pose-free
@@ -25,16 +25,22 @@ must not copy ``S``'s face shape.
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ...cache import read_index, read_meta
+from ...errors import ModelError
+from ...expression.blendshapes import NAMES
 from ...faces.align import to_canonical
 from ...faces.topology import EYE_LEFT, EYE_RIGHT, IRIS_LEFT, IRIS_RIGHT
+from ..samples import landmark_map
 
 N_POINTS = 478
 # Canonical frame -> key-point image: canonical units are stable-point RMS radius 1, centred; the
@@ -47,9 +53,6 @@ CANON_HALF_SPAN = 2.0
 def keypoint_image(canon: np.ndarray, size: int = 64, sigma: float = 0.8) -> np.ndarray:
     """(1, size, size) float32 in [0, 1]: the contour drawing of canonical-frame key points
     (face oval, brows, eyes, irises, lips, nose bridge), blurred into a soft heat map."""
-    import cv2
-
-    from ...train.data import landmark_map
 
     xy = np.asarray(canon, np.float64)[:, :2]
     px = (xy / (2 * CANON_HALF_SPAN) + 0.5) * size
@@ -140,7 +143,6 @@ class ShapeGroup:
     @property
     def rest(self) -> np.ndarray:
         """The most neutral sample (least total blendshape activity, eye blinks/gaze ignored)."""
-        from ...expression.blendshapes import NAMES
 
         keep = np.array([not (n.startswith("eyeLook") or n.startswith("eyeBlink") or n == "_neutral")
                          for n in NAMES])
@@ -149,9 +151,6 @@ class ShapeGroup:
 
 def groups_from_cache(root: Path, reference: np.ndarray, persons: set[str] | None = None) -> list[ShapeGroup]:
     """Canonical shapes of every group of a prepared cache (optionally only some persons)."""
-    from collections import defaultdict
-
-    from ...train.prepare import read_index, read_meta
 
     root = Path(root)
     kind = "video" if read_meta(root).get("dataset") == "video" else "pair"
@@ -216,13 +215,18 @@ def train_mlp(groups, neutrals, steps: int = 3000, batch: int = 64, lr: float = 
         S, T, G = (torch.as_tensor(x) for x in make_pairs(groups, neutrals, rng, batch))
         err = net(S, T) - G  # one forward pass: with dropout, two would disagree
         loss = err[..., :2].norm(dim=-1).mean() + 0.1 * err[..., 2].abs().mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        if log and (it % 500 == 0 or it == steps - 1):
-            log(f"fusion-mlp step {it}: loss {loss.item():.5f}")
+        _step(opt, sched, loss, it, steps, 500, "fusion-mlp", log)
     return net.eval()
+
+
+def _step(opt, sched, loss: torch.Tensor, it: int, steps: int, every: int, name: str, log) -> None:
+    """One optimiser and schedule step on ``loss``; logged every ``every`` steps and at the last."""
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    sched.step()
+    if log and (it % every == 0 or it == steps - 1):
+        log(f"{name} step {it}: loss {loss.item():.5f}")
 
 
 def train_ae(groups, neutrals, steps: int = 1500, batch: int = 32, lr: float = 2e-3, size: int = 64,
@@ -240,12 +244,7 @@ def train_ae(groups, neutrals, steps: int = 1500, batch: int = 32, lr: float = 2
         y = torch.as_tensor(np.stack([keypoint_image(g, size) for g in G]))
         out = net(x)
         loss = (F.l1_loss(out, y, reduction="none") * (1 + 4 * y)).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        if log and (it % 250 == 0 or it == steps - 1):
-            log(f"fusion-ae step {it}: loss {loss.item():.5f}")
+        _step(opt, sched, loss, it, steps, 250, "fusion-ae", log)
     return net.eval()
 
 
@@ -269,7 +268,6 @@ def load_net(path: Path, kind: str = "mlp") -> tuple[nn.Module, dict]:
     """A saved fusion net (eval mode) and its metadata; :class:`ModelError` when missing/unreadable."""
     from safetensors import safe_open
 
-    from ...errors import ModelError
 
     path = Path(path)
     if not path.is_file():

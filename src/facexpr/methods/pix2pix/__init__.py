@@ -1,0 +1,17 @@
+"""``pix2pix``: the landmark-fusion paper's baseline (Isola et al. 2017; Fan et al. 2023 compare against
+it): a plain U-Net renders the aligned target crop given the **source's** key-point image, no fusion
+module (:mod:`.method`; training recipe :mod:`.train`; networks: the shared U-Net and PatchGAN of
+:mod:`facexpr.methods.nets`). Transfer only: it is driven by a source face's key points, so an AU
+edit has nothing to draw and is refused."""
+from __future__ import annotations
+
+from ..spec import MethodSpec
+
+SPECS = (
+    MethodSpec(name="pix2pix", adapter="facexpr.methods.pix2pix.method:Pix2PixMethod",
+               capabilities=frozenset({"transfer"}), weights=("pix2pix_g128",), crop_size=128,
+               config="configs/pix2pix-baseline-128.yaml", card="docs/models/pix2pix.md",
+               task="facexpr.methods.pix2pix.train:Pix2PixTask",
+               generator="facexpr.methods.pix2pix.method:Pix2PixAdapter",
+               summary="the landmark-fusion paper's pix2pix baseline (trained generator; transfer only)"),
+)

@@ -1,0 +1,68 @@
+"""The method registry: every built-in method's :class:`~.spec.MethodSpec`, listed here explicitly (one
+folder per method family, each ``__init__.py`` holding its specs; nothing registers itself as an
+import side effect), and ``get_method(name)``: a ready instance (models loaded once, weights
+checksum-verified through :mod:`facexpr.assets`).
+
+``register(spec)`` adds a method at run time (plug-ins, tests).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from ..errors import MethodNotFound, ModelError
+from . import landmark_fusion, pix2pix, relative_au, warp
+from .base import Method
+from .spec import MethodSpec, load_ref
+
+BUILTIN: tuple[MethodSpec, ...] = (*warp.SPECS, *landmark_fusion.SPECS, *pix2pix.SPECS, *relative_au.SPECS)
+_SPECS: dict[str, MethodSpec] = {s.name: s for s in BUILTIN}
+EXPORTED = "facexpr.methods.exported:ExportedMethod"  # what a .safetensors path loads
+
+
+def register(spec: MethodSpec) -> MethodSpec:
+    _SPECS[spec.name] = spec
+    get_method.cache_clear()
+    return spec
+
+
+def available() -> list[str]:
+    return sorted(_SPECS)
+
+
+def specs() -> list[MethodSpec]:
+    return [_SPECS[n] for n in available()]
+
+
+def get_spec(name: str) -> MethodSpec:
+    if name not in _SPECS:
+        raise MethodNotFound(f"unknown method '{name}' (available: {', '.join(available())}, "
+                             "or a path to an exported .safetensors generator)")
+    return _SPECS[name]
+
+
+def spec_for_task(task: str) -> MethodSpec | None:
+    """The spec whose training recipe is ``task`` (the name in an exported file's metadata)."""
+    for s in _SPECS.values():
+        if s.task and s.name == task:
+            return s
+    return None
+
+
+@lru_cache(maxsize=None)
+def get_method(name: str) -> Method:
+    """A registered method by name, or an exported generator given as a ``.safetensors`` path."""
+    if name not in _SPECS and name.endswith(".safetensors"):
+        if not Path(name).is_file():
+            raise MethodNotFound(f"{name}: no such checkpoint file")
+        try:
+            return load_ref(EXPORTED)(name)
+        except (KeyError, ValueError, OSError) as e:
+            raise ModelError(f"{name}: not a facexpr exported generator ({e})") from None
+    spec = get_spec(name)
+    method = load_ref(spec.adapter)(*spec.weight_paths(), **spec.kwargs)
+    method.name, method.capabilities, method.spec = spec.name, spec.capabilities, spec
+    return method
+
+
+__all__ = ["BUILTIN", "register", "available", "specs", "get_spec", "spec_for_task", "get_method"]

@@ -1,0 +1,43 @@
+"""A method's registered spec: everything about a method except its code.
+
+Like a model registry's pretrained configs: the name users type, what it can do, where its weights
+come from (an :mod:`facexpr.assets` entry: file, SHA-256, checksum-verified on every load), the
+crop size it was trained at, the config that trains it, its model card, and where its code lives.
+Code is named by ``"module:attribute"`` references, imported only when the method is used, so
+listing methods never loads torch.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import assets
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    name: str                          # what `-m` takes
+    adapter: str                       # "module:Class" of the inference adapter (methods/<family>/method.py)
+    capabilities: frozenset[str]       # a subset of base.CAPABILITIES: "transfer", "edit"
+    summary: str = ""                  # one line for `facexpr methods`
+    weights: tuple[str, ...] = ()      # asset names (assets.ASSETS), in the adapter's argument order
+    crop_size: int | None = None       # the aligned crop side the generator was trained at
+    config: str | None = None          # the training config, relative to the checkout
+    card: str | None = None            # the model card, relative to the checkout
+    task: str | None = None            # "module:Class" of the training recipe (methods/<family>/train.py)
+    generator: str | None = None       # "module:Class" of the generator's inference adapter (exported files)
+    kwargs: dict = field(default_factory=dict)  # extra keyword arguments for the adapter
+
+    def weight_paths(self) -> list[Path]:
+        """The verified local weight files (:class:`~facexpr.errors.ModelError` if missing/corrupt)."""
+        return [assets.resolve(w) for w in self.weights]
+
+
+def load_ref(ref: str):
+    """The object a ``"package.module:attribute"`` reference names."""
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+__all__ = ["MethodSpec", "load_ref"]

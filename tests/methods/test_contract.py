@@ -1,0 +1,89 @@
+"""The contract of every registered method × every request kind (transfer, edit).
+
+Where a method declares a capability, the request is measurably carried out on the London pair
+(AUs measured the one way the evaluation measures them,
+:func:`facexpr.evaluate.judges.expression.measure_aus`); where it does not, the pipeline refuses
+the request with :class:`~facexpr.errors.MethodCannot` (the CLI: one line, exit code 2) before
+reading any image. This is the test that would have caught ``facexpr edit -m landmark-fusion``
+returning an unedited face.
+
+Known shortfalls of shipped weights are ``xfail(strict=True)``: the claim stays, the test says it
+is not met yet, and it turns red the day it is (so the marker cannot outlive the problem).
+"""
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from facexpr.errors import MethodCannot
+from facexpr.evaluate.judges.expression import measure_aus
+from facexpr.expression.action_units import AUS
+from facexpr.faces.landmarks import analyze_faces
+from facexpr.io import load_image
+from facexpr.methods import CAPABILITIES, EDIT, TRANSFER, available, get_spec
+from facexpr.pipeline import EditConfig, TransferConfig, run_edit, run_transfer
+
+from _support import SOURCE_REL, TARGET_REL, data_file, facexpr_cmd
+
+AU12 = AUS.index(12)
+# (method, kind) whose shipped CPU-trained weights do not (yet) make a measurable change; see the
+# AU-editing table in docs/RESULTS.md (ganimation: 0 of 17 AUs with rho >= 0.6).
+KNOWN_SHORT = {("ganimation", TRANSFER): "CPU-trained ganimation weights leave the face as it is",
+               ("ganimation", EDIT): "CPU-trained ganimation weights leave the face as it is (AU12 0.00 -> 0.00)"}
+
+
+def _cases():
+    for name in available():
+        for kind in CAPABILITIES:
+            marks = [pytest.mark.xfail(strict=True, reason=KNOWN_SHORT[(name, kind)])] \
+                if (name, kind) in KNOWN_SHORT and kind in get_spec(name).capabilities else []
+            yield pytest.param(name, kind, marks=marks, id=f"{name}-{kind}")
+
+
+@pytest.fixture(scope="module")
+def pair_faces(shared_data):
+    src = load_image(data_file(shared_data, SOURCE_REL))
+    tgt = load_image(data_file(shared_data, TARGET_REL))
+    t_face = analyze_faces(tgt)[0]
+    s_face = analyze_faces(src)[0]
+    return src, tgt, t_face, measure_aus(src, s_face), measure_aus(tgt, t_face)
+
+
+@pytest.mark.parametrize("name,kind", list(_cases()))
+def test_method_contract(name, kind, pair_faces):
+    src, tgt, t_face, src_aus, tgt_aus = pair_faces
+    spec = get_spec(name)
+    if kind not in spec.capabilities:
+        with pytest.raises(MethodCannot, match=f"method '{name}' cannot {kind}"):
+            if kind == EDIT:
+                run_edit("never-read.jpg", EditConfig(name, ((12, 0.8),)))
+            else:
+                run_transfer("never-read.jpg", "never-read.jpg", TransferConfig(name))
+        return
+    if kind == TRANSFER:  # the smile of the source: AU12 rises, or the AUs come closer to the source's
+        out = measure_aus(run_transfer(src, tgt, TransferConfig(name)).image, t_face)
+        assert out is not None, "the face is lost"
+        before, after = np.abs(tgt_aus - src_aus).mean(), np.abs(out - src_aus).mean()
+        assert out[AU12] - tgt_aus[AU12] >= 0.05 or after <= 0.9 * before, (out[AU12], before, after)
+    else:  # AU12 +0.8 asked: at least +0.2 measured
+        res = run_edit(tgt, EditConfig(name, ((12, 0.8),)))
+        out = measure_aus(res.image, t_face)
+        assert out is not None and out[AU12] - tgt_aus[AU12] >= 0.2, (tgt_aus[AU12], out[AU12] if out is not None else None)
+
+
+def test_every_method_is_covered():
+    """The parametrisation is built from the registry: a new method is in the contract at once."""
+    ids = {(n, k) for n in available() for k in CAPABILITIES}
+    assert len(list(_cases())) == len(ids) >= 10
+    assert all(get_spec(n).capabilities <= set(CAPABILITIES) and get_spec(n).capabilities for n in available())
+
+
+def test_cli_refuses_an_edit_the_method_cannot_do(tmp_path):
+    """The issue's bug, from the command line: one line, exit code 2, no output file."""
+    out = tmp_path / "out.png"
+    p = subprocess.run(facexpr_cmd() + ["edit", "me.jpg", "--au", "AU12=+0.8", "-m", "landmark-fusion", "-o", str(out)],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and p.stderr.startswith("facexpr: error: method 'landmark-fusion' cannot edit")
+    assert p.stderr.count("\n") == 1 and not out.exists()
