@@ -12,6 +12,9 @@ from .errors import FacexprError
 from .expression.analysis import analyze_faces
 from .io import ImageLike, load_image, save_image
 from .pipeline import EditConfig, TransferConfig, run_edit, run_transfer
+from .animation import AnimateConfig, Animation, write_animation
+from .expression.blendshapes import REGIONS
+from .one_euro import OneEuroConfig
 
 __version__ = "0.1.0"
 
@@ -73,10 +76,6 @@ def animate(photo: ImageLike, driving, method: str = "warp", relative: bool = Tr
     ``.height`` describe the output. :func:`facexpr.animate_to_file` writes an MP4 with the
     driver's audio, or an image sequence.
     """
-    from .animation import AnimateConfig, Animation
-    from .expression.blendshapes import REGIONS
-    from .one_euro import OneEuroConfig
-
     cfg = AnimateConfig(method=method, relative=relative, reference_frame=reference_frame,
                         driving_neutral=driving_neutral, intensity=float(intensity),
                         regions=tuple(regions or REGIONS), pose=pose, smooth=smooth,
@@ -89,8 +88,6 @@ def animate_to_file(photo: ImageLike, driving, out, audio: bool = True, progress
     """:func:`animate` written to ``out`` (``.mp4``: H.264 at the driver's frame rate with its audio
     copied in sync, atomic; any other path: a folder of PNG frames). Returns a summary (frames,
     frames/s, lost frames, per-stage ms, jitter)."""
-    from .animation import write_animation
-
     return write_animation(animate(photo, driving, **options), out, audio=audio, progress=progress)
 
 

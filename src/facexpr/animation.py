@@ -40,13 +40,14 @@ from .expression.blendshapes import REGIONS
 from .expression.model import load_default_model
 from .expression.retarget import (MAX_INTENSITY, RetargetConfig, apply_delta, expression_delta,
                                   region_point_weights, retargeted)
-from .faces.landmarks import Face, get_landmarker, select_face
+from .faces.landmarks import Face, get_landmarker, quiet_native_stderr, select_face
 from .faces.paste import paste_back
 from .io import ImageLike, load_image
 from .io_video import VideoInfo, VideoWriter, frame_window, probe, read_frames, write_image_sequence
 from .methods import RenderJob, get_method
 from .methods.warp.method import Warp, WarpConfig
 from .one_euro import OneEuroConfig, OneEuroFilter
+from . import assets
 
 MAX_POSE_DEG = 15.0
 
@@ -173,15 +174,13 @@ class VideoTracker:
         import mediapipe as mp
         from mediapipe.tasks.python import BaseOptions, vision
 
-        from . import assets
-
         self._mp = mp
         opts = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(assets.resolve("face_landmarker"))),
             running_mode=vision.RunningMode.VIDEO, num_faces=1,
             min_face_detection_confidence=0.4, min_face_presence_confidence=0.4, min_tracking_confidence=0.4,
             output_face_blendshapes=True, output_facial_transformation_matrixes=True)
-        with _quiet():
+        with quiet_native_stderr():
             self._lm = vision.FaceLandmarker.create_from_options(opts)
         self._t = -1
 
@@ -191,7 +190,7 @@ class VideoTracker:
         first, self._t = self._t < 0, t_ms
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         if first:  # the first inference prints delegate INFO lines from C++
-            with _quiet():
+            with quiet_native_stderr():
                 res = self._lm.detect_for_video(image, t_ms)
         else:
             res = self._lm.detect_for_video(image, t_ms)
@@ -210,18 +209,6 @@ class VideoTracker:
                 lm.close()
             except Exception:
                 pass
-
-
-def _quiet():
-    """Silence MediaPipe's native start-up lines (the faces package's helper, when present)."""
-    try:
-        from .faces.landmarks import _quiet_native_stderr
-
-        return _quiet_native_stderr()
-    except ImportError:
-        from contextlib import nullcontext
-
-        return nullcontext()
 
 
 def _rotation(face: Face) -> np.ndarray:

@@ -10,6 +10,8 @@ from typing import Optional
 
 import typer
 
+import facexpr
+
 from . import assets
 from .datasets import data_root
 from .datasets.pairs import read_pairs_csv
@@ -23,6 +25,9 @@ from .io import atomic_write_text, check_output_path, load_image, save_image
 from .methods import specs
 from .pipeline import EditConfig, TransferConfig, run_edit, run_transfer
 from .train.cli import export as export_command, prepare as prepare_command, train as train_command
+from .animation import write_animation
+from .io_video import check_video_output
+from .one_euro import OneEuroConfig
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -240,17 +245,12 @@ def animate(
     """Animate PHOTO with the facial expressions of the face in a driving video."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    import facexpr
-    from .io_video import check_video_output
-
     if output is None:
         _fail("give PHOTO --driving VIDEO -o OUTPUT.mp4; see --help")
     if driving_neutral is not None and reference_frame is not None:
         _fail("use either --reference-frame or --driving-neutral, not both")
     regs = _regions(regions)
     try:
-        from .one_euro import OneEuroConfig
-
         OneEuroConfig(min_cutoff, beta)
     except ValueError as e:
         _fail(str(e))
@@ -261,7 +261,6 @@ def animate(
                                smooth=smooth, min_cutoff=min_cutoff, beta=beta, size=size or None, start=start,
                                end=end, max_frames=max_frames, photo_face=face,
                                max_pose_deg=max_pose)
-        from .animation import write_animation
 
         with Progress(TextColumn("animate"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]}"),
                       TimeRemainingColumn(), disable=not sys.stderr.isatty()) as bar:
@@ -269,8 +268,6 @@ def animate(
             summary = write_animation(anim, out, audio=audio,
                                       progress=lambda d, n, fps: bar.update(task, completed=d, fps=f"{fps:.1f} frames/s"))
         if report is not None:
-            from .io import atomic_write_text
-
             atomic_write_text(report, json.dumps(summary, indent=1))
     except FacexprError as e:
         _fail(str(e), e.exit_code)

@@ -22,6 +22,7 @@ from typing import Iterator
 import numpy as np
 
 from .errors import ImageNotFound, InputError, OutputError
+from .io import default_file_mode, save_image
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")
 OUTPUT_SUFFIXES = (".mp4",)
@@ -268,15 +269,11 @@ class VideoWriter:
 
 
 def _file_mode() -> int:
-    from .io import default_file_mode
-
     return default_file_mode()
 
 
 def write_image_sequence(frames, folder, pattern: str = "frame_{:06d}.png") -> Path:
     """Numbered images into ``folder`` (created), each written atomically."""
-    from .io import save_image
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for i, img in enumerate(frames):

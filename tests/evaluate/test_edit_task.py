@@ -30,7 +30,8 @@ def test_edit_task_smallest_run(london, tmp_path):
     assert rep["emotions"] == list(EMOTIONS) and len(rep["emotion_records"]) == len(EMOTIONS)
     rows = {r["emotion"]: r for r in rep["per_emotion"]}
     assert rows["surprise"]["judge_class"] == "surprised" and rows["angry"]["judge_class"] == "angry"
-    assert all(r["accuracy"] in (0.0, 1.0) and r["input_rate"] in (0.0, 1.0) for r in rows.values())
+    judged = [r for r in rows.values() if r["judge_class"] is not None]  # face-api has no contempt
+    assert len(judged) >= 6 and all(r["accuracy"] in (0.0, 1.0) and r["input_rate"] in (0.0, 1.0) for r in judged)
     assert any(r["accuracy"] == 1.0 for r in rows.values())  # at least one edit reads as its emotion
     assert all(r["identity_kept"] == 1.0 for r in rows.values())  # dlib: still the same person
     assert (out / "edit_sheet_warp.png").stat().st_size > 1000 and "edit_sheet_warp.png" in (out / "edit.md").read_text()

@@ -60,13 +60,27 @@ def test_config_rejects_unknown_region():
 def test_expression_delta_intensity_and_regions():
     rng = np.random.default_rng(0)
     s, t = rng.uniform(0, 0.4, 52), rng.uniform(0, 0.4, 52)  # eyes open (blink < CLOSED_EYE)
-    full = expression_delta(s, t, RetargetConfig(1.0))
+    full = expression_delta(s, t, RetargetConfig(1.0, gate=False))
     np.testing.assert_allclose(full, (s - t) * region_mask(), atol=1e-7)
-    np.testing.assert_allclose(expression_delta(s, t, RetargetConfig(0.5)), 0.5 * full, atol=1e-7)
+    np.testing.assert_allclose(expression_delta(s, t, RetargetConfig(0.5, gate=False)), 0.5 * full, atol=1e-7)
     assert not expression_delta(s, t, RetargetConfig(0.0)).any()
-    mouth_only = expression_delta(s, t, RetargetConfig(1.0, ("mouth",)))
+    mouth_only = expression_delta(s, t, RetargetConfig(1.0, ("mouth",), gate=False))
     assert not mouth_only[region_mask(("brows", "eyes")).astype(bool)].any()
     assert mouth_only[INDEX["jawOpen"]] == pytest.approx(s[INDEX["jawOpen"]] - t[INDEX["jawOpen"]])
+
+
+def test_fitted_shapes_are_gated_between_people():
+    """Fitted-coefficient differences under FIT_GATE (a person's own brow height…) do not
+    transfer; a full expression still does; MediaPipe-scored shapes are never gated."""
+    from facexpr.expression.retarget import FIT_GATE
+
+    s, t = np.zeros(52), np.zeros(52)
+    s[INDEX["browDownLeft"]], s[INDEX["noseSneerLeft"]], s[INDEX["mouthSmileLeft"]] = 0.2, 1.0, 0.2
+    d = expression_delta(s, t, RetargetConfig())
+    assert d[INDEX["browDownLeft"]] == 0.0 and 0.2 < FIT_GATE
+    assert d[INDEX["noseSneerLeft"]] == pytest.approx(1.0)
+    assert d[INDEX["mouthSmileLeft"]] == pytest.approx(0.2)
+    assert expression_delta(s, t, RetargetConfig(gate=False))[INDEX["browDownLeft"]] == pytest.approx(0.2)
 
 
 def test_closed_target_eye_is_not_opened():

@@ -28,6 +28,8 @@ from ..faces import landmarks
 from ..faces.landmarks import Face
 from .blendshapes import FITTED, FROM_MEDIAPIPE, INDEX, NAMES
 from .prior import ExpressionPrior, load_default_prior
+from . import action_units
+from .model import load_default_model
 
 
 
@@ -165,8 +167,6 @@ def box_qp(G: np.ndarray, h: np.ndarray, lo: float = 0.0, hi: float = 1.0, iters
 
 @lru_cache(maxsize=2)
 def default_fitter() -> ExpressionFitter:
-    from .model import load_default_model
-
     return ExpressionFitter(load_default_prior(), known_basis=load_default_model(prior=False).basis)
 
 
@@ -204,8 +204,6 @@ def reanalyze(rgb: np.ndarray, near: Face) -> Face | None:
 def face_report(face: Face, with_landmarks: bool = True) -> dict:
     """JSON-ready description for ``facexpr analyze``: box, pose, the expression code and where
     it came from, action units, and (optionally) the landmarks."""
-    from . import action_units
-
     face = describe(face)
     d = face.to_dict(with_landmarks=False)
     raw = face.extras["mediapipe_blendshapes"]

@@ -19,6 +19,8 @@ import numpy as np
 
 from ..errors import ModelError
 from .shading import atlas_layout
+from .blendshapes import FITTED, INDEX, NAMES
+from .prior import load_default_prior
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "expression_linear.safetensors"
 
@@ -102,8 +104,6 @@ def with_prior(model: ExpressionModel, prior) -> ExpressionModel:
     """The model every renderer uses: the 3D prior's (ICT) motion and shading for every
     blendshape except :data:`MOTION_FROM_LONDON` / :data:`SHADING_FROM_LONDON`, which keep the
     London-fitted ones. Both share ``model.mean_shape``'s frame."""
-    from .blendshapes import FITTED, INDEX, NAMES
-
     basis = prior.expression.copy()
     for n in MOTION_FROM_LONDON:
         basis[INDEX[n]] = model.basis[INDEX[n]]
@@ -126,6 +126,5 @@ def load_default_model(path: str | None = None, prior: bool = True) -> Expressio
     model = ExpressionModel.load(Path(path) if path else DEFAULT_PATH)
     if not prior:
         return model
-    from .prior import load_default_prior
 
     return with_prior(model, load_default_prior())

@@ -29,6 +29,12 @@ from .blendshapes import INDEX, NAMES
 from .ict import FACE_VERTICES, ICTModel, View, render, surface_points
 from .prior import ICT_NOTICE, ExpressionPrior
 from .shading import TEX, atlas_layout, atlas_weight
+from ..datasets import london
+from ..faces.align import to_canonical
+from ..faces.landmarks import analyze_faces
+from ..io import load_image
+from .analysis import ExpressionFitter
+from .model import DEFAULT_PATH, ExpressionModel
 
 OPEN_LIPS = {"jawOpen": 0.2}
 
@@ -66,8 +72,6 @@ def painted_albedo(ict: ICTModel, xy: np.ndarray, view: View = View()) -> np.nda
 
 
 def _detect(img: np.ndarray):
-    from ..faces.landmarks import analyze_faces
-
     faces = analyze_faces(img)
     if not faces:
         raise RuntimeError("MediaPipe found no face on the ICT render")
@@ -103,10 +107,6 @@ def _to_image_axes(p: np.ndarray, z_scale: float) -> np.ndarray:
 
 
 def _real_neutrals(data_root: Path, log=print) -> list:
-    from ..datasets import london
-    from ..faces.landmarks import analyze_faces
-    from ..io import load_image
-
     paths = [p.neutral for p in london.split(data_root / "london", "train")]
     paths += sorted((data_root / "canada").glob("*.jpg"))
     shapes = []
@@ -311,9 +311,6 @@ def build(ict: ICTModel, data_root: Path | None, identity_modes: int = 100, real
     z_scale = float(zm @ zi / (zi @ zi))
     log(f"MediaPipe z / true depth on the render: {z_scale:.3f}")
 
-    from ..faces.align import to_canonical
-    from .model import ExpressionModel, DEFAULT_PATH
-
     # the London expression model's reference frame, so both models share one canonical frame
     reference = ExpressionModel.load(DEFAULT_PATH).mean_shape
     real = _real_neutrals(data_root, log) if data_root is not None else []
@@ -378,9 +375,6 @@ def calibrate(prior: ExpressionPrior, neutrals: list) -> None:
     """Set the prior's neutral reference from real neutral faces (London train split + Canada):
     MediaPipe's mean scores on them (its zero is not a neutral face: it reads some squint and
     blink on everyone), then the fit's mean reading, so an average neutral face reads 0."""
-    from .analysis import ExpressionFitter
-    from .model import DEFAULT_PATH, ExpressionModel
-
     prior.neutral_scores = np.mean([f.blendshapes for f in neutrals], axis=0).astype(np.float64)
     prior.neutral_code = None
     fitter = ExpressionFitter(prior, known_basis=ExpressionModel.load(DEFAULT_PATH).basis)
@@ -394,8 +388,6 @@ def observed_basis(ict: ICTModel, albedo: np.ndarray, reference: np.ndarray, vie
     each expression at full activation. Fitting real faces' landmarks against *this* basis
     compares like with like: MediaPipe's own response (sliding contours, brows it tracks by
     their hair) rather than the mesh's true surface motion."""
-    from ..faces.align import to_canonical
-
     def canon(expr):
         img, _ = render(ict, ict.shape(expression=expr), view, albedo=albedo)
         return to_canonical(_detect(img).landmarks, reference)[0]

@@ -16,7 +16,7 @@ from ..faces.topology import (BROW_LEFT, BROW_RIGHT, EYE_LEFT, EYE_RIGHT, IRIS_L
 from ..limits import MAX_INTENSITY
 from .blendshapes import FITTED, INDEX, NAMES, REGIONS, region_mask
 from .model import ExpressionModel
-from .shading import MESH_POINTS, region_texture_weight
+from .shading import MESH_POINTS, atlas_weight, log_luminance_texture, region_texture_weight
 
 CLOSED_EYE = 0.5  # eyeBlink score above which the warp cannot open the eye (no eyeball to show)
 # Differences of the *fitted* coefficients below this are not transferred between two people: on
@@ -157,8 +157,6 @@ def retarget(source: Face, target: Face, model: ExpressionModel,
 
 
 def _texture_weight(layout, weights, size):
-    from .shading import MESH_POINTS, region_texture_weight
-
     return region_texture_weight(layout, weights, size, MESH_POINTS)
 
 
@@ -169,7 +167,6 @@ def expression_ratio(expressive: np.ndarray, face: Face, neutral: np.ndarray, ne
     its folds and wrinkles (not its skin) go onto the target. None without the model's atlas."""
     if model.shading is None:
         return None
-    from .shading import atlas_weight, log_luminance_texture
 
     import cv2
 

@@ -58,16 +58,6 @@ def log_luminance_texture(rgb: np.ndarray, landmarks_xy: np.ndarray, layout: np.
     return tex - np.median(tex[stable[:, 1], stable[:, 0]])
 
 
-def ratio_in_roi(shading: np.ndarray, layout: np.ndarray, dst_xy: np.ndarray,
-                 roi: tuple[int, int, int, int], grid: int) -> np.ndarray:
-    """The atlas log-ratio ``shading`` laid onto the photo at landmarks ``dst_xy`` (0 off-face)."""
-    from ..faces.mesh import coords_map
-
-    tx, ty = coords_map(dst_xy[MESH_POINTS], layout[MESH_POINTS], roi, grid)
-    return cv2.remap(shading.astype(np.float32), tx, ty, cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-
-
 def region_texture_weight(layout: np.ndarray, point_weights: np.ndarray, size: int,
                           points: np.ndarray = MESH_POINTS) -> np.ndarray:
     """Per-landmark weights interpolated over the atlas (so shading follows ``--regions``)."""

@@ -77,7 +77,7 @@ class Face:
 
 
 @contextmanager
-def _quiet_native_stderr():
+def quiet_native_stderr():
     """MediaPipe/TFLite print INFO/W lines from C++ straight to fd 2 while starting; hide them."""
     try:
         fd = sys.stderr.fileno()
@@ -101,7 +101,7 @@ class _Landmarker:
 
     def __init__(self, max_faces: int = 10):
         os.environ.setdefault("GLOG_minloglevel", "2")
-        with _quiet_native_stderr():
+        with quiet_native_stderr():
             from mediapipe.tasks.python import BaseOptions, vision
 
         path = assets.resolve("face_landmarker")
@@ -114,7 +114,7 @@ class _Landmarker:
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
-        with _quiet_native_stderr():
+        with quiet_native_stderr():
             self._lm = vision.FaceLandmarker.create_from_options(opts)
             self._warm = False
         self._lock = threading.Lock()
@@ -140,7 +140,7 @@ class _Landmarker:
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         with self._lock:
             if not self._warm:  # the first inference prints delegate INFO lines
-                with _quiet_native_stderr():
+                with quiet_native_stderr():
                     res = self._lm.detect(image)
                 self._warm = True
             else:

@@ -19,6 +19,11 @@ import gradio as gr
 
 from . import handlers
 from .handlers import Limits, Runner, Scratch, UserError
+from ..errors import FacexprError
+from ..expression import action_units, emotions
+from ..expression.blendshapes import REGIONS
+from ..io import load_image, save_image
+from ..methods import available
 
 log = logging.getLogger("facexpr.web")
 
@@ -78,7 +83,6 @@ def _friendly(fn):
         except UserError as e:
             raise gr.Error(str(e)) from None
         except Exception as e:  # a bug: keep the server up, say so briefly
-            from ..errors import FacexprError
 
             if isinstance(e, FacexprError):
                 raise gr.Error(str(e)) from None
@@ -92,8 +96,6 @@ def _example_images() -> list[list[str]]:
     """Example pairs, made at first start from the London set (CC-BY 4.0) when the shared data
     is present (``FACEXPR_DATA`` or ../shared/data): downscaled copies in a user cache folder, never
     in the package or the repository. Without the data the page has no examples."""
-    from ..io import load_image, save_image
-
     root = Path(os.environ.get("FACEXPR_DATA") or Path(__file__).resolve().parents[4] / "shared" / "data")
     pairs = (("london/smiling/061_08.jpg", "london/neutral/010_03.jpg"),
              ("london/smiling/041_08.jpg", "london/neutral/001_03.jpg"))
@@ -124,10 +126,6 @@ CREDIT = ("Example photos: Face Research Lab London Set, DeBruine & Jones (2017)
 
 
 def build(cfg: WebConfig = WebConfig()) -> tuple[gr.Blocks, Scratch]:
-    from ..expression import action_units, emotions
-    from ..expression.blendshapes import REGIONS
-    from ..methods import available
-
     limits = Limits(cfg.limits.max_pixels, cfg.limits.max_video_frames, cfg.limits.max_video_seconds,
                     cfg.timeout, cfg.limits.max_side_out)
     run = Runner(limits, cfg.concurrency)

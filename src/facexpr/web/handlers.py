@@ -22,6 +22,8 @@ import numpy as np
 
 import facexpr
 from ..errors import FacexprError
+from ..expression import action_units
+from ..io_video import is_video_path, probe
 
 log = logging.getLogger("facexpr.web")
 
@@ -165,8 +167,6 @@ def edit(target, aus: dict, emotion: str | None, intensity: float, method: str, 
 
 def analyze(image, limits: Limits) -> tuple[np.ndarray, dict, dict]:
     """(the photo with landmarks and AU bars drawn, AU intensities of the largest face, JSON)."""
-    from ..expression import action_units
-
     img = _load(image, limits, "photo")
     faces = facexpr.analyze(img)
     if not faces:
@@ -205,8 +205,6 @@ def _au_panel(names, values, height: int) -> np.ndarray:
 
 def animate(photo, video, relative: bool, pose: bool, smooth: bool, intensity: float, max_frames,
             limits: Limits, scratch: Scratch, progress=None) -> str:
-    from ..io_video import is_video_path, probe
-
     check_image(photo, limits, "photo")
     if not video:
         raise UserError("please give a driving video")
