@@ -87,7 +87,7 @@ def check(photo, video: Path, out_dir: Path, max_frames: int | None, n_identity:
     import av
 
     import facexpr
-    from facexpr.evaluate.judges import identity_dlib
+    from facexpr.faces import identity as identity_dlib
     from facexpr.io import load_image
     from facexpr.io_video import probe, read_frames
 

@@ -18,7 +18,7 @@ import numpy as np
 import facexpr
 from facexpr.datasets import data_root, london
 from facexpr.evaluate.judges.emotion_faceapi import EMOTIONS, get_faceapi_emotion
-from facexpr.evaluate.judges.identity_dlib import get_dlib_identity
+from facexpr.faces.identity import get_dlib_identity
 from facexpr.expression.blendshapes import region_mask
 from facexpr.faces.landmarks import analyze_faces
 from facexpr.io import load_image, save_image
