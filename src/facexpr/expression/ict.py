@@ -72,7 +72,8 @@ class View:
                          self.cy - (px[:, 1] - self.size / 2) / self.scale], 1)
 
 
-def _normals(v: np.ndarray, tris: np.ndarray) -> np.ndarray:
+def vertex_normals(v: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """Unit per-vertex normals (area-weighted face normals summed at each vertex)."""
     fn = np.cross(v[tris[:, 1]] - v[tris[:, 0]], v[tris[:, 2]] - v[tris[:, 0]])
     n = np.zeros_like(v)
     for k in range(3):
@@ -94,7 +95,7 @@ def render(model: ICTModel, verts: np.ndarray, view: View = View(),
     keep = np.all(tris < HEAD_VERTICES, 1) | np.all((tris >= EYEBALLS[0]) & (tris < EYEBALLS[1]), 1)
     tris_k = tris[keep]
     ids_k = np.nonzero(keep)[0]
-    n = _normals(verts, tris)
+    n = vertex_normals(verts, tris)
     l = np.asarray(light, np.float64)
     l /= np.linalg.norm(l)
     shade = np.clip(n @ l, 0, 1) * 0.8 + 0.2

@@ -26,7 +26,7 @@ import numpy as np
 from ..faces.align import umeyama
 from ..faces.topology import BROW_LEFT, BROW_RIGHT, IRISES, LIPS_INNER, LIPS_OUTER, STABLE
 from .blendshapes import INDEX, NAMES
-from .ict import FACE_VERTICES, ICTModel, View, render, surface_points
+from .ict import FACE_VERTICES, ICTModel, View, render, surface_points, vertex_normals
 from .prior import ICT_NOTICE, ExpressionPrior
 from .shading import TEX, atlas_layout, atlas_weight
 from ..datasets import london
@@ -118,14 +118,6 @@ def _real_neutrals(data_root: Path, log=print) -> list:
     return shapes
 
 
-def _vertex_normals(v: np.ndarray, tris: np.ndarray) -> np.ndarray:
-    fn = np.cross(v[tris[:, 1]] - v[tris[:, 0]], v[tris[:, 2]] - v[tris[:, 0]])
-    n = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(n, tris[:, k], fn)
-    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
-
-
 def _laplacian(v: np.ndarray, tris: np.ndarray) -> np.ndarray:
     """Umbrella Laplacian (neighbour mean − vertex) per vertex."""
     acc = np.zeros_like(v)
@@ -138,7 +130,7 @@ def _laplacian(v: np.ndarray, tris: np.ndarray) -> np.ndarray:
 
 def _shade(v: np.ndarray, tris: np.ndarray, light=(0.0, 0.55, 1.0), cavity: float = 3.0) -> np.ndarray:
     """Per-vertex luminance: Lambert under a front-top light, darkened in concave creases."""
-    n = _vertex_normals(v, tris)
+    n = vertex_normals(v, tris)
     l = np.asarray(light, np.float64)
     l /= np.linalg.norm(l)
     lam = np.clip(n @ l, 0.05, 1.0) * 0.75 + 0.25
