@@ -259,7 +259,7 @@ def run_edit(target: ImageLike, cfg: EditConfig = EditConfig()) -> EditResult:
         effective = np.where(want != current, requested, 0.0)
         edited = Face(face.landmarks, edited_blendshapes(face.blendshapes, effective).astype(np.float32),
                       face.pose, face.image_size)
-        model = load_default_model()
+        model = load_default_model(edit=True)
         rt = retarget(edited, face, model, RetargetConfig(gate=False))
     request = EditRequest(want.astype(np.float32), current.astype(np.float32))
     out, rt = _render_paste(method, RenderJob(img, face, img, edited, rt, request), model, cfg.feedback, timer,

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import ModelError
 from .shading import atlas_layout
-from .blendshapes import FITTED, INDEX, NAMES
+from .blendshapes import FITTED, FROM_MEDIAPIPE, INDEX, NAMES
 from .prior import load_default_prior
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "expression_linear.safetensors"
@@ -93,38 +93,44 @@ class ExpressionModel:
 # holds no other expression, so its other rows are left to the prior's ICT shading).
 SHADING_FROM_LONDON = ("mouthSmileLeft", "mouthSmileRight")
 SHADING_LIMITS = (-0.6, 0.12)  # summed log-luminance change: deep fold … mild highlight
-# Motion that stays the London-fitted one: the smile (person-calibrated on real smiles, better on
-# held-out London smiles than ICT's, benchmarks/prior_smile.py) and the jaw (the same motion,
-# cos 0.98). The London model's other rows were learned from smiles and speech only and carry
-# smile motion with them (an AU7 edit through them reads as happy); ICT's are clean shapes.
+# Motion that stays the London-fitted one.
+# * For an *edit* (a request in FACS units): the smile (person-calibrated on real smiles, better on
+#   held-out London smiles than ICT's, benchmarks/prior_smile.py) and the jaw (the same motion,
+#   cos 0.98). The London model's other rows were learned from smiles and speech only and carry
+#   smile motion with them (an AU7 edit through them reads as happy); ICT's are clean shapes.
+# * For a *transfer* or animation (codes measured by MediaPipe on a photo): every MediaPipe-scored
+#   shape, since the London rows are calibrated on exactly those scores (London smiles: happy
+#   59.8 % with them, 56.9 % with ICT's rows); the prior's fitted shapes move by ICT's geometry.
 MOTION_FROM_LONDON = ("mouthSmileLeft", "mouthSmileRight", "jawOpen")
+MEASURED_FROM_LONDON = FROM_MEDIAPIPE
 
 
-def with_prior(model: ExpressionModel, prior) -> ExpressionModel:
-    """The model every renderer uses: the 3D prior's (ICT) motion and shading for every
-    blendshape except :data:`MOTION_FROM_LONDON` / :data:`SHADING_FROM_LONDON`, which keep the
-    London-fitted ones. Both share ``model.mean_shape``'s frame."""
+def with_prior(model: ExpressionModel, prior, london_rows=MOTION_FROM_LONDON) -> ExpressionModel:
+    """The 3D prior's (ICT) motion and shading for every blendshape except ``london_rows``, which
+    keep the London-fitted ones (their shading too for measured codes; for edits only the smile's,
+    :data:`SHADING_FROM_LONDON`). Both share ``model.mean_shape``'s frame."""
     basis = prior.expression.copy()
-    for n in MOTION_FROM_LONDON:
+    for n in london_rows:
         basis[INDEX[n]] = model.basis[INDEX[n]]
     T = model.shading.shape[-1] if model.shading is not None else 128
     shading = np.zeros((len(basis), T, T), np.float32)
     if prior.shading is not None and prior.shading.shape[-1] == T:
         shading[:] = prior.shading
-    for n in SHADING_FROM_LONDON:
+    london_shading = SHADING_FROM_LONDON if london_rows == MOTION_FROM_LONDON else tuple(london_rows)
+    for n in london_shading:
         if model.shading is not None:
             shading[INDEX[n]] = model.shading[INDEX[n]]
     meta = dict(model.meta, prior=prior.meta, from_prior=[n for n in NAMES if n in FITTED])
-    one_sided = ~np.isin(NAMES, SHADING_FROM_LONDON)
+    one_sided = ~np.isin(NAMES, london_shading)
     return ExpressionModel(model.mean_shape, basis, meta, shading, one_sided)
 
 
 @lru_cache(maxsize=4)
-def load_default_model(path: str | None = None, prior: bool = True) -> ExpressionModel:
-    """The London-fitted model combined with the 3D expression prior (``prior=False``: the
-    London-fitted model alone, e.g. to refit or compare it)."""
+def load_default_model(path: str | None = None, prior: bool = True, edit: bool = False) -> ExpressionModel:
+    """The London-fitted model combined with the 3D expression prior, for measured codes
+    (transfer, animate) or for edits (``edit=True``); ``prior=False``: the London-fitted model
+    alone, e.g. to refit or compare it."""
     model = ExpressionModel.load(Path(path) if path else DEFAULT_PATH)
     if not prior:
         return model
-
-    return with_prior(model, load_default_prior())
+    return with_prior(model, load_default_prior(), MOTION_FROM_LONDON if edit else MEASURED_FROM_LONDON)
