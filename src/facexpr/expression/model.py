@@ -93,19 +93,20 @@ class ExpressionModel:
 # holds no other expression, so its other rows are left to the prior's ICT shading).
 SHADING_FROM_LONDON = ("mouthSmileLeft", "mouthSmileRight")
 SHADING_LIMITS = (-0.6, 0.12)  # summed log-luminance change: deep fold … mild highlight
-# Motion that stays the London-fitted one.
-# * For an *edit* (a request in FACS units): the smile (person-calibrated on real smiles, better on
-#   held-out London smiles than ICT's, benchmarks/prior_smile.py) and the jaw (the same motion,
-#   cos 0.98). The London model's other rows were learned from smiles and speech only and carry
-#   smile motion with them (an AU7 edit through them reads as happy); ICT's are clean shapes.
-# * For a *transfer* or animation (codes measured by MediaPipe on a photo): every MediaPipe-scored
-#   shape, since the London rows are calibrated on exactly those scores (London smiles: happy
-#   59.8 % with them, 56.9 % with ICT's rows); the prior's fitted shapes move by ICT's geometry.
+# Motion that stays the London-fitted one: the smile (person-calibrated on real smiles, better on
+# held-out London smiles than ICT's, benchmarks/prior_smile.py) and the jaw (the same motion,
+# cos 0.98). The London model's other rows were learned from smiles and speech only and carry
+# smile motion with them (an AU7 edit through them reads as happy); ICT's are clean shapes.
 MOTION_FROM_LONDON = ("mouthSmileLeft", "mouthSmileRight", "jawOpen")
+# Shading that stays the London-fitted one for codes *measured* on a photo (transfer, animate):
+# every MediaPipe-scored shape (its learned eye crinkles and cheek shading go with the scores it
+# was fitted on). London smiles, happy share: 59.8 % this way, 57.8 % with ICT's shading; the
+# probes read 14/32 this way, 10/32 with London's motion rows too, 15/32 with ICT's everything.
 MEASURED_FROM_LONDON = FROM_MEDIAPIPE
 
 
-def with_prior(model: ExpressionModel, prior, london_rows=MOTION_FROM_LONDON) -> ExpressionModel:
+def with_prior(model: ExpressionModel, prior, london_rows=MOTION_FROM_LONDON,
+               london_shading=SHADING_FROM_LONDON) -> ExpressionModel:
     """The 3D prior's (ICT) motion and shading for every blendshape except ``london_rows``, which
     keep the London-fitted ones (their shading too for measured codes; for edits only the smile's,
     :data:`SHADING_FROM_LONDON`). Both share ``model.mean_shape``'s frame."""
@@ -116,7 +117,6 @@ def with_prior(model: ExpressionModel, prior, london_rows=MOTION_FROM_LONDON) ->
     shading = np.zeros((len(basis), T, T), np.float32)
     if prior.shading is not None and prior.shading.shape[-1] == T:
         shading[:] = prior.shading
-    london_shading = SHADING_FROM_LONDON if london_rows == MOTION_FROM_LONDON else tuple(london_rows)
     for n in london_shading:
         if model.shading is not None:
             shading[INDEX[n]] = model.shading[INDEX[n]]
@@ -133,4 +133,6 @@ def load_default_model(path: str | None = None, prior: bool = True, edit: bool =
     model = ExpressionModel.load(Path(path) if path else DEFAULT_PATH)
     if not prior:
         return model
-    return with_prior(model, load_default_prior(), MOTION_FROM_LONDON if edit else MEASURED_FROM_LONDON)
+    if edit:
+        return with_prior(model, load_default_prior())
+    return with_prior(model, load_default_prior(), MOTION_FROM_LONDON, MEASURED_FROM_LONDON)
