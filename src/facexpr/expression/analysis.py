@@ -10,7 +10,7 @@ landmarks are fitted with the morphable prior (:mod:`facexpr.expression.prior`):
 in the canonical frame (pose removed by a similarity on the expression-stable points). Identity
 ``a`` is eliminated in closed form; the bounded expression problem (≤ 52 unknowns) is solved by
 an exact active-set method; one robust re-weighting drops landmarks that fit badly (an occluding
-hand, a tracking glitch). About 2 ms per face.
+hand, a tracking glitch). About 7.5 ms per face on the 2-core CPU (most of it the robust refit).
 
 The result is *fused* with MediaPipe where MediaPipe is reliable (:data:`FROM_MEDIAPIPE`: smile,
 jaw, blinks, gaze): those scores are kept, and the London-fitted expression model — calibrated on
