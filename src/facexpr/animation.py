@@ -40,7 +40,7 @@ from .expression.blendshapes import REGIONS
 from .expression.model import load_default_model
 from .expression.retarget import (MAX_INTENSITY, RetargetConfig, apply_delta, expression_delta,
                                   region_point_weights, retargeted)
-from .faces.landmarks import Face, get_landmarker, quiet_native_stderr, select_face
+from .faces.landmarks import Face, box_iou, get_landmarker, quiet_native_stderr, select_face
 from .faces.paste import paste_back
 from .io import ImageLike, load_image
 from .io_video import VideoInfo, VideoWriter, frame_window, probe, read_frames, write_image_sequence
@@ -115,15 +115,6 @@ def _resize_long(img: np.ndarray, size: int | None) -> np.ndarray:
     return cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
 
 
-def _iou(a, b) -> float:
-    ax0, ay0, ax1, ay1 = a
-    bx0, by0, bx1, by1 = b
-    iw, ih = max(0, min(ax1, bx1) - max(ax0, bx0)), max(0, min(ay1, by1) - max(ay0, by0))
-    inter = iw * ih
-    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
-    return inter / union if union > 0 else 0.0
-
-
 class FaceTracker:
     """The driver's face frame after frame: MediaPipe on a square crop around the last face (one
     inference), the whole frame when that fails or no face is known yet (at most two)."""
@@ -154,8 +145,8 @@ class FaceTracker:
                     crop = cv2.resize(crop, (round(crop.shape[1] * s), round(crop.shape[0] * s)),
                                       interpolation=cv2.INTER_AREA)
                 cands = self.lm.detect(np.ascontiguousarray(crop), offset=(X0, Y0), scale=s, full_size=(w, h))
-                face = max(cands, key=lambda g: _iou(g.bbox, self.last.bbox), default=None)
-                if face is not None and _iou(face.bbox, self.last.bbox) < 0.2:
+                face = max(cands, key=lambda g: box_iou(g.bbox, self.last.bbox), default=None)
+                if face is not None and box_iou(face.bbox, self.last.bbox) < 0.2:
                     face = None
         if face is None:
             face = self._whole(rgb)

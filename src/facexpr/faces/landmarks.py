@@ -165,7 +165,8 @@ def get_landmarker() -> _Landmarker:
 DETECT_MAX_SIDE = 1920  # MediaPipe works on a downscaled copy anyway; this bounds the copy cost
 
 
-def _iou(a, b) -> float:
+def box_iou(a, b) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes."""
     ax0, ay0, ax1, ay1 = a
     bx0, by0, bx1, by1 = b
     iw, ih = max(0, min(ax1, bx1) - max(ax0, bx0)), max(0, min(ay1, by1) - max(ay0, by0))
@@ -225,7 +226,7 @@ def _detect_tiles(lm: _Landmarker, rgb: np.ndarray) -> list[Face]:
 
 def _same_face(a: Face, b: Face) -> bool:
     """Overlapping boxes, or one box's centre inside the other (a half face cut by a tile)."""
-    if _iou(a.bbox, b.bbox) >= 0.3:
+    if box_iou(a.bbox, b.bbox) >= 0.3:
         return True
     for p, q in ((a, b), (b, a)):
         cx, cy = (p.bbox[0] + p.bbox[2]) / 2, (p.bbox[1] + p.bbox[3]) / 2
@@ -254,8 +255,8 @@ def _refine(lm: _Landmarker, rgb: np.ndarray, face: Face, force: bool = False) -
         return face  # the crop would be the whole image: nothing to gain
     crop, s = _resized(rgb[Y0:Y1, X0:X1], 1024)
     cands = lm.detect(crop, offset=(X0, Y0), scale=s, full_size=(w, h))
-    best = max(cands, key=lambda g: _iou(g.bbox, face.bbox), default=None)
-    return best if best is not None and _iou(best.bbox, face.bbox) > 0.5 else None
+    best = max(cands, key=lambda g: box_iou(g.bbox, face.bbox), default=None)
+    return best if best is not None and box_iou(best.bbox, face.bbox) > 0.5 else None
 
 
 def select_face(faces: list[Face], index: int | None, what: str) -> Face:
@@ -279,4 +280,4 @@ def reanalyze(rgb: np.ndarray, near: Face) -> Face | None:
     """The face in ``rgb`` at the place of ``near`` (e.g. after editing it), found on a crop
     around it: cheaper than :func:`analyze_faces` on the whole photo."""
     return _refine(get_landmarker(), rgb, near, force=True) or next(
-        (f for f in analyze_faces(rgb) if _iou(f.bbox, near.bbox) > 0.5), None)
+        (f for f in analyze_faces(rgb) if box_iou(f.bbox, near.bbox) > 0.5), None)
