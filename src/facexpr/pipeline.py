@@ -23,10 +23,10 @@ import numpy as np
 
 from .errors import MalformedAUSpec
 from .expression.analysis import analyze_faces, reanalyze
-from .expression.blendshapes import FROM_MEDIAPIPE, NAMES, REGIONS
+from .expression.blendshapes import NAMES, REGIONS
 from .expression.emotions import (UNITS, au_index, au_deltas, check_delta, current_units, desired_aus,
                                   edited_blendshapes, emotion_delta, emotion_prototype, unit_name)
-from .expression.model import load_default_model
+from .expression.model import MOTION_FROM_LONDON, load_default_model
 from .expression.retarget import RetargetConfig, Retargeted, expression_ratio, retarget, retargeted
 from .faces.landmarks import Face, select_face
 from .faces.paste import paste_back
@@ -115,7 +115,7 @@ def _render_paste(method, job: RenderJob, model, feedback: int, timer: _Timer,
         patch = method.render(job)
     with timer("paste"):
         out = paste_back(job.target, patch)
-    if getattr(method, "landmark_driven", False):
+    if getattr(method, "landmark_driven", False) and _gainable(rt.requested, no_gain):
         for _ in range(feedback):
             with timer("feedback"):
                 corrected = _corrected(out, job.target_face, rt, model, point_weights, no_gain)
@@ -127,10 +127,18 @@ def _render_paste(method, job: RenderJob, model, feedback: int, timer: _Timer,
 
 
 MAX_GAIN = 2.0
-# Only MediaPipe-scored blendshapes (smiles) are corrected: their motion is the London-fitted model's,
-# which predicts ~0.9 of the real motion. The fitted ones move by ICT's measured geometry, and
-# their re-measurement is shrunk by the fit's priors, so "correcting" them would double them.
-_GAIN = np.isin(NAMES, FROM_MEDIAPIPE)
+# Only the shapes moved by the London-fitted model (smiles, jaw) are corrected: that linear model
+# predicts ~0.9 of the real motion, and MediaPipe scores them reliably. Every other shape moves by
+# ICT's measured geometry; "correcting" it would double it (the re-measurement of fitted shapes is
+# shrunk by the fit's priors, and MediaPipe barely scores dimples, rolls or presses), and a doubled
+# lip roll or press folds the lips over each other.
+_GAIN = np.isin(NAMES, MOTION_FROM_LONDON)
+
+
+def _gainable(want: np.ndarray, no_gain: np.ndarray | None = None) -> bool:
+    """Whether a closed-loop pass could change anything (it costs a re-analysis and a re-render)."""
+    big = (np.abs(want) > 0.05) & _GAIN
+    return bool((big if no_gain is None else big & ~no_gain).any())
 
 
 def _corrected(out: np.ndarray, t_face: Face, rt: Retargeted, model, point_weights,

@@ -8,7 +8,7 @@ from facexpr.errors import MethodNotFound
 from facexpr.expression.blendshapes import INDEX
 from facexpr.expression.retarget import Retargeted
 from facexpr.faces.paste import Patch
-from facexpr.faces.topology import FACE_OVAL, IRIS_LEFT, IRIS_RIGHT, LIPS_OUTER
+from facexpr.faces.topology import FACE_OVAL, IRIS_LEFT, IRIS_RIGHT, LIPS_INNER, LIPS_OUTER
 from facexpr.methods import RenderJob, available, get_method
 from facexpr.methods.warp.method import Warp, WarpConfig, backward_map
 
@@ -142,3 +142,44 @@ def test_result_smiles(warp_output_faces, target_face, source_face):
     out_smile = warp_output_faces[0].blendshapes[SMILE].mean()
     assert target_face.blendshapes[SMILE].mean() < 0.1 < source_face.blendshapes[SMILE].mean()
     assert out_smile > target_face.blendshapes[SMILE].mean() + 0.1
+
+
+# ----------------------------------------------------------------------------- folds, openings
+
+def test_pressed_lips_are_not_an_open_mouth(target_face):
+    from facexpr.faces.topology import INNER_LIP_PAIRS
+    from facexpr.methods.warp.method import _poly_area, open_area
+
+    xy = target_face.xy.copy()
+    for u, l in INNER_LIP_PAIRS:  # lower inner lip pushed up past the upper one: crossed contour
+        xy[l, 1] = xy[u, 1] - 0.02 * target_face.size
+    assert _poly_area(xy[list(LIPS_INNER)]) > 0  # the crossed polygon has an area…
+    assert open_area(xy) == (0.0, 0.0)          # …but nothing is open
+    opened = target_face.xy.copy()
+    for u, l in INNER_LIP_PAIRS:
+        opened[l, 1] += 0.05 * target_face.size
+    area, gap = open_area(opened)
+    assert gap > 0.04 * target_face.size and area > open_area(target_face.xy)[0] * 3
+
+
+@pytest.mark.parametrize("aus", [["AU45=1"], ["AU28=1"], ["AU23=1", "AU17=1"], ["AU14=1"]])
+def test_edits_render_without_folds(target_img, aus):
+    from scipy.spatial import Delaunay
+
+    from facexpr.faces.mesh import _signed_area
+    from facexpr.faces.topology import INNER_LIP_PAIRS, LID_PAIRS
+    from facexpr.methods.warp.method import fold_free
+    from facexpr.pipeline import EditConfig, run_edit
+
+    r = run_edit(target_img, EditConfig.parse(aus, None, 1.0, "warp", None, 0))
+    rest = r.face.xy
+    dst = fold_free(rest, r.retargeted.xy)
+    tri = Delaunay(rest).simplices
+    up, lo = np.zeros(len(rest), bool), np.zeros(len(rest), bool)
+    for u, l in LID_PAIRS + INNER_LIP_PAIRS:
+        up[u] = lo[l] = True
+    keep = ~(up[tri].any(1) & lo[tri].any(1))
+    a0, a1 = _signed_area(rest, tri[keep]), _signed_area(dst, tri[keep])
+    assert not (a1 * np.sign(a0) < -0.2 * np.median(np.abs(a0))).any()  # lip-row slivers may stay (a few px²)
+    for u, l in LID_PAIRS + INNER_LIP_PAIRS:
+        assert dst[l, 1] - dst[u, 1] > -1.0  # lids and lips meet, never cross (upright photo)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
+from ..faces.topology import LIPS_INNER, LIPS_OUTER
 from .shading import atlas_layout
 from .blendshapes import FITTED, FROM_MEDIAPIPE, INDEX, NAMES
 from .prior import load_default_prior
@@ -105,12 +106,36 @@ MOTION_FROM_LONDON = ("mouthSmileLeft", "mouthSmileRight", "jawOpen")
 MEASURED_FROM_LONDON = FROM_MEDIAPIPE
 
 
+# A shape that moves the inner lips more than this (canonical units) takes the lips' motion from
+# what MediaPipe saw on the rendered head (the prior's ``observed`` basis) rather than from ICT's
+# surface: when lips roll in or press, the surface point under an inner-lip landmark slides into
+# the mouth and up, while the visible line where the lips meet — what the landmark marks and what a
+# 2D warp must move — stays put. Taking the surface would open a gap (and paint a mouth) there.
+# All lip points (contours and the rows between them) switch together, so the lip stays coherent.
+CONTACT_MOTION = 0.02
+
+
+def lip_points(mean_shape: np.ndarray, grow: float = 1.08) -> list[int]:
+    """Mesh points on the lips: inside the outer lip contour, slightly grown, of ``mean_shape``."""
+    import cv2
+
+    outer = mean_shape[list(LIPS_OUTER), :2]
+    c = outer.mean(0)
+    poly = (c + (outer - c) * grow).astype(np.float32)
+    return [i for i in range(len(mean_shape))
+            if cv2.pointPolygonTest(poly, tuple(map(float, mean_shape[i, :2])), False) >= 0]
+
+
 def with_prior(model: ExpressionModel, prior, london_rows=MOTION_FROM_LONDON,
                london_shading=SHADING_FROM_LONDON) -> ExpressionModel:
     """The 3D prior's (ICT) motion and shading for every blendshape except ``london_rows``, which
     keep the London-fitted ones (their shading too for measured codes; for edits only the smile's,
     :data:`SHADING_FROM_LONDON`). Both share ``model.mean_shape``'s frame."""
     basis = prior.expression.copy()
+    if prior.observed is not None:  # the lips' visible contact line, not the rolled-in surface
+        lips = lip_points(model.mean_shape)
+        moves = np.abs(basis[:, list(LIPS_INNER)]).max(axis=(1, 2)) > CONTACT_MOTION
+        basis[np.ix_(moves, lips)] = prior.observed[np.ix_(moves, lips)]
     for n in london_rows:
         basis[INDEX[n]] = model.basis[INDEX[n]]
     T = model.shading.shape[-1] if model.shading is not None else 128

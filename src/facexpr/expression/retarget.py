@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..faces.align import to_canonical
+from ..faces.mesh import meet_not_cross
 from ..faces.landmarks import Face
 from ..faces.topology import (BROW_LEFT, BROW_RIGHT, EYE_LEFT, EYE_RIGHT, IRIS_LEFT, IRIS_RIGHT,
                               IRISES, LIPS_INNER, LIPS_OUTER)
@@ -108,7 +109,7 @@ def apply_displacement(target: Face, disp: np.ndarray, model: ExpressionModel,
     canon, sim = to_canonical(target.landmarks, model.mean_shape)
     if point_weights is not None:
         disp = disp * point_weights[:, None]
-    moved = sim.inverse().apply(canon + disp)
+    moved = sim.inverse().apply(meet_not_cross(canon, canon + disp))
     # Irises are rigid: each moves with its eye, it is never stretched or squashed.
     for eye, iris in ((EYE_RIGHT, IRIS_RIGHT), (EYE_LEFT, IRIS_LEFT)):
         shift = (moved[list(eye)] - target.landmarks[list(eye)]).mean(0)

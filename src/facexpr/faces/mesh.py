@@ -1,14 +1,20 @@
 """Piecewise-affine mesh maps over the face landmarks (the workhorse of warping and texturing).
 
 Backward mapping: for every *output* pixel we compute where to read in the input, linearly
-inside each triangle of the Delaunay triangulation of the output points. Backward maps never
-tear or leave holes, whatever the motion.
+inside each triangle. Backward maps never tear or leave holes, whatever the motion.
+
+Warps triangulate the *rest* points (the photo's own landmarks): a triangulation of the moved
+points would connect, say, a closed upper lid to the lower lid differently than the photo does,
+and read eyeball pixels into the skin. Triangles that the motion flattens or folds are drawn
+first, so the intact ones around them decide what a pixel shows.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 from scipy.spatial import Delaunay
+
+from .topology import INNER_LIP_PAIRS, LID_PAIRS, LIP_ROW_PAIRS
 
 
 def grid_points(x0: float, y0: float, w: int, h: int, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -35,6 +41,11 @@ def backward_map(dst_pts: np.ndarray, src_pts: np.ndarray, roi: tuple[int, int, 
     return MeshSampler(dst_pts, roi, grid).backward_map(dst_pts, src_pts, smooth)
 
 
+def _signed_area(pts: np.ndarray, simplices: np.ndarray) -> np.ndarray:
+    a, b, c = (pts[simplices[:, i]] for i in range(3))
+    return 0.5 * ((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
+
+
 def _barycentric(pts: np.ndarray, simplices: np.ndarray) -> np.ndarray:
     """Per triangle, the affine map (3, 3) from (x, y, 1) to its barycentric coordinates.
 
@@ -53,18 +64,117 @@ def _barycentric(pts: np.ndarray, simplices: np.ndarray) -> np.ndarray:
     return M
 
 
+class Untangler:
+    """Removes folds from motions of one set of rest points: where a triangle of the rest points'
+    triangulation turns over, its corners' displacements are replaced by their neighbours' mean
+    until none does (late rounds smooth the fold's whole neighbourhood).
+
+    Linear expression shapes added to a face they were not made for can push one point past its
+    neighbour (a lip corner over the lip, a cheek point over the lip line); a backward warp then
+    reads the wrong skin into the fold. Collapsed triangles (a closed eye, pressed lips) are fine
+    and left alone, and so are triangles across an opening — those joining the two points of an
+    ``openings`` pair (upper, lower lid or lip): they may close or turn over, which hides nothing.
+    Built once per face (triangulation, neighbours); each call costs ~1 ms without folds."""
+
+    def __init__(self, rest: np.ndarray, openings: tuple[tuple[int, int], ...] = (), iters: int = 40):
+        self.rest, self.iters = np.asarray(rest, np.float64), iters
+        tri = Delaunay(self.rest).simplices
+        if openings:
+            up, lo = np.zeros(len(rest), bool), np.zeros(len(rest), bool)
+            for u, l in openings:
+                up[u] = lo[l] = True
+            tri = tri[~(up[tri].any(1) & lo[tri].any(1))]  # and their edges: lids, lips part
+        a0 = _signed_area(self.rest, tri)
+        self.tri, self.sign, self.tol = tri, np.sign(a0), 0.02 * float(np.median(np.abs(a0)))
+        n = len(rest)
+        edges = np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]])
+        adj = np.zeros((n, n), np.float32)
+        adj[edges[:, 0], edges[:, 1]] = adj[edges[:, 1], edges[:, 0]] = 1.0
+        self.ring = adj > 0
+        self.adj = adj / np.maximum(adj.sum(1, keepdims=True), 1.0)
+
+    def folded(self, moved: np.ndarray) -> np.ndarray:
+        return _signed_area(moved, self.tri) * self.sign < -self.tol
+
+    def __call__(self, moved: np.ndarray) -> np.ndarray:
+        d = np.asarray(moved, np.float64) - self.rest
+        for k in range(self.iters):
+            bad = self.folded(self.rest + d)
+            if not bad.any():
+                break
+            v = np.zeros(len(d), bool)
+            v[self.tri[bad]] = True
+            if k >= self.iters // 2:
+                v |= self.ring[v].any(0)
+            d[v] = self.adj[v] @ d
+        return self.rest + d
+
+
+def untangle(rest: np.ndarray, moved: np.ndarray, iters: int = 40,
+             openings: tuple[tuple[int, int], ...] = ()) -> np.ndarray:
+    """``moved`` with folds removed (see :class:`Untangler`)."""
+    return Untangler(rest, openings, iters)(moved)
+
+
+_PAIR_SETS = tuple(tuple(np.array(p) for p in zip(*pairs))
+                   for pairs in (LID_PAIRS + INNER_LIP_PAIRS, LIP_ROW_PAIRS))
+
+
+def meet_not_cross(before: np.ndarray, after: np.ndarray, down: np.ndarray | None = None) -> np.ndarray:
+    """``after`` (y down, or along the unit vector ``down``) with every upper lid / upper inner lip point that would pass
+    its facing lower point stopped where the two meet (and each lip's outer edge kept outside its
+    inner edge).
+
+    The shapes are linear and the person's own eye or mouth opening is not ICT's: a full blink or
+    lip press of a narrow eye or thin mouth overshoots, and crossed contours fold the mesh warp
+    (smeared lashes, a "mouth" drawn where the lips overlap). Each pair meets where its two
+    motions cross (so a blinking upper lid stops on a still lower lid); pairs already crossed in
+    the photo cross no further. A point in two pairs (an inner lip point) is settled in turn."""
+    if down is not None:  # rotate so that ``down`` is +y, and back
+        c, s = float(down[1]), float(down[0])
+        R = np.eye(after.shape[1])
+        R[:2, :2] = [[c, s], [-s, c]]
+        return meet_not_cross(before @ R, after @ R) @ R.T
+    out = after
+    for _ in range(3):
+        for upper, lower in _PAIR_SETS:
+            out = _meet(before, out, upper, lower)
+    return out
+
+
+def _meet(before: np.ndarray, after: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    gap0 = before[lower, 1] - before[upper, 1]
+    gap1 = after[lower, 1] - after[upper, 1]
+    allowed = np.minimum(gap0, 0.0)  # a closed mouth reads slightly crossed: no worse than that
+    bad = gap1 < allowed
+    if not bad.any():
+        return after
+    out = after.copy()
+    u, l = upper[bad], lower[bad]
+    t = (gap0[bad] - allowed[bad]) / (gap0[bad] - gap1[bad])
+    meet = before[u, 1] + t * (after[u, 1] - before[u, 1])
+    out[u, 1] = meet
+    out[l, 1] = meet + allowed[bad]
+    return out
+
+
 class MeshSampler:
     """One triangulation of output points and one barycentric lookup of a coarse grid over
     ``roi``, reused for every quantity interpolated on it (source positions, atlas positions…).
     """
 
-    def __init__(self, dst_pts: np.ndarray, roi: tuple[int, int, int, int], grid: int):
+    def __init__(self, dst_pts: np.ndarray, roi: tuple[int, int, int, int], grid: int,
+                 rest_pts: np.ndarray | None = None):
         self.roi = roi
         x0, y0, w, h = roi
         gx, gy = grid_points(x0, y0, w, h, grid)
         self.shape = gx.shape
         gh, gw = gx.shape
-        tri = Delaunay(dst_pts)
+        tri = Delaunay(dst_pts if rest_pts is None else rest_pts)
+        simplices = tri.simplices
+        if rest_pts is not None:  # folded or flattened triangles first (overdrawn by intact ones)
+            simplices = simplices[np.argsort(_signed_area(dst_pts, simplices) * np.sign(
+                _signed_area(rest_pts, simplices)) > 1e-6, kind="stable")]
         # Rasterise the triangles' ids onto the grid (scipy's find_simplex can fall back to a
         # brute-force search near sliver triangles, e.g. a closed mouth: seconds instead of ms).
         ids = np.full((gh, gw), -1, np.int32)
@@ -72,15 +182,19 @@ class MeshSampler:
         uv[:, 0] = (dst_pts[:, 0] - x0 + 0.5) * gw / w - 0.5
         uv[:, 1] = (dst_pts[:, 1] - y0 + 0.5) * gh / h - 0.5
         fixed = np.round(uv * 16).astype(np.int32)
-        for k, simplex in enumerate(tri.simplices):
+        for k, simplex in enumerate(simplices):
             cv2.fillConvexPoly(ids, fixed[simplex], int(k), lineType=cv2.LINE_8, shift=4)
         ids = ids.ravel()
         self.inside = ids >= 0
         s = np.where(self.inside, ids, 0)
         q = np.stack([gx.ravel(), gy.ravel()], 1)
-        self.vertices = tri.simplices[s]  # (n, 3)
-        self.weights = _barycentric(dst_pts, tri.simplices)[s, :, :]  # (n, 3, 3) affine rows
+        self.vertices = simplices[s]  # (n, 3)
+        self.weights = _barycentric(dst_pts, simplices)[s, :, :]  # (n, 3, 3) affine rows
         self.weights = np.einsum("nkj,nj->nk", self.weights[:, :, :2], q) + self.weights[:, :, 2]
+        # A grid point just outside its thin (or, after a closed lid, flat) triangle would
+        # extrapolate far beyond its corners: keep every value a mix of the corners' values.
+        self.weights = np.clip(self.weights, 0.0, None)
+        self.weights /= np.maximum(self.weights.sum(1, keepdims=True), 1e-12)
 
     def interpolate(self, values: np.ndarray, outside: float = 0.0) -> np.ndarray:
         """Values (per output point, shape (N, C)) at the coarse grid, (gh, gw, C)."""

@@ -28,6 +28,28 @@ EYE_LEFT_CORNERS = (263, 362)
 MOUTH_CORNERS = (61, 291)
 INNER_LIP_MID = (13, 14)
 
+
+def _facing(loop: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """(upper, lower) point pairs facing each other across a closed contour that starts at one
+    corner and runs along the lower edge to the other corner (as :data:`LIPS_INNER` and the eyes do)."""
+    half = len(loop) // 2
+    lower, upper = loop[1:half], loop[half + 1:][::-1]
+    return tuple(zip(upper, lower))
+
+
+# Upper/lower points facing each other: lids and inner lips may meet but never cross.
+LID_PAIRS = _facing(EYE_RIGHT) + _facing(EYE_LEFT)
+INNER_LIP_PAIRS = _facing(LIPS_INNER)
+# The lips as rows of points, top to bottom, each row left to right as the inner contour's
+# facing pairs: upper lip (outer edge, two rows between, inner edge), lower lip (inner edge, two
+# rows, outer edge). A lip may thin to nothing, but its rows never pass each other.
+UPPER_LIP_ROWS = ((185, 40, 39, 37, 0, 267, 269, 270, 409), (184, 74, 73, 72, 11, 302, 303, 304, 408),
+                  (183, 42, 41, 38, 12, 268, 271, 272, 407), tuple(u for u, _ in INNER_LIP_PAIRS))
+LOWER_LIP_ROWS = (tuple(l for _, l in INNER_LIP_PAIRS), (96, 89, 179, 86, 15, 316, 403, 319, 325),
+                  (77, 90, 180, 85, 16, 315, 404, 320, 307), (146, 91, 181, 84, 17, 314, 405, 321, 375))
+LIP_ROW_PAIRS = tuple(pair for rows in (UPPER_LIP_ROWS, LOWER_LIP_ROWS)
+                      for a, b in zip(rows[:-1], rows[1:]) for pair in zip(a, b))
+
 # Points that expressions barely move: forehead, nose bridge and tip, temples, inner eye corners.
 # Pose (similarity) alignment uses only these, so an open jaw or raised brows do not tilt the pose.
 STABLE = (10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 109, 338, 67, 297, 103, 332, 54, 284,

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ...faces.mesh import MeshSampler, backward_map
+from ...faces.mesh import MeshSampler, Untangler, backward_map, meet_not_cross
 from ...faces.paste import Patch, blend, polygon_mask
-from ...faces.topology import (EYE_LEFT, EYE_RIGHT, FACE_OVAL, IRIS_LEFT, IRIS_RIGHT, LIPS_INNER,
-                              LIPS_OUTER)
+from ...faces.topology import (EYE_LEFT, EYE_RIGHT, FACE_OVAL, INNER_LIP_PAIRS, IRIS_LEFT, IRIS_RIGHT, LID_PAIRS,
+                              LIPS_INNER, LIPS_OUTER)
 from ...render import mix_synthetic, open_eye
 from ..base import RenderJob
 
@@ -28,7 +28,8 @@ class WarpConfig:
     ring: float = 1.45          # anchor ring radius, relative to the face oval (zero motion there)
     grid: int = 320             # the mesh map is evaluated on a grid this many px on its long side
     smooth: float = 1.0         # Gaussian sigma (grid px) smoothing the displacement field
-    mouth_open_ratio: float = 1.15  # fill the mouth when its area grows more than this
+    mouth_open_ratio: float = 1.15  # fill the mouth when its opening grows more than this
+    mouth_min_gap: float = 0.01     # … and its lips part by more than this × the face size
     shading: bool = True        # apply the expression model's skin shading (smile lines…)
 
 
@@ -70,12 +71,26 @@ def _skin_lab(img: np.ndarray, xy: np.ndarray, size: float) -> np.ndarray:
     return np.median(lab, axis=0)
 
 
+def open_area(xy: np.ndarray) -> tuple[float, float]:
+    """(area, widest gap) of the mouth opening: the inner lips' facing points' positive gaps
+    across the mouth line, integrated along it. Unlike the inner contour's polygon area it is 0
+    for pressed or rolled-in lips whose contour points cross (a crossed polygon has an area)."""
+    u, l = (np.array(p) for p in zip(*INNER_LIP_PAIRS))
+    axis = xy[LIPS_INNER[len(LIPS_INNER) // 2]] - xy[LIPS_INNER[0]]
+    width = float(np.linalg.norm(axis))
+    if width < 1e-6:
+        return 0.0, 0.0
+    normal = np.array([-axis[1], axis[0]]) / width  # points down the face for an upright mouth
+    gaps = np.maximum((xy[l] - xy[u]) @ normal, 0.0)
+    return float(gaps.sum() * width / (len(gaps) + 1)), float(gaps.max())
+
+
 def _mouth_fill(job: RenderJob, out: np.ndarray, roi, dst_xy: np.ndarray, cfg: WarpConfig) -> None:
     """Where the mouth opens wider than in the target, paint the source's mouth interior."""
     t_xy, s_xy = job.target_face.xy, job.source_face.xy
     inner = list(LIPS_INNER)
-    a_dst, a_tgt = _poly_area(dst_xy[inner]), _poly_area(t_xy[inner])
-    if a_dst <= cfg.mouth_open_ratio * a_tgt + 1.0:
+    (a_dst, gap), (a_tgt, _) = open_area(dst_xy), open_area(t_xy)
+    if a_dst <= cfg.mouth_open_ratio * a_tgt + 1.0 or gap < cfg.mouth_min_gap * job.target_face.size:
         return
     alpha = float(np.clip((a_dst - a_tgt) / (0.5 * a_dst), 0.0, 1.0))
     x0, y0, w, h = roi
@@ -99,7 +114,7 @@ def _mouth_fill(job: RenderJob, out: np.ndarray, roi, dst_xy: np.ndarray, cfg: W
     feather = max(1.0, job.target_face.size * 0.004)
     m = polygon_mask((by1 - by0, bx1 - bx0), poly, feather=feather, offset=(bx0, by0)) * alpha
     src_mouth, m = mix_synthetic(src_mouth, m, job.target, t_xy, poly, (bx0, by0), job.target_face.size,
-                                 _poly_area(s_xy[inner]) / a_dst, alpha)  # synthetic where the source lacks one
+                                 open_area(s_xy)[0] / a_dst, alpha)  # synthetic where the source lacks one
     sl = (slice(by0 - y0, by1 - y0), slice(bx0 - x0, bx1 - x0))
     out[sl] = blend(out[sl], src_mouth, m)
 
@@ -152,6 +167,34 @@ def _apply_shading(out: np.ndarray, mesh: MeshSampler, rt, dst: np.ndarray, roi,
     out[sl] = np.clip(face + 0.5, 0, 255).astype(np.uint8)
 
 
+_UNTANGLERS: dict[bytes, Untangler] = {}
+
+
+def _untangler(rest: np.ndarray) -> Untangler:
+    """One per face (a re-render of the same target reuses it)."""
+    key = np.ascontiguousarray(rest, np.float64).tobytes()
+    if key not in _UNTANGLERS:
+        if len(_UNTANGLERS) >= 8:
+            _UNTANGLERS.pop(next(iter(_UNTANGLERS)))
+        _UNTANGLERS[key] = Untangler(rest, LID_PAIRS + INNER_LIP_PAIRS)
+    return _UNTANGLERS[key]
+
+
+def fold_free(rest: np.ndarray, moved: np.ndarray, rounds: int = 3) -> np.ndarray:
+    """The retargeted points with no mesh fold and no lid or lip passing its counterpart
+    (:class:`~facexpr.faces.mesh.Untangler` and :func:`~facexpr.faces.mesh.meet_not_cross` in
+    turn: smoothing out a fold can push an inner lip across the other)."""
+    eyes = rest[263] - rest[33]
+    down = np.array([-eyes[1], eyes[0]]) / max(float(np.linalg.norm(eyes)), 1e-9)
+    out = meet_not_cross(rest, moved, down)
+    untangle = _untangler(rest)
+    for _ in range(rounds):
+        if not untangle.folded(out).any():
+            break
+        out = meet_not_cross(rest, untangle(out), down)
+    return out
+
+
 class Warp:
     name = "warp"
     landmark_driven = True  # renders exactly the retargeted landmarks: the pipeline may correct them
@@ -162,11 +205,11 @@ class Warp:
     def render(self, job: RenderJob) -> Patch:
         cfg = self.config
         t_xy = job.target_face.xy
-        dst_xy = job.retargeted.xy
+        dst_xy = fold_free(t_xy, job.retargeted.xy)
         anchors, roi = _anchors(t_xy, cfg.ring, job.target.shape)
         dst = np.concatenate([dst_xy[_CONTROL], anchors])
         src = np.concatenate([t_xy[_CONTROL], anchors])
-        mesh = MeshSampler(dst, roi, cfg.grid)
+        mesh = MeshSampler(dst, roi, cfg.grid, rest_pts=src)
         mx, my = mesh.backward_map(dst, src, cfg.smooth)
         out = cv2.remap(job.target, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         rt = job.retargeted
