@@ -23,10 +23,10 @@ import numpy as np
 
 from .errors import MalformedAUSpec
 from .expression.analysis import analyze_faces, reanalyze
-from .expression.blendshapes import NAMES, REGIONS
+from .expression.blendshapes import FROM_MEDIAPIPE, NAMES, REGIONS
 from .expression.emotions import (UNITS, au_index, au_deltas, check_delta, current_units, desired_aus,
                                   edited_blendshapes, emotion_delta, emotion_prototype, unit_name)
-from .expression.model import MOTION_FROM_LONDON, load_default_model
+from .expression.model import load_default_model
 from .expression.retarget import RetargetConfig, Retargeted, expression_ratio, retarget, retargeted
 from .faces.landmarks import Face, select_face
 from .faces.paste import paste_back
@@ -127,12 +127,12 @@ def _render_paste(method, job: RenderJob, model, feedback: int, timer: _Timer,
 
 
 MAX_GAIN = 2.0
-# Only the shapes moved by the London-fitted model (smiles, jaw) are corrected: that linear model
-# predicts ~0.9 of the real motion, and MediaPipe scores them reliably. Every other shape moves by
-# ICT's measured geometry; "correcting" it would double it (the re-measurement of fitted shapes is
-# shrunk by the fit's priors, and MediaPipe barely scores dimples, rolls or presses), and a doubled
-# lip roll or press folds the lips over each other.
-_GAIN = np.isin(NAMES, MOTION_FROM_LONDON)
+# Only MediaPipe-scored blendshapes are corrected: MediaPipe reads them on the output, and a warp
+# moves landmarks but cannot add the bulges that tell a reader how strong they are. The fitted
+# ones move by ICT's measured geometry, and their re-measurement is shrunk by the fit's priors,
+# so "correcting" them would double them. (A doubled lip press or roll used to fold the lips over
+# each other; the warp now keeps lids and lips from crossing, :func:`facexpr.faces.mesh.meet_not_cross`.)
+_GAIN = np.isin(NAMES, FROM_MEDIAPIPE)
 
 
 def _gainable(want: np.ndarray, no_gain: np.ndarray | None = None) -> bool:

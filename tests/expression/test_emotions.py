@@ -69,11 +69,11 @@ def test_emotion_table_uses_only_supported_aus_and_documents_substitutions():
     for name, proto in em.EMOTIONS.items():
         assert proto and set(proto) <= set(em.UNITS), name
         assert all(0 < v <= 1 for v in proto.values()), name
-    # the EMFACS table, exactly
+    # the EMFACS table (fear: EMFACS's "1+2+4+5+20+25" variant, documented in the module)
     assert em.EMOTIONS["happy"].keys() == {6, 12}
     assert em.EMOTIONS["sad"].keys() == {1, 4, 15}
     assert em.EMOTIONS["angry"].keys() >= {4, 5, 7, 23}
-    assert em.EMOTIONS["fear"].keys() == {1, 2, 4, 5, 7, 20, 26}
+    assert em.EMOTIONS["fear"].keys() == {1, 2, 4, 5, 20, 25}
     assert em.EMOTIONS["disgust"].keys() >= {9, 15, 16}
     assert em.EMOTIONS["surprise"].keys() == {1, 2, 5, 26} and em.EMOTIONS["surprise"][5] == 0.4  # 5B
     assert em.EMOTIONS["contempt"].keys() == {"R12", "R14"}  # unilateral

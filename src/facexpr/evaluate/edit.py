@@ -62,7 +62,7 @@ from ..methods.exported import ExportedMethod
 from ..pipeline import EditConfig, run_edit
 from .judges.emotion_faceapi import EMOTIONS as JUDGE_CLASSES
 from .judges.emotion_faceapi import get_faceapi_emotion
-from .judges.expression import measure_aus
+from .judges.expression import measure_au_change, measure_aus
 
 DELTAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 SECTION = "## AU editing (`facexpr edit`): controllability"
@@ -170,7 +170,8 @@ def run(method: str, n: int, aus: list[int], deltas: list[float], identity: bool
         img = load_image(p.neutral)
         face = analyze_faces(img)[0]
         base = measure_aus(img, face)
-        if base is None:
+        before = reanalyze(img, face)
+        if base is None or before is None:
             log(f"{p.id}: no face on re-measuring the input, skipped")
             continue
         emb0 = ident.embed(img, face.bbox) if ident else None
@@ -193,11 +194,10 @@ def run(method: str, n: int, aus: list[int], deltas: list[float], identity: bool
                     continue
                 res = run_edit(img, EditConfig(method, ((au, d),)))
                 ms.append(sum(res.timings.values()))
-                after = measure_aus(res.image, face)
-                if after is None:
+                change = measure_au_change(before, res.image)
+                if change is None:
                     rec.update(measured=None, leakage=None, face_lost=True)
                 else:
-                    change = after - base
                     rec.update(measured=float(change[k]), leakage=float(np.abs(np.delete(change, k)).mean()))
                 if d == top:
                     rec["identity_distance"] = kept(res.image)

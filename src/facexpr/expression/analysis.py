@@ -49,6 +49,7 @@ class FitResult:
     identity: np.ndarray     # (K,)
     residual: float          # RMS landmark residual, canonical units
     canonical: np.ndarray    # (478, 3) the face in the canonical frame
+    raw: np.ndarray | None = None  # (52,) before the neutral calibration (fitted shapes only)
 
 
 class ExpressionFitter:
@@ -57,11 +58,12 @@ class ExpressionFitter:
     which is exactly what the renderer will add for them, so a smile's cheek motion (part of that
     model's smile) is not fitted a second time as cheekSquint."""
 
-    def __init__(self, prior: ExpressionPrior, cfg: FitConfig = FitConfig(), known_basis: np.ndarray | None = None):
+    def __init__(self, prior: ExpressionPrior, cfg: FitConfig = FitConfig(), known_basis: np.ndarray | None = None,
+                 fitted: tuple[str, ...] = FITTED):
         self.prior, self.cfg = prior, cfg
         basis = prior.observed if prior.observed is not None else prior.expression
-        self.fitted = np.array([n in FITTED and np.any(basis[i]) for n, i in zip(NAMES, range(len(NAMES)))])
-        self.known = np.isin(NAMES, FROM_MEDIAPIPE)
+        self.fitted = np.array([n in fitted and np.any(basis[i]) for n, i in zip(NAMES, range(len(NAMES)))])
+        self.known = np.isin(NAMES, FROM_MEDIAPIPE) & ~np.isin(NAMES, fitted)
         kb = basis if known_basis is None else known_basis
         self.E_known = kb[self.known].reshape(int(self.known.sum()), -1).T
         self.E = basis[self.fitted].reshape(int(self.fitted.sum()), -1).T  # (D, M)
@@ -88,15 +90,19 @@ class ExpressionFitter:
         Gr = Gee - K @ Gie + self.cfg.ridge * np.diag(scale)
         return w, Iw, Ew, Gii_inv, K, Gr, scale
 
-    def fit(self, landmarks: np.ndarray, mediapipe: np.ndarray | None = None) -> FitResult:
-        """Fit one face's (478, 3) landmarks. MediaPipe's scores for :data:`FROM_MEDIAPIPE`
-        (when given) are taken as known: their motion is removed before the rest is fitted, so a
-        smile is not explained a second time as stretched lips or raised cheeks."""
+    def _target(self, landmarks: np.ndarray, mediapipe: np.ndarray | None):
         canon, _ = to_canonical(np.asarray(landmarks, np.float64), self.prior.mean)
         y = (canon - self.prior.mean).ravel()
         if mediapipe is not None:  # relative to what MediaPipe reads on an average neutral face
             base = self.prior.neutral_scores if self.prior.neutral_scores is not None else 0.0
             y = y - self.E_known @ (np.asarray(mediapipe, np.float64) - base)[self.known]
+        return canon, y
+
+    def fit(self, landmarks: np.ndarray, mediapipe: np.ndarray | None = None) -> FitResult:
+        """Fit one face's (478, 3) landmarks. MediaPipe's scores for :data:`FROM_MEDIAPIPE`
+        (when given) are taken as known: their motion is removed before the rest is fitted, so a
+        smile is not explained a second time as stretched lips or raised cheeks."""
+        canon, y = self._target(landmarks, mediapipe)
         e, a, r = self._solve(y, self._base)
         per_point = np.sqrt((r.reshape(478, 3)[:, :2] ** 2).sum(1))
         ok = self.prior.valid
@@ -106,12 +112,31 @@ class ExpressionFitter:
             e, a, r = self._solve(y, self._system(drop))
         full = np.zeros(len(NAMES))
         full[self.fitted] = e
+        raw = full.copy()
         if self.prior.neutral_code is not None:  # a neutral face reads 0 (population calibration)
             full = np.clip(full - self.prior.neutral_code, 0.0, 1.0)
         if mediapipe is not None:
             full[self.known] = np.asarray(mediapipe, np.float64)[self.known]
         rms = float(np.sqrt((r ** 2 * (self.w0 > 0)).sum() / max((self.w0 > 0).sum(), 1)))
-        return FitResult(full, a, rms, canon)
+        return FitResult(full, a, rms, canon, raw)
+
+    def fit_with_identity(self, landmarks: np.ndarray, identity: np.ndarray,
+                          mediapipe: np.ndarray | None = None) -> np.ndarray:
+        """The raw (52,) expression coefficients of a face whose identity is already known — the
+        same person, e.g. a photo before and after an edit — so no change can hide in identity."""
+        _, y = self._target(landmarks, mediapipe)
+        w, Iw, Ew, *_ , scale = self._base
+        y = y - self.I @ identity
+        G = Ew.T @ self.E + self.cfg.ridge * np.diag(scale)
+        h = Ew.T @ y
+        e = box_qp(G, h - self.cfg.sparsity * scale)
+        act = e > self.cfg.debias
+        if self.cfg.debias and act.any():
+            e = np.zeros_like(e)
+            e[act] = box_qp(G[np.ix_(act, act)], h[act])
+        full = np.zeros(len(NAMES))
+        full[self.fitted] = e
+        return full
 
     def _solve(self, y: np.ndarray, system):
         w, Iw, Ew, Gii_inv, K, Gr, scale = system
@@ -199,6 +224,36 @@ def reanalyze(rgb: np.ndarray, near: Face) -> Face | None:
     """:func:`facexpr.faces.landmarks.reanalyze` with the fitted code (e.g. to measure an edit)."""
     face = landmarks.reanalyze(rgb, near)
     return None if face is None else describe(face)
+
+
+# Shapes MediaPipe's classifier reads well and keeps reading in a change measurement; every other
+# shape is fitted to the landmarks (dimples, presses, rolls included: MediaPipe barely scores them).
+CHANGE_FROM_MEDIAPIPE = ("mouthSmileLeft", "mouthSmileRight", "jawOpen", "eyeBlinkLeft", "eyeBlinkRight",
+                         "eyeLookDownLeft", "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight",
+                         "eyeLookOutLeft", "eyeLookOutRight", "eyeLookUpLeft", "eyeLookUpRight")
+
+
+@lru_cache(maxsize=1)
+def change_fitter() -> ExpressionFitter:
+    fitted = tuple(n for n in NAMES if n not in CHANGE_FROM_MEDIAPIPE and n != "_neutral")
+    return ExpressionFitter(load_default_prior(), known_basis=load_default_model(prior=False).basis, fitted=fitted)
+
+
+def change_between(before: Face, after: Face) -> tuple[np.ndarray, np.ndarray]:
+    """The expression codes (52,) of two photos of the *same* face — before and after an edit, or
+    two frames — read so that their difference is the change: identity fitted once, on
+    ``before``, and held for ``after``; no neutral calibration (its clipping would hide small
+    changes); every shape but the smile, jaw, blinks and gaze fitted to the landmarks."""
+    fitter = change_fitter()
+    mp0 = np.asarray(before.extras.get("mediapipe_blendshapes", before.blendshapes), np.float64)
+    mp1 = np.asarray(after.extras.get("mediapipe_blendshapes", after.blendshapes), np.float64)
+    ref = fitter.fit(before.landmarks, mp0)
+    codes = []
+    for face, mp in ((before, mp0), (after, mp1)):
+        code = fitter.fit_with_identity(face.landmarks, ref.identity, mp)
+        code[fitter.known] = mp[fitter.known]
+        codes.append(np.clip(code, 0.0, 1.0))
+    return codes[0], codes[1]
 
 
 def face_report(face: Face, with_landmarks: bool = True) -> dict:

@@ -23,17 +23,20 @@ A (trace) 0.2, B (slight) 0.4, C (marked) 0.6, D (severe) 0.8, E (maximum) 1.0:
 | happy    | 6 + 12                      | 6: 0.6 (C), 12: 0.8 (D)                                     |
 | sad      | 1 + 4 + 15                  | 1: 1.0 (E), 4: 0.3 (A–B), 15: 1.0 (E)                       |
 | surprise | 1 + 2 + 5B + 26             | 1: 0.8 (D), 2: 0.8 (D), 5: 0.4 (B), 26: 0.6 (C)             |
-| fear     | 1 + 2 + 4 + 5 + 7 + 20 + 26 | 1: 0.8, 2: 0.6, 4: 0.6, 5: 0.8, 7: 0.4, 20: 0.8, 26: 0.4    |
+| fear     | 1 + 2 + 4 + 5 + 20 + 25     | 1: 1.0, 2: 0.6, 4: 0.8, 5: 1.0, 20: 1.0, 25: 0.5            |
 | angry    | 4 + 5 + 7 + 23 (+ 17)       | 4: 1.0 (E), 5: 0.6 (C), 7: 0.8 (D), 17: 0.8 (D), 23: 1.0 (E) |
-| disgust  | 9 + 15 + 16 (+ 10)          | 9: 0.6 (C), 10: 0.8 (D), 15: 0.6 (C), 16: 0.4 (B)           |
+| disgust  | 9 + 15 + 16 (+ 10, 17)      | 9: 1.0 (E), 10: 0.6 (C), 15: 0.8 (D), 16: 0.2 (A), 17: 0.5  |
 | contempt | R12A + R14A                 | R12: 0.6 (C), R14: 0.6 (C) — the subject's right side only  |
 
 The intensities are strong (C–E) where EMFACS gives no letter: an expression photographed for a
 face-emotion database is a clear one, and face readers (human or face-api) need the brow and
 mouth cues together. Two prototypes add an AU from EMFACS's other variants of the same emotion:
-anger's chin raiser (EMFACS "4+5+7+17+23/24") and disgust's upper-lip raiser (EMFACS's "10"
-family beside the "9" one) — without them face-api read the anger edit as neutral and the
-disgust edit (a nose wrinkle and lowered lips) as *anger* (docs/RESULTS.md, edit benchmark).
+anger's chin raiser (EMFACS "4+5+7+17+23/24") and disgust's upper-lip raiser and chin raiser
+(EMFACS's "10" and "9+17" / "10+17" variants beside "9+15+16") — without them face-api read the
+anger edit as neutral and the disgust edit (a nose wrinkle and lowered lips) as *anger*; with
+AU16 stronger than a trace the lowered lip opens the mouth and disgust reads as *surprise*.
+Fear is EMFACS's "1+2+4+5+20+25" variant (lips parted and stretched, no jaw drop): with the jaw
+dropped (its "…+26" variant) face-api read it as surprise on 8 of 12 unseen London faces.
 AU4 lowers the inner brows (the corrugator, see
 :func:`facexpr.expression.prior_build.corrugator`), so beside AU1 it is kept slight (sadness):
 a strong AU4 would flatten sadness's oblique brows into a frown. Contempt is EMFACS's trace-level (A) unilateral smile-and-dimple; at A it is
@@ -79,9 +82,9 @@ EMOTIONS: dict[str, dict[int | str, float]] = {
     "happy": {6: 0.6, 12: 0.8},
     "sad": {1: 1.0, 4: 0.3, 15: 1.0},
     "surprise": {1: 0.8, 2: 0.8, 5: 0.4, 26: 0.6},
-    "fear": {1: 0.8, 2: 0.6, 4: 0.6, 5: 0.8, 7: 0.4, 20: 0.8, 26: 0.4},
+    "fear": {1: 1.0, 2: 0.6, 4: 0.8, 5: 1.0, 20: 1.0, 25: 0.5},
     "angry": {4: 1.0, 5: 0.6, 7: 0.8, 17: 0.8, 23: 1.0},
-    "disgust": {9: 0.6, 10: 0.8, 15: 0.6, 16: 0.4},
+    "disgust": {9: 1.0, 10: 0.6, 15: 0.8, 16: 0.2, 17: 0.5},
     "contempt": {"R12": 0.6, "R14": 0.6},
 }
 # AUs of an EMFACS prototype that cannot be requested here, and what stands in for them.

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...expression import action_units
 from ...expression.blendshapes import REGIONS, region_mask
-from ...expression.analysis import analyze_faces, reanalyze  # the fitted expression code
+from ...expression.analysis import analyze_faces, change_between, reanalyze  # the fitted expression code
 
 
 @dataclass
@@ -50,3 +50,19 @@ def measure_aus(image: np.ndarray, near) -> np.ndarray | None:
     reaches every number through here."""
     face = reanalyze(image, near)
     return None if face is None else action_units.estimate(face.blendshapes)
+
+
+def measure_au_change(before, after_image: np.ndarray) -> np.ndarray | None:
+    """The AU change (action_units.AUS) from ``before`` (a re-analysed face, e.g.
+    ``reanalyze(input, face)``) to the same face re-analysed on ``after_image``, or None when no
+    face is found there. A *paired* reading (:func:`facexpr.expression.analysis.change_between`):
+    the person's identity is fitted once and held, every shape but smile, jaw, blink and gaze is
+    read from the landmarks' change — MediaPipe's classifier barely scores dimples, presses,
+    rolls, frowns or brow motion, and an absolute reading lets a person's identity absorb part
+    of a change. It still needs MediaPipe to *see* the change in the pixels: the landmarks come
+    from the output image."""
+    face = reanalyze(after_image, before)
+    if face is None:
+        return None
+    c0, c1 = change_between(before, face)
+    return action_units.estimate(c1) - action_units.estimate(c0)
