@@ -120,22 +120,29 @@ class ExpressionFitter:
         rms = float(np.sqrt((r ** 2 * (self.w0 > 0)).sum() / max((self.w0 > 0).sum(), 1)))
         return FitResult(full, a, rms, canon, raw)
 
-    def fit_with_identity(self, landmarks: np.ndarray, identity: np.ndarray,
-                          mediapipe: np.ndarray | None = None) -> np.ndarray:
-        """The raw (52,) expression coefficients of a face whose identity is already known — the
-        same person, e.g. a photo before and after an edit — so no change can hide in identity."""
-        _, y = self._target(landmarks, mediapipe)
-        w, Iw, Ew, *_ , scale = self._base
-        y = y - self.I @ identity
+    def fit_change(self, before: np.ndarray, after: np.ndarray, mp_before: np.ndarray,
+                   mp_after: np.ndarray) -> np.ndarray:
+        """The signed change (52,) of the expression coefficients between two landmark sets of
+        the *same* face (before and after an edit, two frames): the canonical landmarks'
+        difference is fitted directly, so the person's identity cancels instead of absorbing part
+        of the change, and no neutral calibration clips a small one. MediaPipe's scores give the
+        known shapes' change (their motion is removed first). Signed coefficients in [-1, 1]
+        with an L1 cost (as positive and negative parts), then refitted without it."""
+        c0, _ = to_canonical(np.asarray(before, np.float64), self.prior.mean)
+        c1, _ = to_canonical(np.asarray(after, np.float64), self.prior.mean)
+        dmp = np.asarray(mp_after, np.float64) - np.asarray(mp_before, np.float64)
+        dy = (c1 - c0).ravel() - self.E_known @ dmp[self.known]
+        w, Iw, Ew, *_, scale = self._base
         G = Ew.T @ self.E + self.cfg.ridge * np.diag(scale)
-        h = Ew.T @ y
-        e = box_qp(G, h - self.cfg.sparsity * scale)
-        act = e > self.cfg.debias
+        h = Ew.T @ dy
+        e = lasso_box(G, h, self.cfg.sparsity * scale)
+        act = np.abs(e) > self.cfg.debias
         if self.cfg.debias and act.any():
             e = np.zeros_like(e)
-            e[act] = box_qp(G[np.ix_(act, act)], h[act])
+            e[act] = box_qp(G[np.ix_(act, act)], h[act], lo=-1.0, hi=1.0)
         full = np.zeros(len(NAMES))
         full[self.fitted] = e
+        full[self.known] = dmp[self.known]
         return full
 
     def _solve(self, y: np.ndarray, system):
@@ -153,6 +160,24 @@ class ExpressionFitter:
         a = Gii_inv @ hi - K.T @ e
         r = y - self.I @ a - self.E @ e
         return e, a, r
+
+
+def lasso_box(G: np.ndarray, h: np.ndarray, l1: np.ndarray, lo: float = -1.0, hi: float = 1.0,
+              sweeps: int = 200, tol: float = 1e-6) -> np.ndarray:
+    """argmin ½ xᵀGx − hᵀx + Σ l1_j |x_j| subject to lo ≤ x ≤ hi, by coordinate descent (signed
+    coefficients: a change can lower a shape as well as raise it)."""
+    x = np.zeros(len(h))
+    d = np.diag(G)
+    for _ in range(sweeps):
+        moved = 0.0
+        for j in range(len(h)):
+            r = h[j] - G[j] @ x + d[j] * x[j]
+            v = np.clip(np.sign(r) * max(abs(r) - l1[j], 0.0) / d[j], lo, hi)
+            moved = max(moved, abs(v - x[j]))
+            x[j] = v
+        if moved < tol:
+            break
+    return x
 
 
 def box_qp(G: np.ndarray, h: np.ndarray, lo: float = 0.0, hi: float = 1.0, iters: int = 50) -> np.ndarray:
@@ -239,21 +264,13 @@ def change_fitter() -> ExpressionFitter:
     return ExpressionFitter(load_default_prior(), known_basis=load_default_model(prior=False).basis, fitted=fitted)
 
 
-def change_between(before: Face, after: Face) -> tuple[np.ndarray, np.ndarray]:
-    """The expression codes (52,) of two photos of the *same* face — before and after an edit, or
-    two frames — read so that their difference is the change: identity fitted once, on
-    ``before``, and held for ``after``; no neutral calibration (its clipping would hide small
-    changes); every shape but the smile, jaw, blinks and gaze fitted to the landmarks."""
-    fitter = change_fitter()
-    mp0 = np.asarray(before.extras.get("mediapipe_blendshapes", before.blendshapes), np.float64)
-    mp1 = np.asarray(after.extras.get("mediapipe_blendshapes", after.blendshapes), np.float64)
-    ref = fitter.fit(before.landmarks, mp0)
-    codes = []
-    for face, mp in ((before, mp0), (after, mp1)):
-        code = fitter.fit_with_identity(face.landmarks, ref.identity, mp)
-        code[fitter.known] = mp[fitter.known]
-        codes.append(np.clip(code, 0.0, 1.0))
-    return codes[0], codes[1]
+def change_between(before: Face, after: Face) -> np.ndarray:
+    """The signed expression-code change (52,) from ``before`` to ``after``, two photos of the
+    *same* face (e.g. before and after an edit): :meth:`ExpressionFitter.fit_change` with every
+    shape but the smile, jaw, blinks and gaze read from the landmarks (MediaPipe's classifier
+    barely scores dimples, presses, rolls, frowns or brow motion)."""
+    mp = [np.asarray(f.extras.get("mediapipe_blendshapes", f.blendshapes), np.float64) for f in (before, after)]
+    return change_fitter().fit_change(before.landmarks, after.landmarks, *mp)
 
 
 def face_report(face: Face, with_landmarks: bool = True) -> dict:

@@ -24,7 +24,7 @@ A (trace) 0.2, B (slight) 0.4, C (marked) 0.6, D (severe) 0.8, E (maximum) 1.0:
 | sad      | 1 + 4 + 15                  | 1: 1.0 (E), 4: 0.3 (A–B), 15: 1.0 (E)                       |
 | surprise | 1 + 2 + 5B + 26             | 1: 0.8 (D), 2: 0.8 (D), 5: 0.4 (B), 26: 0.6 (C)             |
 | fear     | 1 + 2 + 4 + 5 + 20 + 25     | 1: 1.0, 2: 0.6, 4: 0.8, 5: 1.0, 20: 1.0, 25: 0.5            |
-| angry    | 4 + 5 + 7 + 23 (+ 17)       | 4: 1.0 (E), 5: 0.6 (C), 7: 0.8 (D), 17: 0.8 (D), 23: 1.0 (E) |
+| angry    | 4 + 5 + 7 + 23 (+ 17, 9)    | 4: 1.0 (E), 5: 0.4 (B), 7: 1.0 (E), 9: 0.5, 17: 0.5, 23: 1.0 |
 | disgust  | 9 + 15 + 16 (+ 10, 17)      | 9: 1.0 (E), 10: 0.6 (C), 15: 0.8 (D), 16: 0.2 (A), 17: 0.5  |
 | contempt | R12A + R14A                 | R12: 0.6 (C), R14: 0.6 (C) — the subject's right side only  |
 
@@ -35,8 +35,12 @@ anger's chin raiser (EMFACS "4+5+7+17+23/24") and disgust's upper-lip raiser and
 (EMFACS's "10" and "9+17" / "10+17" variants beside "9+15+16") — without them face-api read the
 anger edit as neutral and the disgust edit (a nose wrinkle and lowered lips) as *anger*; with
 AU16 stronger than a trace the lowered lip opens the mouth and disgust reads as *surprise*.
-Fear is EMFACS's "1+2+4+5+20+25" variant (lips parted and stretched, no jaw drop): with the jaw
-dropped (its "…+26" variant) face-api read it as surprise on 8 of 12 unseen London faces.
+Anger also wrinkles the nose a little (AU9 at C; the shared angry probe photo does, and a warp
+cannot show AU5's glare beside AU7's narrowed lids, so AU5 stays slight). Fear is EMFACS's
+"1+2+4+5+20+25" variant (lips parted and stretched, no jaw drop): with the jaw
+dropped (its "…+26" variant) face-api read it as surprise. These intensities were chosen with
+face-api on 12 London neutrals of the *fitting* split (fear .25 → .50, disgust .50 → .75, anger
+.42 → .58); the edit benchmark reports the unseen ones.
 AU4 lowers the inner brows (the corrugator, see
 :func:`facexpr.expression.prior_build.corrugator`), so beside AU1 it is kept slight (sadness):
 a strong AU4 would flatten sadness's oblique brows into a frown. Contempt is EMFACS's trace-level (A) unilateral smile-and-dimple; at A it is
@@ -83,7 +87,7 @@ EMOTIONS: dict[str, dict[int | str, float]] = {
     "sad": {1: 1.0, 4: 0.3, 15: 1.0},
     "surprise": {1: 0.8, 2: 0.8, 5: 0.4, 26: 0.6},
     "fear": {1: 1.0, 2: 0.6, 4: 0.8, 5: 1.0, 20: 1.0, 25: 0.5},
-    "angry": {4: 1.0, 5: 0.6, 7: 0.8, 17: 0.8, 23: 1.0},
+    "angry": {4: 1.0, 5: 0.4, 7: 1.0, 9: 0.5, 17: 0.5, 23: 1.0},
     "disgust": {9: 1.0, 10: 0.6, 15: 0.8, 16: 0.2, 17: 0.5},
     "contempt": {"R12": 0.6, "R14": 0.6},
 }

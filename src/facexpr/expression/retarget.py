@@ -12,8 +12,8 @@ import numpy as np
 from ..faces.align import to_canonical
 from ..faces.mesh import meet_not_cross
 from ..faces.landmarks import Face
-from ..faces.topology import (BROW_LEFT, BROW_RIGHT, EYE_LEFT, EYE_RIGHT, IRIS_LEFT, IRIS_RIGHT,
-                              IRISES, LIPS_INNER, LIPS_OUTER)
+from ..faces.topology import (BROW_LEFT, BROW_RIGHT, EYE_LEFT, EYE_RIGHT, IRIS_LEFT, IRIS_RIGHT, IRISES,
+                              LEFT_LID_PAIRS, LIPS_INNER, LIPS_OUTER, RIGHT_LID_PAIRS)
 from ..limits import MAX_INTENSITY
 from .blendshapes import FITTED, INDEX, NAMES, REGIONS, region_mask
 from .model import ExpressionModel
@@ -100,7 +100,29 @@ def region_point_weights(mean_shape: np.ndarray, regions) -> np.ndarray | None:
 def apply_delta(target: Face, delta: np.ndarray, model: ExpressionModel,
                 point_weights: np.ndarray | None = None) -> np.ndarray:
     """New target landmarks (image coordinates) after a blendshape change ``delta``."""
-    return apply_displacement(target, model.displacement(delta), model, point_weights)
+    disp = model.displacement(delta)
+    _blink_to_own_lids(target, np.asarray(delta, np.float64), model, disp)
+    return apply_displacement(target, disp, model, point_weights)
+
+
+_BLINKS = (("eyeBlinkRight", RIGHT_LID_PAIRS), ("eyeBlinkLeft", LEFT_LID_PAIRS))
+
+
+def _blink_to_own_lids(target: Face, delta: np.ndarray, model: ExpressionModel, disp: np.ndarray) -> None:
+    """Make a blink close *this* eye: ``eyeBlink = b`` lowers each upper-lid point by ``b`` × its
+    own distance to the lower lid (ARKit's 1 = closed), not by the model's average amount, which
+    leaves a wide eye half open and would push a narrow one through its lower lid."""
+    canon = None
+    for name, pairs in _BLINKS:
+        b = float(delta[INDEX[name]])
+        if b <= 0:
+            continue
+        if canon is None:
+            canon, _ = to_canonical(target.landmarks, model.mean_shape)
+        u, l = (np.array(p) for p in zip(*pairs))
+        gap = np.maximum(canon[l, 1] - canon[u, 1], 0.0)
+        closing = disp[u, 1] - disp[l, 1]  # what the model's rows do already (this blink and the rest)
+        disp[u, 1] += np.maximum(b * gap - closing, 0.0)
 
 
 def apply_displacement(target: Face, disp: np.ndarray, model: ExpressionModel,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 N_LANDMARKS = 478
+N_MESH = 468  # the face mesh; the last 10 points are the irises
 
 LIPS_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
 LIPS_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
@@ -38,7 +39,8 @@ def _facing(loop: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
 
 
 # Upper/lower points facing each other: lids and inner lips may meet but never cross.
-LID_PAIRS = _facing(EYE_RIGHT) + _facing(EYE_LEFT)
+RIGHT_LID_PAIRS, LEFT_LID_PAIRS = _facing(EYE_RIGHT), _facing(EYE_LEFT)
+LID_PAIRS = RIGHT_LID_PAIRS + LEFT_LID_PAIRS
 INNER_LIP_PAIRS = _facing(LIPS_INNER)
 # The lips as rows of points, top to bottom, each row left to right as the inner contour's
 # facing pairs: upper lip (outer edge, two rows between, inner edge), lower lip (inner edge, two

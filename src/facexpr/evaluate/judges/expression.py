@@ -53,16 +53,14 @@ def measure_aus(image: np.ndarray, near) -> np.ndarray | None:
 
 
 def measure_au_change(before, after_image: np.ndarray) -> np.ndarray | None:
-    """The AU change (action_units.AUS) from ``before`` (a re-analysed face, e.g.
+    """The AU change (action_units.AUS, signed) from ``before`` (a re-analysed face, e.g.
     ``reanalyze(input, face)``) to the same face re-analysed on ``after_image``, or None when no
     face is found there. A *paired* reading (:func:`facexpr.expression.analysis.change_between`):
-    the person's identity is fitted once and held, every shape but smile, jaw, blink and gaze is
-    read from the landmarks' change — MediaPipe's classifier barely scores dimples, presses,
-    rolls, frowns or brow motion, and an absolute reading lets a person's identity absorb part
-    of a change. It still needs MediaPipe to *see* the change in the pixels: the landmarks come
-    from the output image."""
+    the two photos' landmark change is fitted, so the person's identity cancels; every shape but
+    smile, jaw, blink and gaze is read from the landmarks — MediaPipe's classifier barely scores
+    dimples, presses, rolls, frowns or brow motion. It still needs MediaPipe to *see* the change
+    in the pixels: the landmarks come from the output image."""
     face = reanalyze(after_image, before)
     if face is None:
         return None
-    c0, c1 = change_between(before, face)
-    return action_units.estimate(c1) - action_units.estimate(c0)
+    return action_units.au_matrix() @ change_between(before, face)

@@ -18,7 +18,7 @@ import numpy as np
 from ...faces.mesh import MeshSampler, Untangler, backward_map, meet_not_cross
 from ...faces.paste import Patch, blend, polygon_mask
 from ...faces.topology import (EYE_LEFT, EYE_RIGHT, FACE_OVAL, INNER_LIP_PAIRS, IRIS_LEFT, IRIS_RIGHT, LID_PAIRS,
-                              LIPS_INNER, LIPS_OUTER)
+                              LIPS_INNER, LIPS_OUTER, N_MESH)
 from ...render import mix_synthetic, open_eye
 from ..base import RenderJob
 
@@ -53,8 +53,9 @@ def _anchors(face_xy: np.ndarray, ring: float, shape) -> tuple[np.ndarray, tuple
     return np.concatenate([ring_pts, box]), (int(x0), int(y0), int(x1 - x0), int(y1 - y0))
 
 
-# Control points: every mesh point except the iris rims (irises are pasted rigidly afterwards).
-_CONTROL = np.array([i for i in range(478) if i not in IRIS_RIGHT[1:] + IRIS_LEFT[1:]])
+# Control points: every mesh point except the irises (pasted rigidly afterwards; an iris centre
+# inside a closing eye would hold the lids open around it).
+_CONTROL = np.array([i for i in range(478) if i not in IRIS_RIGHT + IRIS_LEFT])
 
 
 def _skin_lab(img: np.ndarray, xy: np.ndarray, size: float) -> np.ndarray:
@@ -187,11 +188,14 @@ def fold_free(rest: np.ndarray, moved: np.ndarray, rounds: int = 3) -> np.ndarra
     eyes = rest[263] - rest[33]
     down = np.array([-eyes[1], eyes[0]]) / max(float(np.linalg.norm(eyes)), 1e-9)
     out = meet_not_cross(rest, moved, down)
-    untangle = _untangler(rest)
+    mesh = slice(0, N_MESH)  # irises are pasted rigidly, not part of the mesh
+    untangle = _untangler(rest[mesh])
     for _ in range(rounds):
-        if not untangle.folded(out).any():
+        if not untangle.folded(out[mesh]).any():
             break
-        out = meet_not_cross(rest, untangle(out), down)
+        out = out.copy()
+        out[mesh] = untangle(out[mesh])
+        out = meet_not_cross(rest, out, down)
     return out
 
 
