@@ -22,13 +22,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .errors import MalformedAUSpec
-from .expression.analysis import analyze_faces, reanalyze
+from .expression.analysis import analyze_faces
 from .expression.blendshapes import FROM_MEDIAPIPE, NAMES, REGIONS
 from .expression.emotions import (UNITS, au_index, au_deltas, check_delta, current_units, desired_aus,
                                   edited_blendshapes, emotion_delta, emotion_prototype, unit_name)
 from .expression.model import load_default_model
 from .expression.retarget import RetargetConfig, Retargeted, expression_ratio, retarget, retargeted
-from .faces.landmarks import Face, select_face
+from .faces.landmarks import Face, reanalyze, select_face
 from .faces.paste import paste_back
 from .io import ImageLike, load_image
 from .limits import check_intensity, check_regions
@@ -151,11 +151,12 @@ def _corrected(out: np.ndarray, t_face: Face, rt: Retargeted, model, point_weigh
     so a warped expression reads weaker than requested. Measuring and correcting per image keeps
     ``intensity=1`` meaning "the source's expression" on every face.
     """
-    seen = reanalyze(out, t_face)
+    seen = reanalyze(out, t_face)  # MediaPipe's own scores: only those shapes are corrected
     if seen is None:
         return None
     want = rt.requested
-    achieved = seen.blendshapes - t_face.blendshapes
+    before = t_face.extras.get("mediapipe_blendshapes", t_face.blendshapes)
+    achieved = seen.blendshapes - before
     big = (np.abs(want) > 0.05) & _GAIN
     if no_gain is not None:
         big &= ~no_gain

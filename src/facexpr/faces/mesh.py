@@ -85,7 +85,10 @@ class Untangler:
                 up[u] = lo[l] = True
             tri = tri[~(up[tri].any(1) & lo[tri].any(1))]  # and their edges: lids, lips part
         a0 = _signed_area(self.rest, tri)
-        self.tri, self.sign, self.tol = tri, np.sign(a0), 0.02 * float(np.median(np.abs(a0)))
+        med = float(np.median(np.abs(a0)))
+        tri, a0 = tri[np.abs(a0) > 0.05 * med], a0[np.abs(a0) > 0.05 * med]  # slivers (a straight
+        # jaw line) flip at a touch and cover no pixels: not folds worth smoothing
+        self.tri, self.sign, self.tol = tri, np.sign(a0), 0.02 * med
         n = len(rest)
         edges = np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]])
         adj = np.zeros((n, n), np.float32)
@@ -98,9 +101,13 @@ class Untangler:
 
     def __call__(self, moved: np.ndarray) -> np.ndarray:
         d = np.asarray(moved, np.float64) - self.rest
+        best, stale = None, 0
         for k in range(self.iters):
             bad = self.folded(self.rest + d)
             if not bad.any():
+                break
+            best, stale = (bad.sum(), 0) if best is None or bad.sum() < best else (best, stale + 1)
+            if stale >= 8:  # not getting better: leave the rest to the warp's draw order
                 break
             v = np.zeros(len(d), bool)
             v[self.tri[bad]] = True
