@@ -54,6 +54,7 @@ class DeformConfig:
     emotion_intensity: tuple[float, float] = (0.3, 1.0)  # ...at an intensity drawn from this range,
     emotion_jitter: float = 0.3  # ...each of its AUs scaled by 1 ± this (no two draws alike)
     p_relax: float = 0.2       # prior: take the face's own expression away (its real one is then the gt)
+    p_random: float = 0.25     # prior: random changes (the prior's odds are relative: emotion, relax, borrow, random)
 
 
 @dataclass

@@ -3,7 +3,7 @@
 The legacy sampler (:func:`facexpr.train.augment.random_delta`) changed MediaPipe's scores, in
 which frowns, sneers, cheek raises and widened eyes are near 0 on every photo, and moved the
 landmarks with a model that had seen smiles and speech only: generators never saw a brow move.
-Here a change is one of (odds in :class:`~facexpr.train.config.DeformConfig`):
+Here a change is one of (odds proportional to the ``p_*`` of :class:`~facexpr.train.config.DeformConfig`):
 
 * ``emotion`` (``p_emotion``): an EMFACS prototype (:data:`facexpr.expression.emotions.EMOTIONS`)
   added at a random intensity, each AU jittered, turned into blendshapes through the AU table
@@ -12,7 +12,7 @@ Here a change is one of (odds in :class:`~facexpr.train.config.DeformConfig`):
   is more neutral and the real photo, with its real folds and teeth, is what the generator must
   produce (an emotion change teaches the reverse direction);
 * ``borrow`` (``p_borrow``): another face's expression code (a real combination);
-* ``random``: up to ``max_active`` of the movable blendshapes (every one but gaze and
+* ``random`` (``p_random``): up to ``max_active`` of the movable blendshapes (every one but gaze and
   ``_neutral``) changed by up to ``max_delta``.
 
 The code is the prior-fitted one (``data.code: fitted``) and the landmarks move with the
@@ -35,10 +35,11 @@ EMOTION_NAMES = tuple(EMOTIONS)
 
 
 def _kind(rng: np.random.Generator, cfg: DeformConfig, can_borrow: bool) -> str:
-    odds = np.array([cfg.p_emotion, cfg.p_relax, cfg.p_borrow if can_borrow else 0.0], np.float64)
-    odds = np.clip(odds, 0.0, None)
-    rest = max(0.0, 1.0 - odds.sum())
-    p = np.append(odds, rest)
+    """One of :data:`KINDS`, with odds proportional to ``p_emotion``, ``p_relax``, ``p_borrow``
+    (0 without another face) and ``p_random``."""
+    p = np.clip([cfg.p_emotion, cfg.p_relax, cfg.p_borrow if can_borrow else 0.0, cfg.p_random], 0.0, None)
+    if p.sum() <= 0:
+        return "random"
     return KINDS[int(rng.choice(len(KINDS), p=p / p.sum()))]
 
 
