@@ -69,11 +69,11 @@ def test_relative_au_warp_generator_starts_as_the_warp_at_any_size():
     assert G.spec["cond_dim"] == 22 and RelativeAUWarpGenerator(**G.spec).spec == G.spec
 
 
-def _random_head(G, std=0.05, gate=0.5):
+def _random_head(G, std=0.05):
     nn.init.normal_(G.head.conv.weight, std=std)
     nn.init.normal_(G.head.conv.bias, std=std)
     with torch.no_grad():
-        G.head.gate.fill_(gate)
+        G.head.conv.bias[8] = 6.0  # the mask half on
 
 
 def test_fields_apply_at_the_photo_resolution():
@@ -99,22 +99,26 @@ def test_fields_apply_at_the_photo_resolution():
 
 
 def test_training_can_leave_the_warp():
-    """Gradients reach the zero-initialised head and the mask's gate; a few steps fit a target the
-    warp alone cannot reach (a colour change)."""
+    """Gradients reach the zero-initialised head, the mask's among them; a few steps fit a target
+    the warp alone cannot reach (a colour change), and the mask does not die under its penalty."""
     torch.manual_seed(0)
     G = RelativeAUWarpGenerator(22, base=8, max_ch=32)
     x, flow, cond = torch.rand(2, 3, 32, 32) * 2 - 1, _flow(2, 32), torch.rand(2, 22)
     target = (warp(x, flow) * 0.5 + 0.3).detach()
     loss0 = (G(x, flow, cond)[0] - target).abs().mean()
     loss0.backward()
-    assert G.head.conv.weight.grad.abs().sum() > 0 and G.head.gate.grad.abs().sum() > 0
+    grad = G.head.conv.weight.grad.abs().sum(dim=(1, 2, 3))
+    assert (grad[:5] > 0).all() and grad[8] > 0  # flow correction, residual, mask
     opt = torch.optim.Adam(G.parameters(), lr=3e-3)
     for _ in range(25):
         opt.zero_grad()
-        loss = (G(x, flow, cond)[0] - target).abs().mean()
-        loss.backward()
+        y, f = G(x, flow, cond)
+        loss = (y - target).abs().mean()
+        (loss + 0.1 * f.mask.clamp(min=0).mean()).backward()
         opt.step()
     assert loss.item() < 0.7 * loss0.item(), (loss0.item(), loss.item())
+    assert G.head.conv.weight.grad[8].abs().sum() > 0  # the mask is still alive
+    assert G.head.conv.weight.grad[5:8].abs().sum() > 0  # and so the colour it blends in
 
 
 def test_the_renderer_is_inference_code():

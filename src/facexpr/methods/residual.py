@@ -13,8 +13,10 @@ The network sees the warped crop (and the base flow) and predicts, at S:
 
 ``out = (1 − m) · (warp(x, F_base + ΔF) + R) + m · C``, in [-1, 1]. These low-resolution fields
 (:class:`Fields`) are upsampled and applied to the photo at its own resolution (:func:`compose`),
-so the face stays as sharp as the photo. The last layer is zero-initialised and the mask is scaled
-by a learned gate that starts at 0 (ReZero-style: exactly 0 at start, yet it gets a gradient), so
+so the face stays as sharp as the photo. The last layer is zero-initialised and the mask is
+``sigmoid(z − 6) − sigmoid(−6)`` (exactly 0 at z = 0, never saturated there, so it and the colour
+it blends in get gradients from the first step; a mask gated by a zero-initialised scalar died in a
+real run: the mask penalty pushed the gate below 0, where a clamp stops every gradient), so
 **at initialisation the output is exactly the warp**: training can only start from the warp's
 quality. The warp is ``torch.grid_sample``, so every loss sees the final image.
 
@@ -34,6 +36,7 @@ FLOW_UNIT = 1 / 8          # the base flow enters the backbone in units of this 
 CORRECTION_UNIT = 1 / 32   # the flow correction's unit (4 px at 128): reached in a few hundred steps
 IN_CHANNELS = 5            # warped RGB + base flow (x, y)
 FIELD_CHANNELS = 9         # flow correction 2, residual 3, colour 3, mask logit 1
+MASK_OFFSET = 6.0          # mask = sigmoid(z - 6) - sigmoid(-6): 0 at z = 0, in [-0.0025, 0.9975]
 
 
 def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
@@ -83,21 +86,21 @@ def compose(image: torch.Tensor, fields: Fields) -> torch.Tensor:
 
 
 class ResidualHead(nn.Module):
-    """Backbone features -> :class:`Fields`. Zero-initialised, and the mask scaled by a gate that
-    starts at 0: the fields add nothing until training moves them."""
+    """Backbone features -> :class:`Fields`. Zero-initialised: the fields add nothing until
+    training moves them."""
 
     def __init__(self, feat_ch: int):
         super().__init__()
         self.conv = nn.Conv2d(feat_ch, FIELD_CHANNELS, 3, padding=1, padding_mode="reflect")
         nn.init.zeros_(self.conv.weight)
         nn.init.zeros_(self.conv.bias)
-        self.gate = nn.Parameter(torch.zeros(1))
 
     def forward(self, feat: torch.Tensor, base_flow: torch.Tensor) -> Fields:
         o = self.conv(feat).float()
         h, w = o.shape[-2:]
         corr = o[:, :2] * o.new_tensor([w * CORRECTION_UNIT, h * CORRECTION_UNIT])[None, :, None, None]
-        mask = (self.gate * torch.sigmoid(o[:, 8:9])).clamp(0.0, 1.0)
+        off = o.new_tensor(MASK_OFFSET)
+        mask = torch.sigmoid(o[:, 8:9] - off) - torch.sigmoid(-off)
         return Fields(base_flow.float() + corr, corr, o[:, 2:5], torch.tanh(o[:, 5:8]), mask)
 
 

@@ -228,5 +228,5 @@ class RelativeAUWarpTask(TrainTask, RelativeAUWarpAdapter):
         if self.weight("correction") > 0:
             terms["correction"] = f.correction.abs().mean()
         if self.weight("mask") > 0:
-            terms["mask"] = f.mask.mean()
+            terms["mask"] = f.mask.clamp(min=0.0).mean()  # not below 0: that would saturate the sigmoid
         return self.add_terms(total, logs, terms)
