@@ -54,6 +54,7 @@ class GeneratorAdapter:
     """
 
     capabilities: frozenset[str] = frozenset({TRANSFER})
+    au_set: tuple[int, ...] = action_units.AUS_V1  # the AUs the generator reads (a prefix of AUS)
 
     def __init__(self, model=None):
         self.model = model if model is not None else {}
@@ -140,11 +141,12 @@ class ExportedMethod:
         self.G, self.adapter, self.card = load_exported(self.path, device)
         self.size = int(self.card["size"])
         self.capabilities = self.adapter.capabilities
+        self.au_set = tuple(self.adapter.au_set)
 
     def _side(self, image, face, M):
         bs = np.asarray(face.blendshapes, np.float32)
         return {"image": aligned_crop(image, face.landmarks, self.size), "landmarks": crop_landmarks(face.landmarks, M),
-                "blendshapes": bs, "aus": action_units.estimate(bs, action_units.AUS_V1), "identity": np.zeros(128, np.float32)}
+                "blendshapes": bs, "aus": action_units.estimate(bs, self.au_set), "identity": np.zeros(128, np.float32)}
 
     def render(self, job) -> Patch:
         """Render ``job``: an :class:`~.base.EditRequest` through :meth:`render_aus` (its
@@ -163,8 +165,8 @@ class ExportedMethod:
         want_lm = crop_landmarks(landmarks, M)
         want = {"landmarks": want_lm, "blendshapes": job.retargeted.blendshapes}
         if want_aus is not None:
-            want["aus"] = np.asarray(want_aus, np.float32).reshape(-1)[:len(action_units.AUS_V1)]  # trained on these 17
-        sample = self.adapter.sample_transform(make_sample(target, source, want))
+            want["aus"] = np.asarray(want_aus, np.float32).reshape(-1)[:len(self.au_set)]  # trained on these
+        sample = self.adapter.sample_transform(make_sample(target, source, want, aus=self.au_set))
         batch = {k: torch.as_tensor(np.asarray(v))[None].to(self.device) for k, v in sample.items()}
         D = self._detail_size(M)
         if D > S:

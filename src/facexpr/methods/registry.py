@@ -3,7 +3,9 @@ folder per method family, each ``__init__.py`` holding its specs; nothing regist
 import side effect), and ``get_method(name)``: a ready instance (models loaded once, weights
 checksum-verified through :mod:`facexpr.assets`).
 
-``register(spec)`` adds a method at run time (plug-ins, tests).
+``register(spec)`` adds a method at run time (plug-ins, tests). A spec with ``shipped=False`` (a
+family being trained, no weights yet) is known to training and to exported files
+(:func:`spec_for_task`, :func:`all_specs`) but not offered as a method by name.
 """
 from __future__ import annotations
 
@@ -27,14 +29,23 @@ def register(spec: MethodSpec) -> MethodSpec:
 
 
 def available() -> list[str]:
-    return sorted(_SPECS)
+    return sorted(n for n, s in _SPECS.items() if s.shipped)
 
 
 def specs() -> list[MethodSpec]:
     return [_SPECS[n] for n in available()]
 
 
-def get_spec(name: str) -> MethodSpec:
+def all_specs() -> list[MethodSpec]:
+    """Every spec, shipped or not (training recipes, exported files)."""
+    return [_SPECS[n] for n in sorted(_SPECS)]
+
+
+def get_spec(name: str, shipped: bool = True) -> MethodSpec:
+    """The spec of ``name``; ``shipped=False`` also finds families whose weights do not ship yet."""
+    if name in _SPECS and not _SPECS[name].shipped and shipped:
+        raise MethodNotFound(f"method '{name}' has no shipped weights yet: train and export it "
+                             "(docs/TRAINING.md), then pass the file with -m path/to/model.safetensors")
     if name not in _SPECS:
         raise MethodNotFound(f"unknown method '{name}' (available: {', '.join(available())}, "
                              "or a path to an exported .safetensors generator)")
@@ -65,4 +76,4 @@ def get_method(name: str) -> Method:
     return method
 
 
-__all__ = ["BUILTIN", "register", "available", "specs", "get_spec", "spec_for_task", "get_method"]
+__all__ = ["BUILTIN", "register", "available", "specs", "all_specs", "get_spec", "spec_for_task", "get_method"]

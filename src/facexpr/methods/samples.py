@@ -2,7 +2,7 @@
 inference (:mod:`facexpr.methods.exported`) alike.
 
 Images are float32 (3, S, S) in [-1, 1]; landmarks (478, 3) in crop pixels; blendshapes (52,); AUs
-(17,) in [0, 1]; identity (128,). Keys: ``target``/``target_*``, ``source``/``source_*``,
+(17, or 22 for families that read all of ``action_units.AUS``) in [0, 1]; identity (128,). Keys: ``target``/``target_*``, ``source``/``source_*``,
 ``want_landmarks``/``want_blendshapes``/``want_aus``, ``gt``/``has_gt``, ``index``.
 """
 from __future__ import annotations
@@ -35,15 +35,17 @@ def _side(prefix: str, d: dict) -> dict:
             f"{prefix}_identity": np.zeros(128, np.float32) if ident is None else np.asarray(ident, np.float32)}
 
 
-def make_sample(target: dict, source: dict, want: dict, gt: np.ndarray | None = None, index: int = 0) -> dict:
+def make_sample(target: dict, source: dict, want: dict, gt: np.ndarray | None = None, index: int = 0,
+                aus: tuple[int, ...] = action_units.AUS_V1) -> dict:
     """One sample in the common format from plain dicts (``image`` uint8, ``landmarks``,
-    ``blendshapes``, ``aus``, ``identity``); ``want`` has ``landmarks`` and ``blendshapes``.
-    Used by the training datasets and by inference (:mod:`facexpr.methods.exported`)."""
+    ``blendshapes``, ``aus``, ``identity``); ``want`` has ``landmarks`` and ``blendshapes`` (and
+    ``aus``, else they are estimated over ``aus``). Used by the training datasets and by inference
+    (:mod:`facexpr.methods.exported`)."""
     s = {**_side("target", target), **_side("source", source)}
     want_bs = np.asarray(want["blendshapes"], np.float32)
     s["want_landmarks"] = np.asarray(want["landmarks"], np.float32)
     s["want_blendshapes"] = want_bs
-    s["want_aus"] = np.asarray(want.get("aus", action_units.estimate(want_bs, action_units.AUS_V1)), np.float32)
+    s["want_aus"] = np.asarray(want["aus"] if "aus" in want else action_units.estimate(want_bs, aus), np.float32)
     s["gt"] = to_tensor_image(gt) if gt is not None else np.zeros_like(s["target"])
     s["has_gt"] = np.float32(gt is not None)
     s["index"] = np.int64(index)

@@ -28,6 +28,9 @@ class MethodSpec:
     task: str | None = None            # "module:Class" of the training recipe (methods/<family>/train.py)
     generator: str | None = None       # "module:Class" of the generator's inference adapter (exported files)
     kwargs: dict = field(default_factory=dict)  # extra keyword arguments for the adapter
+    # False: a family whose weights do not ship yet — trainable (`task:`), exportable and runnable
+    # from an exported file (`-m model.safetensors`), but not offered by name (not in `available()`)
+    shipped: bool = True
 
     def weight_paths(self) -> list[Path]:
         """The verified local weight files (:class:`~facexpr.errors.ModelError` if missing/corrupt)."""

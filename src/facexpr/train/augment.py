@@ -15,7 +15,8 @@ import numpy as np
 from ..expression.blendshapes import NAMES, region_mask
 from ..expression.model import ExpressionModel
 from ..faces.landmarks import Face
-from ..faces.mesh import MeshSampler
+from ..methods.flow import backward_map as _backward_map
+from ..methods.flow import landmark_flow  # noqa: F401  (moved to the methods layer; re-exported)
 from .config import DeformConfig
 from ..expression.retarget import apply_delta
 
@@ -46,14 +47,6 @@ def random_delta(rng: np.random.Generator, blendshapes: np.ndarray, cfg: DeformC
     return delta
 
 
-def _border_anchors(size: int, n: int = 4) -> np.ndarray:
-    """Points just outside the crop's border (n per side): no motion there."""
-    t = np.linspace(-1.0, size, n + 1)
-    lo, hi = -1.0, size + 0.0
-    pts = [(x, lo) for x in t] + [(x, hi) for x in t] + [(lo, y) for y in t[1:-1]] + [(hi, y) for y in t[1:-1]]
-    return np.array(pts, np.float64)
-
-
 def deform(image: np.ndarray, landmarks: np.ndarray, blendshapes: np.ndarray, delta: np.ndarray,
            model: ExpressionModel, pose: np.ndarray | None = None, grid: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``image`` (a crop, (S, S, 3)) with the expression changed by ``delta``: the warped crop and
@@ -68,23 +61,3 @@ def deform(image: np.ndarray, landmarks: np.ndarray, blendshapes: np.ndarray, de
     out = cv2.remap(image, mx.astype(np.float32), my.astype(np.float32), cv2.INTER_LINEAR,
                     borderMode=cv2.BORDER_REPLICATE)
     return out, new
-
-
-def _backward_map(src_landmarks: np.ndarray, dst_landmarks: np.ndarray, shape: tuple[int, int], grid: int = 0):
-    """Per output pixel (geometry ``dst_landmarks``), where to read the input (geometry
-    ``src_landmarks``): a piecewise-affine map over the mesh, no motion at the crop border."""
-    h, w = shape
-    anchors = _border_anchors(max(h, w))
-    dst = np.concatenate([np.asarray(dst_landmarks, np.float64)[:, :2], anchors])  # where each point is in the output
-    src = np.concatenate([np.asarray(src_landmarks, np.float64)[:, :2], anchors])  # where to read it in the input
-    sampler = MeshSampler(dst, (0, 0, w, h), grid or max(h, w))
-    return sampler.backward_map(dst, src)
-
-
-def landmark_flow(src_landmarks: np.ndarray, dst_landmarks: np.ndarray, size: int, grid: int = 0) -> np.ndarray:
-    """(2, S, S) float32 backward flow in pixels: an image with the geometry ``src_landmarks``,
-    sampled at ``p + flow(p)``, takes the geometry ``dst_landmarks`` (what :func:`deform` does).
-    A dense motion target for generators that predict a flow (relative-au's ``flow`` loss)."""
-    mx, my = _backward_map(src_landmarks, dst_landmarks, (size, size), grid)
-    ys, xs = np.mgrid[0:size, 0:size]
-    return np.stack([mx - xs, my - ys]).astype(np.float32)

@@ -27,17 +27,34 @@ ADVERSARIAL = ("hinge", "wgan", "lsgan", "nonsat")
 PENALTIES = ("none", "wgan-gp", "r1")
 PRECISIONS = ("auto", "no", "fp16", "bf16")
 SCHEDULES = ("constant", "linear", "cosine")
+CODES = ("cache", "fitted")
+AU_SETS = ("v1", "all")
+
+
+SAMPLERS = ("legacy", "prior")
 
 
 @dataclass
 class DeformConfig:
-    """Self-supervised pairs: how the random expression change of a photo is drawn."""
+    """Self-supervised pairs: how the random expression change of a photo is drawn.
 
+    ``sampler: legacy`` (the default, what the shipped generators were trained with): another
+    face's scores or random blendshape changes, moved by the measured-code expression model.
+    ``sampler: prior`` (:mod:`facexpr.train.prior_changes`): EMFACS emotion prototypes, the face's
+    own expression relaxed, another face's code or random changes over every movable blendshape,
+    moved by the prior-backed edit model (ICT motion for brows, lids, nose, lip corners)."""
+
+    sampler: str = "legacy"    # legacy | prior
     p_borrow: float = 0.5      # take another cached face's expression (a realistic combination)...
     max_active: int = 6        # ...else change this many random blendshapes at most,
     max_delta: float = 0.8     # each by at most this much (scores stay within [0, 1])
     regions: tuple[str, ...] = ("brows", "eyes", "mouth")
     grid: int = 0              # mesh-map grid (0 = the crop size)
+    p_emotion: float = 0.35    # prior: add an emotion prototype (facexpr.expression.emotions.EMOTIONS)...
+    emotion_intensity: tuple[float, float] = (0.3, 1.0)  # ...at an intensity drawn from this range,
+    emotion_jitter: float = 0.3  # ...each of its AUs scaled by 1 ± this (no two draws alike)
+    p_relax: float = 0.2       # prior: take the face's own expression away (its real one is then the gt)
+    p_random: float = 0.25     # prior: random changes (the prior's odds are relative: emotion, relax, borrow, random)
 
 
 @dataclass
@@ -52,6 +69,8 @@ class DataConfig:
     neutral_target: bool = True       # same_person: the target is a neutral photo when there is one
     other_person: bool = True         # unpaired: the source is another person when possible
     au_labels: bool = True            # a cache's AU labels (OpenFace) where an item has them, else the estimate
+    code: str = "cache"               # cache (the stored MediaPipe scores) | fitted (the prior-fitted code, as inference)
+    aus: str = "v1"                   # v1 (the original 17 AUs) | all (the 22 of facexpr.expression.action_units.AUS)
     deform: DeformConfig = field(default_factory=DeformConfig)
 
 
@@ -133,6 +152,12 @@ class Config:
             (self.train.steps >= 1, "train.steps must be at least 1"),
             (self.train.d_every >= 1 and self.train.g_every >= 1, "train.d_every and train.g_every must be >= 1"),
             (self.data.batch_size >= 1, "data.batch_size must be at least 1"),
+            (self.data.deform.sampler in SAMPLERS, f"data.deform.sampler must be one of {', '.join(SAMPLERS)}"),
+            (self.data.code in CODES, f"data.code must be one of {', '.join(CODES)}"),
+            (self.data.aus in AU_SETS, f"data.aus must be one of {', '.join(AU_SETS)}"),
+            (self.data.deform.sampler == "legacy" or (self.data.code == "fitted" and self.data.aus == "all"),
+             "data.deform.sampler: prior needs data.code: fitted and data.aus: all (its changes and AU labels "
+             "live in the prior-fitted code)"),
             (0.0 <= self.train.ema_decay < 1.0, "train.ema_decay must be in [0, 1)"),
             (self.train.checkpoint_every >= 1, "train.checkpoint_every must be at least 1"),
         ]

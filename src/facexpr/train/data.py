@@ -13,6 +13,13 @@ AUs are a cache item's AU labels (e.g. OpenFace intensities / 5) when it has the
 ``data.au_labels`` is on, else the 17 AUs estimated from its blendshapes; where a regime changes an
 expression (deformation, retargeting) the AUs move by the estimated change.
 
+``data.code: fitted`` replaces the cache's MediaPipe scores by the expression code inference uses
+(fitted to the cached landmarks with the 3D prior and fused with MediaPipe's reliable scores,
+:func:`facexpr.expression.analysis.fuse`); ``data.aus: all`` gives the 22 AUs of
+:data:`facexpr.expression.action_units.AUS` estimated from it (17-AU labels cannot be, and are not,
+used then). ``data.deform.sampler: prior`` draws the self-supervised changes from the prior's space
+(:mod:`facexpr.train.prior_changes`).
+
 Regimes (``data.regime``):
 
 * ``unpaired``: any target, any source (another person when possible); the wanted geometry is
@@ -39,13 +46,15 @@ import numpy as np
 from ..cache import CacheError, read_index, read_item, read_meta
 from ..methods.samples import make_sample
 from ..expression import action_units
+from ..expression.analysis import default_fitter, fuse
 from ..expression.blendshapes import region_mask
 from .config import DataConfig
 from .config import REGIMES
 from ..expression.model import load_default_model
 from ..faces.landmarks import Face
-from ..expression.retarget import apply_delta
+from ..expression.retarget import RetargetConfig, apply_delta, expression_delta
 from .augment import deform, random_delta
+from .prior_changes import prior_delta
 
 SIDES = ("target", "source")
 
@@ -114,6 +123,9 @@ class PairDataset:
             raise ValueError(f"unknown regime {cfg.regime!r}")
         self.cache, self.cfg, self.seed, self.transform = cache, cfg, seed, transform
         self._model = model
+        self._edit_model = None
+        self._codes: dict[int, np.ndarray] = {}
+        self.au_set = action_units.AUS if cfg.aus == "all" else action_units.AUS_V1
         self._region = region_mask(tuple(cfg.deform.regions)).astype(np.float64)
         by_group: dict[str, list[int]] = defaultdict(list)
         for i, g in enumerate(cache.groups):
@@ -138,6 +150,28 @@ class PairDataset:
             self._model = load_default_model()
         return self._model
 
+    @property
+    def deform_model(self):
+        """What moves the landmarks of a self-supervised change: the prior-backed edit model for
+        the prior sampler (its changes are edits), else the measured-code model (legacy)."""
+        if self.cfg.deform.sampler != "prior":
+            return self.model
+        if self._edit_model is None:
+            self._edit_model = load_default_model(edit=True)
+        return self._edit_model
+
+    def code(self, i: int, d: dict | None = None) -> np.ndarray:
+        """Item ``i``'s expression code: the cache's scores, or (``data.code: fitted``) the
+        prior-fitted code of its landmarks (≈ 5 ms once per item, then remembered)."""
+        if self.cfg.code != "fitted":
+            return self.cache.blendshapes[i]
+        if i not in self._codes:
+            d = d if d is not None else self.cache.load(i)
+            raw = np.asarray(d["blendshapes"], np.float32)
+            fit = default_fitter().fit(np.asarray(d["landmarks"], np.float64), raw)
+            self._codes[i] = fuse(fit.expression, raw).astype(np.float32)
+        return self._codes[i]
+
     def __len__(self) -> int:  # unbounded; a large length for samplers that ask
         return 2 ** 62
 
@@ -154,16 +188,21 @@ class PairDataset:
         """Item ``i``; its ``aus`` are its AU labels (e.g. OpenFace intensities) when it has them
         and ``data.au_labels`` is on, else the cache's estimate from blendshapes."""
         d = self.cache.load(i)
+        if self.cfg.code == "fitted":
+            d = {**d, "blendshapes": self.code(i, d)}
+        if self.cfg.aus == "all":
+            return {**d, "aus": action_units.estimate(d["blendshapes"], action_units.AUS).astype(np.float32)}
         if self.cfg.au_labels and d.get("au_labels") is not None:
             d = {**d, "aus": np.asarray(d["au_labels"], np.float32)}
+        elif self.cfg.code == "fitted":
+            d = {**d, "aus": action_units.estimate(d["blendshapes"], action_units.AUS_V1).astype(np.float32)}
         return d
 
-    @staticmethod
-    def _moved_aus(d: dict, new_blendshapes: np.ndarray) -> np.ndarray:
+    def _moved_aus(self, d: dict, new_blendshapes: np.ndarray) -> np.ndarray:
         """``d``'s AUs moved by the estimated change of its blendshapes to ``new_blendshapes`` (so
         label and estimate scales are never mixed within one sample)."""
-        change = (action_units.estimate(new_blendshapes, action_units.AUS_V1)
-                  - action_units.estimate(d["blendshapes"], action_units.AUS_V1))
+        change = (action_units.estimate(new_blendshapes, self.au_set)
+                  - action_units.estimate(d["blendshapes"], self.au_set))
         return np.clip(np.asarray(d["aus"], np.float32) + change, 0.0, 1.0).astype(np.float32)
 
     def _face(self, d: dict):
@@ -181,7 +220,10 @@ class PairDataset:
                     break
                 s = int(rng.integers(n))
         td, sd = self._load(t), self._load(s)
-        delta = (sd["blendshapes"].astype(np.float64) - td["blendshapes"]) * self._region
+        if self.cfg.code == "fitted":  # as inference retargets a fitted code (FIT_GATE between two people)
+            delta = expression_delta(sd["blendshapes"], td["blendshapes"], RetargetConfig(regions=self.cfg.deform.regions))
+        else:
+            delta = (sd["blendshapes"].astype(np.float64) - td["blendshapes"]) * self._region
         want_lm = apply_delta(self._face(td), delta, self.model)
         want_bs = np.clip(td["blendshapes"] + delta, 0, 1)
         return make_sample(td, sd, {"landmarks": want_lm, "blendshapes": want_bs,
@@ -203,9 +245,13 @@ class PairDataset:
         n = len(self.cache)
         a = int(rng.integers(n))
         ad = self._load(a)
-        borrow = self.cache.blendshapes[int(rng.integers(n))] if n > 1 else None
-        delta = random_delta(rng, ad["blendshapes"], self.cfg.deform, borrow)
-        img, lm = deform(ad["image"], ad["landmarks"], ad["blendshapes"], delta, self.model, ad["pose"],
+        if self.cfg.deform.sampler == "prior":
+            j = int(rng.integers(n))
+            delta, _ = prior_delta(rng, ad["blendshapes"], self.cfg.deform, (lambda: self.code(j)) if n > 1 else None)
+        else:
+            borrow = self.cache.blendshapes[int(rng.integers(n))] if n > 1 else None
+            delta = random_delta(rng, ad["blendshapes"], self.cfg.deform, borrow)
+        img, lm = deform(ad["image"], ad["landmarks"], ad["blendshapes"], delta, self.deform_model, ad["pose"],
                          self.cfg.deform.grid)
         bs = np.clip(ad["blendshapes"] + delta, 0, 1).astype(np.float32)
         target = {"image": img, "landmarks": lm, "blendshapes": bs, "aus": self._moved_aus(ad, bs),

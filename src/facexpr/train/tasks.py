@@ -18,7 +18,8 @@ import torch
 import torch.nn as nn
 
 from ..errors import TaskNotFound
-from ..methods import get_spec, specs
+from ..methods import get_spec
+from ..methods.registry import all_specs
 from ..methods.exported import GeneratorAdapter
 from ..methods.nets import NORMS, unwrap
 from ..methods.spec import load_ref
@@ -50,7 +51,7 @@ class GANModel:
 
 
 def available_tasks() -> list[str]:
-    return [s.name for s in specs() if s.task]
+    return [s.name for s in all_specs() if s.task]
 
 
 def get_task(name: str) -> type:
@@ -59,7 +60,7 @@ def get_task(name: str) -> type:
     if ref is None:
         if name not in available_tasks():
             raise TaskNotFound(f"unknown training task {name!r} (available: {', '.join(available_tasks())})")
-        ref = get_spec(name).task
+        ref = get_spec(name, shipped=False).task
     try:
         cls = load_ref(ref)
     except (ImportError, AttributeError, ValueError) as e:

@@ -15,15 +15,16 @@ from __future__ import annotations
 from ..spec import MethodSpec
 
 
-def _spec(name: str, family_task: str, adapter_class: str, summary: str) -> MethodSpec:
+def _spec(name: str, family_task: str, adapter_class: str, summary: str, shipped: bool = True,
+          config: str | None = None) -> MethodSpec:
     """relative-au and ganimation differ only in names: same folder, adapter, crop and card."""
     weights = name.replace("-", "_") + "_g128"
     return MethodSpec(name=name, adapter="facexpr.methods.relative_au.method:AUMethod",
-                      capabilities=frozenset({"transfer", "edit"}), weights=(weights,), crop_size=128,
-                      config=f"configs/{name}-128.yaml", card="docs/models/relative-au.md",
+                      capabilities=frozenset({"transfer", "edit"}), weights=(weights,) if shipped else (), crop_size=128,
+                      config=config or f"configs/{name}-128.yaml", card="docs/models/relative-au.md",
                       task=f"facexpr.methods.relative_au.train:{family_task}",
                       generator=f"facexpr.methods.relative_au.method:{adapter_class}", kwargs={"family": name},
-                      summary=summary)
+                      summary=summary, shipped=shipped)
 
 
 SPECS = (
@@ -31,4 +32,8 @@ SPECS = (
           "Ling et al. 2020: generator conditioned on wanted − current AUs (flow + colour field)"),
     _spec("ganimation", "GANimationTask", "GANimationAdapter",
           "Pumarola et al. 2018: the absolute-AU ablation (attention + colour head)"),
+    # issue 12: relative-au on the shared warp + learned residual renderer; no weights ship yet
+    _spec("relative-au-warp", "RelativeAUWarpTask", "RelativeAUWarpAdapter",
+          "Ling et al. 2020 on the landmark warp: relative AUs (22) refine the expression model's geometry",
+          shipped=False, config="configs/relative-au-warp-cpu.yaml"),
 )

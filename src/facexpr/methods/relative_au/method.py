@@ -10,6 +10,11 @@ into its condition (``relative-au``: wanted − the target's AUs; ``ganimation``
 * edit (:func:`facexpr.pipeline.run_edit`): ``want`` is the :class:`~facexpr.methods.base.EditRequest`'s
   ``want_aus``.
 
+``relative-au-warp`` (issue 12) is relative-au on the shared "warp + learned residual" shape
+(:mod:`facexpr.methods.residual`): told the 22 AUs of the prior-fitted code, its geometry is the
+landmark warp to the retargeted landmarks (the expression model driven by the wanted change), which
+the MSF U-Net refines (:class:`RelativeAUWarpAdapter`).
+
 Crop, sample and paste-back are :class:`facexpr.methods.exported.ExportedMethod`'s (its
 :meth:`~facexpr.methods.exported.ExportedMethod.render_aus`: the target's face oval, expanded and
 feathered). Missing weights raise :class:`facexpr.errors.ModelError`; there is no fallback.
@@ -27,7 +32,9 @@ from ...expression.blendshapes import REGIONS
 from ...expression.emotions import au_region_mask
 from ..base import EDIT, TRANSFER, EditRequest, TransferRequest
 from ..exported import ExportedMethod, GeneratorAdapter
-from .nets import RelativeAUGenerator, apply_field
+from ..flow import landmark_flow
+from ..residual import compose
+from .nets import RelativeAUGenerator, RelativeAUWarpGenerator, apply_field
 
 
 class RelativeAUAdapter(GeneratorAdapter):
@@ -78,13 +85,48 @@ class GANimationAdapter(RelativeAUAdapter):
     defaults = {"condition": "absolute", "output": "attention", "msf": False}
 
 
+class RelativeAUWarpAdapter(RelativeAUAdapter):
+    """relative-au on the warp: 22 AUs (:data:`~facexpr.expression.action_units.AUS`), the base
+    flow from the target's landmarks to the wanted ones computed with the sample
+    (:func:`facexpr.methods.flow.landmark_flow`, in data workers and at inference alike), the
+    MSF U-Net's fields applied on top (:class:`~.nets.RelativeAUWarpGenerator`)."""
+
+    defaults = {"condition": "relative", "output": "residual", "msf": True, "flow_grid": 0}
+    au_set = action_units.AUS
+
+    @property
+    def identity_at_zero(self) -> bool:
+        return False  # zero change still warps (and the fields are learned): no free identity
+
+    @classmethod
+    def build_generator(cls, spec: dict):
+        return RelativeAUWarpGenerator(**spec)
+
+    def sample_transform(self, sample: dict) -> dict:
+        sample["base_flow"] = landmark_flow(sample["target_landmarks"], sample["want_landmarks"],
+                                            sample["target"].shape[-1], int(self.option("flow_grid")))
+        return sample
+
+    def _cond(self, batch):
+        return self.condition(batch["want_aus"], batch["target_aus"])
+
+    def generate(self, G, batch):
+        return G(batch["target"], batch["base_flow"], self._cond(batch))[0]
+
+    @torch.no_grad()
+    def generate_detail(self, G, batch, image: torch.Tensor) -> torch.Tensor:
+        """The fields computed on the training-size crop, applied to ``image`` (a sharper, larger
+        crop of the same face)."""
+        return compose(image, G.fields(batch["target"], batch["base_flow"], self._cond(batch)))
+
+
 def transfer_want_aus(source_bs: np.ndarray, target_bs: np.ndarray, intensity: float = 1.0,
-                      regions=REGIONS) -> np.ndarray:
-    """(17,) in :data:`~facexpr.expression.action_units.AUS_V1` order: ``clip(target + intensity · (source − target) · [AU in regions], 0, 1)``."""
-    v1 = action_units.AUS_V1
-    t = action_units.estimate(target_bs, v1)
-    s = action_units.estimate(source_bs, v1)
-    return np.clip(t + float(intensity) * (s - t) * au_region_mask(regions)[:len(v1)], 0.0, 1.0)
+                      regions=REGIONS, aus: tuple[int, ...] = action_units.AUS_V1) -> np.ndarray:
+    """In ``aus`` order (a prefix of :data:`~facexpr.expression.action_units.AUS`; default the 17 of
+    ``AUS_V1``): ``clip(target + intensity · (source − target) · [AU in regions], 0, 1)``."""
+    t = action_units.estimate(target_bs, aus)
+    s = action_units.estimate(source_bs, aus)
+    return np.clip(t + float(intensity) * (s - t) * au_region_mask(regions)[:len(aus)], 0.0, 1.0)
 
 
 class AUMethod:
@@ -109,13 +151,15 @@ class AUMethod:
     def want_aus(self, job) -> np.ndarray:
         """The AUs the output should show: the edit's, or the transfer's (see the module doc)."""
         req = job.request
+        aus = self.exported.au_set  # the AUs the generator was trained on (a prefix of AUS)
         if isinstance(req, EditRequest):
-            return np.asarray(req.want_aus, np.float64)[:len(action_units.AUS_V1)]  # trained on these
+            return np.asarray(req.want_aus, np.float64)[:len(aus)]
         req = req if isinstance(req, TransferRequest) else TransferRequest()
-        return transfer_want_aus(job.source_face.blendshapes, job.target_face.blendshapes, req.intensity, req.regions)
+        return transfer_want_aus(job.source_face.blendshapes, job.target_face.blendshapes, req.intensity, req.regions,
+                                 aus)
 
     def render(self, job):
         return self.exported.render_aus(job, self.want_aus(job), job.retargeted.landmarks)
 
 
-__all__ = ["AUMethod", "RelativeAUAdapter", "GANimationAdapter", "transfer_want_aus"]
+__all__ = ["AUMethod", "RelativeAUAdapter", "GANimationAdapter", "RelativeAUWarpAdapter", "transfer_want_aus"]

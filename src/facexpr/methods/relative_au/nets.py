@@ -26,6 +26,10 @@ Multi-Scale Feature Fusion (MSF) units, conditioned on an AU vector.
   - ``"attention"``: GANimation's head (Pumarola et al. 2018): a colour map ``C`` and an
     attention mask ``A``; ``out = A · x + (1 − A) · C``.
 
+  - ``"features"``: no head; ``forward`` returns the decoder's last features. The MSF U-Net is
+    then the backbone of :class:`RelativeAUWarpGenerator` (issue 12: the geometry comes from a
+    landmark warp driven by the wanted AU change, the net refines it; :mod:`facexpr.methods.residual`).
+
 Any input whose side is a multiple of ``2 ** depth`` (16 with the default depth 4) works: the
 net is fully convolutional.
 """
@@ -36,6 +40,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..nets import ConvBlock, ResBlock, act_layer, norm_layer
+from ..residual import IN_CHANNELS, WarpResidualGenerator
+from ..residual import warp  # noqa: F401  (re-exported: the family's warp is the shared one)
 
 
 FLOW_UNIT = 1 / 8  # the flow head's unit, as a fraction of the crop side
@@ -90,19 +96,22 @@ class RelativeAUGenerator(nn.Module):
     """U-Net with MSF skip connections. ``forward(image, cond)`` returns ``(output, aux)``:
     ``output`` (N, 3, H, W) in [-1, 1]; ``aux`` the attention mask (``"attention"``) or the flow
     field in pixels (N, 2, H, W) (``"relative"``). ``msf=False`` gives plain concatenated skips
-    (the ablation without multi-scale fusion)."""
+    (the ablation without multi-scale fusion). ``in_ch``: input channels (3, an image; more for a
+    backbone that also reads a flow)."""
 
     def __init__(self, cond_dim: int = 17, base: int = 32, depth: int = 4, max_ch: int = 256, res_blocks: int = 1,
-                 norm: str = "instance", output: str = "relative", msf: bool = True):
+                 norm: str = "instance", output: str = "relative", msf: bool = True, in_ch: int = 3):
         super().__init__()
-        if output not in ("relative", "attention"):
-            raise ValueError(f"unknown output head {output!r} (relative | attention)")
+        if output not in ("relative", "attention", "features"):
+            raise ValueError(f"unknown output head {output!r} (relative | attention | features)")
         self.spec = dict(cond_dim=cond_dim, base=base, depth=depth, max_ch=max_ch, res_blocks=res_blocks, norm=norm,
                          output=output, msf=msf)
+        if in_ch != 3:  # exported files of 3-channel generators keep their spec
+            self.spec["in_ch"] = in_ch
         self.cond_dim, self.depth, self.output, self.msf = cond_dim, depth, output, msf
         chs = [min(base * 2 ** i, max_ch) for i in range(depth + 1)]
         self.chs = chs
-        self.stem = CondConv(3, chs[0], 7, cond_dim, norm, act="relu")
+        self.stem = CondConv(in_ch, chs[0], 7, cond_dim, norm, act="relu")
         self.down = nn.ModuleList(ConvBlock(chs[i], chs[i + 1], 4, stride=2, norm=norm, act="lrelu")
                                   for i in range(depth))
         self.mid_in = CondConv(chs[-1], chs[-1], 3, cond_dim, norm, act="relu")
@@ -112,14 +121,14 @@ class RelativeAUGenerator(nn.Module):
                 MSFUnit(chs[i], chs[i - 1] if i > 0 else 0, chs[i + 1], cond_dim, norm) for i in range(depth))
         self.up = nn.ModuleList(ConvBlock(chs[i + 1] * (1 if i == depth - 1 else 2), chs[i], norm=norm, act="relu",
                                           transpose=True) for i in reversed(range(depth)))
-        head_in = chs[0] * 2
+        head_in = self.feat_ch = chs[0] * 2
         if output == "relative":
             self.flow = nn.Conv2d(head_in, 2 * cond_dim, 1)  # 1x1: the layers before it see the context
             self.residual = nn.Conv2d(head_in, 3 * cond_dim, 1)
             for conv in (self.flow, self.residual):  # start as "no edit": a small basis
                 nn.init.normal_(conv.weight, std=1e-3)
                 nn.init.zeros_(conv.bias)
-        else:
+        elif output == "attention":
             self.head = nn.Conv2d(head_in, 4, 7, padding=3, padding_mode="reflect")
 
     def check_size(self, h: int, w: int) -> None:
@@ -130,6 +139,8 @@ class RelativeAUGenerator(nn.Module):
     def forward(self, image: torch.Tensor, cond: torch.Tensor):
         self.check_size(*image.shape[-2:])
         feat = self._features(image, cond.to(image.dtype))
+        if self.output == "features":
+            return feat
         if self.output == "attention":
             out = self.head(feat)
             color, mask = torch.tanh(out[:, :3]), torch.sigmoid(out[:, 3:])
@@ -183,12 +194,19 @@ def apply_field(image: torch.Tensor, flow: torch.Tensor, residual: torch.Tensor)
     return (warp(image, flow) + residual).clamp(-1.0, 1.0)
 
 
-def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """Backward warp: output pixel p reads the input at p + flow(p) (flow in pixels, (N, 2, H, W))."""
-    n, _, h, w = image.shape
-    ys, xs = torch.meshgrid(torch.arange(h, device=image.device, dtype=flow.dtype),
-                            torch.arange(w, device=image.device, dtype=flow.dtype), indexing="ij")
-    gx = (xs + flow[:, 0] + 0.5) * (2.0 / w) - 1.0
-    gy = (ys + flow[:, 1] + 0.5) * (2.0 / h) - 1.0
-    grid = torch.stack([gx, gy], -1)
-    return F.grid_sample(image, grid.to(image.dtype), mode="bilinear", padding_mode="border", align_corners=False)
+class RelativeAUWarpGenerator(WarpResidualGenerator):
+    """relative-au on the shared "warp + learned residual" shape: the MSF U-Net, conditioned on the
+    relative AUs, reads the warped crop and the base flow and predicts the flow correction,
+    residual and mask (:mod:`facexpr.methods.residual`). ``forward(image, base_flow, cond)``;
+    the output equals the warp at initialisation."""
+
+    def __init__(self, cond_dim: int = 22, base: int = 32, depth: int = 4, max_ch: int = 256, res_blocks: int = 1,
+                 norm: str = "instance", msf: bool = True):
+        net = RelativeAUGenerator(cond_dim, base, depth, max_ch, res_blocks, norm, "features", msf, IN_CHANNELS)
+        super().__init__(net, net.feat_ch)
+        self.spec = dict(cond_dim=cond_dim, base=base, depth=depth, max_ch=max_ch, res_blocks=res_blocks, norm=norm,
+                         msf=msf)
+        self.cond_dim, self.depth = cond_dim, depth
+
+    def check_size(self, h: int, w: int) -> None:
+        self.backbone.check_size(h, w)

@@ -30,6 +30,16 @@ Losses (weights in ``loss.weights``, the usual choice ``loss.adversarial: wgan``
   learn). ``l1`` and ``cycle`` are taken over a 3-level image pyramid (:func:`~facexpr.train.losses.pyramid_l1`):
   a pixel difference alone gives a motion a gradient only within about a pixel of the right place.
 
+``relative-au-warp`` (:class:`RelativeAUWarpTask`, issue 12): the same MSF U-Net and critic on the
+shared "warp + learned residual" renderer (:mod:`facexpr.methods.residual`), told the 22 AUs of the
+prior-fitted code (``data.code: fitted``, ``data.aus: all``; configs pair it with the prior
+sampler). The geometry is the landmark warp to the wanted landmarks; the net predicts a flow
+correction, a residual and a blend mask, and starts as the warp. Its terms: ``adv``, ``au``,
+``l1``/``perceptual`` (to the gt), ``cycle`` (back by −Δ along the reverse landmark warp), ``tv``
+(of the flow correction and residual), ``mask_tv``, ``correction`` (L1 of the flow correction, px: the geometry stays the model's
+unless the images say otherwise), ``mask`` (mean of the blend mask: synthesise only where the
+warp has nothing to show).
+
 Δ uses the AUs the cache estimated from MediaPipe blendshapes
 (:mod:`facexpr.expression.action_units`); any 17-AU labels (OpenFace intensities / 5) work the same.
 """
@@ -40,13 +50,14 @@ from dataclasses import dataclass
 import torch
 
 from ...train import losses as L
-from ...train.augment import landmark_flow
+from ...expression.action_units import AUS
+from ...methods.flow import landmark_flow
 from ...train.config import check_choice
 from ...train.tasks import GANModel, TrainTask
 from ..nets import PatchDiscriminator
 from ..pix2pix.train import _pick
-from .method import GANimationAdapter, RelativeAUAdapter
-from .nets import RelativeAUGenerator
+from .method import GANimationAdapter, RelativeAUAdapter, RelativeAUWarpAdapter
+from .nets import RelativeAUGenerator, RelativeAUWarpGenerator
 
 N_AUS = 17
 LOSS_TERMS = ("adv", "au", "l1", "perceptual", "rec", "cycle", "flow", "tv", "mask", "mask_tv")
@@ -148,3 +159,74 @@ class RelativeAUTask(TrainTask, RelativeAUAdapter):
 
 class GANimationTask(RelativeAUTask, GANimationAdapter):
     """The absolute-AU ablation: GANimation's conditioning and attention/colour head."""
+
+
+WARP_LOSS_TERMS = ("adv", "au", "l1", "perceptual", "cycle", "tv", "correction", "mask", "mask_tv")
+
+
+@dataclass(frozen=True)
+class RelativeAUWarpModel(GANModel):
+    """The ``model:`` section of relative-au-warp configs."""
+
+    condition: str = "relative"   # the paper's conditioning (absolute would be the ganimation ablation)
+    msf: bool = True
+    flow_grid: int = 0            # the base flow's mesh grid (0 = the crop size)
+    d_base: int = 64
+    d_layers: int = 4
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_choice(self.condition, ("relative", "absolute"), "model.condition")
+
+
+class RelativeAUWarpTask(TrainTask, RelativeAUWarpAdapter):
+    """relative-au on the warp (see the module docstring); D phase as :class:`RelativeAUTask`."""
+
+    model_config = RelativeAUWarpModel
+    loss_terms = WARP_LOSS_TERMS
+    generator = "G"
+    phases = {"D": ("D",), "G": ("G",)}
+    d_loss = RelativeAUTask.d_loss
+    _real = RelativeAUTask._real
+
+    def build(self):
+        m, n = self.cfg.model, len(AUS)
+        G = RelativeAUWarpGenerator(n, base=int(m.get("g_base", 32)), depth=int(m.get("g_depth", 4)),
+                                    max_ch=int(m.get("g_max", 256)), res_blocks=int(m.get("g_res", 1)),
+                                    norm=str(m.get("g_norm", "instance")), msf=bool(self.option("msf")))
+        D = PatchDiscriminator(3, base=int(m.get("d_base", 64)), n_layers=int(m.get("d_layers", 4)),
+                               max_ch=int(m.get("d_max", 256)), aux_out=n, spectral=bool(m.get("d_spectral", False)))
+        return {"G": G, "D": D}
+
+    def sample_transform(self, sample: dict) -> dict:
+        """The base flow, and (with a ``cycle`` weight) the reverse one for the way back."""
+        sample = RelativeAUWarpAdapter.sample_transform(self, sample)
+        if self.weight("cycle") > 0:
+            sample["back_flow"] = landmark_flow(sample["want_landmarks"], sample["target_landmarks"],
+                                                sample["target"].shape[-1], int(self.option("flow_grid")))
+        return sample
+
+    def g_loss(self, nets, batch):
+        G, D = nets["G"], nets["D"]
+        x, have, want = batch["target"], batch["target_aus"], batch["want_aus"]
+        fake, f = G(x, batch["base_flow"], self.condition(want, have))
+        f_logits, f_aus = D(fake)
+        adv = L.g_adversarial(self.cfg.loss.adversarial, f_logits)
+        total, logs = self.weight("adv") * adv, {"g_adv": adv.detach()}
+        terms = {"au": L.au_regression(f_aus, want)}
+        has = batch["has_gt"]
+        if self.weight("l1") > 0 and has.sum() > 0:
+            terms["l1"] = L.pyramid_l1(fake, batch["gt"], has)
+        if self.weight("perceptual") > 0 and has.sum() > 0:
+            terms["perceptual"] = self.perceptual(fake, batch["gt"], has)
+        if self.weight("cycle") > 0 and "back_flow" in batch:
+            terms["cycle"] = L.pyramid_l1(G(fake, batch["back_flow"], self.condition(have, want))[0], x)
+        if self.weight("tv") > 0:
+            terms["tv"] = L.total_variation(f.correction) + L.total_variation(f.residual)
+        if self.weight("mask_tv") > 0:
+            terms["mask_tv"] = L.mask_tv(f.mask)
+        if self.weight("correction") > 0:
+            terms["correction"] = f.correction.abs().mean()
+        if self.weight("mask") > 0:
+            terms["mask"] = f.mask.clamp(min=0.0).mean()  # not below 0: that would saturate the sigmoid
+        return self.add_terms(total, logs, terms)
