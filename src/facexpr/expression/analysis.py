@@ -251,11 +251,17 @@ def reanalyze(rgb: np.ndarray, near: Face) -> Face | None:
     return None if face is None else describe(face)
 
 
-# Shapes MediaPipe's classifier reads well and keeps reading in a change measurement; every other
-# shape is fitted to the landmarks (dimples, presses, rolls included: MediaPipe barely scores them).
+# Shapes whose change is read from MediaPipe's classifier in a change measurement: the smile, jaw,
+# blinks and gaze (the product's own fusion), and the mouth-opening and lip-protrusion shapes
+# that it scores reliably on edited photos (the pre-prior AU sweep, docs/results/au_edit_prior.md:
+# upper-lip raise ρ .92, lower-lip depressor .95, chin raiser .80, pucker .86, funnel .89). Every
+# other shape — brows, lids, cheeks, nose, frowns, dimples, presses, rolls, stretch, where that
+# sweep found MediaPipe's scores flat (ρ −.30 … .48) — is fitted to the landmarks' change.
 CHANGE_FROM_MEDIAPIPE = ("mouthSmileLeft", "mouthSmileRight", "jawOpen", "eyeBlinkLeft", "eyeBlinkRight",
                          "eyeLookDownLeft", "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight",
-                         "eyeLookOutLeft", "eyeLookOutRight", "eyeLookUpLeft", "eyeLookUpRight")
+                         "eyeLookOutLeft", "eyeLookOutRight", "eyeLookUpLeft", "eyeLookUpRight",
+                         "mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft", "mouthLowerDownRight",
+                         "mouthShrugLower", "mouthShrugUpper", "mouthPucker", "mouthFunnel")
 
 
 @lru_cache(maxsize=1)
@@ -266,9 +272,9 @@ def change_fitter() -> ExpressionFitter:
 
 def change_between(before: Face, after: Face) -> np.ndarray:
     """The signed expression-code change (52,) from ``before`` to ``after``, two photos of the
-    *same* face (e.g. before and after an edit): :meth:`ExpressionFitter.fit_change` with every
-    shape but the smile, jaw, blinks and gaze read from the landmarks (MediaPipe's classifier
-    barely scores dimples, presses, rolls, frowns or brow motion)."""
+    *same* face (e.g. before and after an edit): :meth:`ExpressionFitter.fit_change`, the shapes
+    of :data:`CHANGE_FROM_MEDIAPIPE` read by MediaPipe's classifier, every other one from the
+    landmarks."""
     mp = [np.asarray(f.extras.get("mediapipe_blendshapes", f.blendshapes), np.float64) for f in (before, after)]
     return change_fitter().fit_change(before.landmarks, after.landmarks, *mp)
 
