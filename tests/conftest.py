@@ -121,3 +121,11 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def synthetic_cache(tmp_path_factory) -> Path:
+    """4 cartoon people x 3 expressions at 64 px, in the `facexpr prepare` cache format."""
+    from facexpr.train.synthetic import make_cache
+
+    return make_cache(tmp_path_factory.mktemp("syn") / "cache", n_people=4, per_person=3, size=64, seed=0)

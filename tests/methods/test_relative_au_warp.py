@@ -27,13 +27,6 @@ def _threads(one_torch_thread):
 
 
 @pytest.fixture(scope="module")
-def synthetic_cache(tmp_path_factory) -> Path:
-    from facexpr.train.synthetic import make_cache
-
-    return make_cache(tmp_path_factory.mktemp("syn") / "cache", n_people=4, per_person=3, size=64, seed=0)
-
-
-@pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     from facexpr.train.export import export
     from facexpr.train.trainer import Trainer

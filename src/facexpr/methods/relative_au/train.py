@@ -128,19 +128,24 @@ class RelativeAUTask(TrainTask, RelativeAUAdapter):
         logs["d_total"] = total.detach()
         return total, logs
 
-    def g_loss(self, nets, batch):
-        G, D = nets["G"], nets["D"]
-        x, have, want = batch["target"], batch["target_aus"], batch["want_aus"]
-        fake, aux = G(x, self.condition(want, have))
+    def _output_terms(self, D, fake, batch, want):
+        """What every relative-AU generator's output is judged by: realism and AUs (D), and the
+        real photo where a pair has one (L1, perceptual). Returns (total, logs, terms)."""
         f_logits, f_aus = D(fake)
         adv = L.g_adversarial(self.cfg.loss.adversarial, f_logits)
-        total, logs = self.weight("adv") * adv, {"g_adv": adv.detach()}
         terms = {"au": L.au_regression(f_aus, want)}
         has = batch["has_gt"]
         if self.weight("l1") > 0 and has.sum() > 0:
             terms["l1"] = L.pyramid_l1(fake, batch["gt"], has)
         if self.weight("perceptual") > 0 and has.sum() > 0:
             terms["perceptual"] = self.perceptual(fake, batch["gt"], has)
+        return self.weight("adv") * adv, {"g_adv": adv.detach()}, terms
+
+    def g_loss(self, nets, batch):
+        G, D = nets["G"], nets["D"]
+        x, have, want = batch["target"], batch["target_aus"], batch["want_aus"]
+        fake, aux = G(x, self.condition(want, have))
+        total, logs, terms = self._output_terms(D, fake, batch, want)
         if self.weight("rec") > 0 and not self.identity_at_zero:
             terms["rec"] = L.l1(G(x, self.condition(have, have))[0], x)
         if self.weight("cycle") > 0:
@@ -188,6 +193,7 @@ class RelativeAUWarpTask(TrainTask, RelativeAUWarpAdapter):
     phases = {"D": ("D",), "G": ("G",)}
     d_loss = RelativeAUTask.d_loss
     _real = RelativeAUTask._real
+    _output_terms = RelativeAUTask._output_terms
 
     def build(self):
         m, n = self.cfg.model, len(AUS)
@@ -210,15 +216,7 @@ class RelativeAUWarpTask(TrainTask, RelativeAUWarpAdapter):
         G, D = nets["G"], nets["D"]
         x, have, want = batch["target"], batch["target_aus"], batch["want_aus"]
         fake, f = G(x, batch["base_flow"], self.condition(want, have))
-        f_logits, f_aus = D(fake)
-        adv = L.g_adversarial(self.cfg.loss.adversarial, f_logits)
-        total, logs = self.weight("adv") * adv, {"g_adv": adv.detach()}
-        terms = {"au": L.au_regression(f_aus, want)}
-        has = batch["has_gt"]
-        if self.weight("l1") > 0 and has.sum() > 0:
-            terms["l1"] = L.pyramid_l1(fake, batch["gt"], has)
-        if self.weight("perceptual") > 0 and has.sum() > 0:
-            terms["perceptual"] = self.perceptual(fake, batch["gt"], has)
+        total, logs, terms = self._output_terms(D, fake, batch, want)
         if self.weight("cycle") > 0 and "back_flow" in batch:
             terms["cycle"] = L.pyramid_l1(G(fake, batch["back_flow"], self.condition(have, want))[0], x)
         if self.weight("tv") > 0:
