@@ -86,8 +86,8 @@ class Untangler:
             tri = tri[~(up[tri].any(1) & lo[tri].any(1))]  # and their edges: lids, lips part
         a0 = _signed_area(self.rest, tri)
         med = float(np.median(np.abs(a0)))
-        tri, a0 = tri[np.abs(a0) > 0.05 * med], a0[np.abs(a0) > 0.05 * med]  # slivers (a straight
-        # jaw line) flip at a touch and cover no pixels: not folds worth smoothing
+        solid = np.abs(a0) > 0.1 * med  # slivers (a straight jaw line) turn over at a touch,
+        tri, a0 = tri[solid], a0[solid]  # whatever the smoothing: the draw order handles them
         self.tri, self.sign, self.tol = tri, np.sign(a0), 0.02 * med
         n = len(rest)
         edges = np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]])
@@ -107,7 +107,8 @@ class Untangler:
             if not bad.any():
                 break
             best, stale = (bad.sum(), 0) if best is None or bad.sum() < best else (best, stale + 1)
-            if stale >= 8:  # not getting better: leave the rest to the warp's draw order
+            if stale >= 8:  # not getting better (a sliver of a straight jaw line): leave the rest
+                # to the warp's draw order
                 break
             v = np.zeros(len(d), bool)
             v[self.tri[bad]] = True
