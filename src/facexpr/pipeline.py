@@ -133,7 +133,7 @@ def _render_paste(method, job: RenderJob, model, feedback: int, timer: _Timer,
     return out, rt
 
 
-MEASURE_FACE = 256.0  # face size (px) at which the closed loop measures its tries
+MEASURE_FACE = 384.0  # face size (px) at which the closed loop measures its tries
 
 
 def _scaled_face(face: Face, s: float, offset=(0.0, 0.0), size=None) -> Face:

@@ -6,9 +6,12 @@ emotion edits read as that emotion to an independent judge?
         [--out reports/edit] [--results-md docs/RESULTS.md]
 
 Targets: the first ``--n`` *unseen* London neutral photos (outside the expression model's fitting
-split, :func:`facexpr.datasets.london.split`). Every AU is measured one way,
-:func:`facexpr.evaluate.judges.expression.measure_aus` (MediaPipe on a crop around the face, then
-:func:`facexpr.expression.action_units.estimate`), on inputs and outputs alike.
+split, :func:`facexpr.datasets.london.split`). An input's current AUs (and so what is
+achievable) are :func:`facexpr.evaluate.judges.expression.measure_aus`; the *change* an edit makes
+is one paired reading of input and output, :func:`facexpr.evaluate.judges.expression.measure_au_change`
+(MediaPipe's landmarks of both photos; their difference fitted with the 3D prior, so the person's
+identity cancels; MediaPipe's scores for the smile, jaw, blinks, gaze and the mouth-opening and
+protrusion shapes it reads reliably).
 
 * **Controllability**, for each AU of :data:`facexpr.expression.action_units.AUS` (or ``--aus``) and
   each requested change Δ > 0: the photo is edited and its AUs measured again. Δ = 0 is not run (the
@@ -305,8 +308,10 @@ def side_by_side(reports: list[dict], commands: list[str] = ()) -> str:
     names = [r["method"] for r in reports]
     lines = [SECTION, "",
              f"{len(reports[0]['targets'])} unseen London neutral photos as targets; for each AU a sweep of requested "
-             f"changes Δ ∈ {{{', '.join(f'{d:g}' for d in reports[0]['deltas'])}}}; the AUs re-measured on the output "
-             "(MediaPipe blendshapes → `facexpr.expression.action_units`). ρ: Spearman correlation of requested vs "
+             f"changes Δ ∈ {{{', '.join(f'{d:g}' for d in reports[0]['deltas'])}}}; the AU change read from the input "
+             "and output together (MediaPipe's landmarks of both, their difference fitted with the 3D prior so the "
+             "person's identity cancels; MediaPipe's own scores for smile, jaw, blinks, gaze and the mouth-opening "
+             "shapes; `facexpr.evaluate.judges.expression.measure_au_change`). ρ: Spearman correlation of requested vs "
              f"measured change of that AU, all targets pooled (bar ≥ 0.6); Δ@{top:g}: mean measured change at the "
              f"largest request (achievable: min(Δ, 1 − current)); leak: mean |change| of the 16 other AUs at Δ={top:g}.",
              ""]
