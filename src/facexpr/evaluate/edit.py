@@ -313,7 +313,7 @@ def side_by_side(reports: list[dict], commands: list[str] = ()) -> str:
              "person's identity cancels; MediaPipe's own scores for smile, jaw, blinks, gaze and the mouth-opening "
              "shapes; `facexpr.evaluate.judges.expression.measure_au_change`). ρ: Spearman correlation of requested vs "
              f"measured change of that AU, all targets pooled (bar ≥ 0.6); Δ@{top:g}: mean measured change at the "
-             f"largest request (achievable: min(Δ, 1 − current)); leak: mean |change| of the 16 other AUs at Δ={top:g}.",
+             f"largest request (achievable: min(Δ, 1 − current)); leak: mean |change| of the {len(AUS) - 1} other AUs at Δ={top:g}.",
              ""]
     if commands:
         lines += ["Command: " + "; ".join(f"`{c}`" for c in commands) + ".", ""]
