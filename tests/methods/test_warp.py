@@ -148,12 +148,13 @@ def test_result_smiles(warp_output_faces, target_face, source_face):
 
 def test_pressed_lips_are_not_an_open_mouth(target_face):
     from facexpr.faces.topology import INNER_LIP_PAIRS
-    from facexpr.methods.warp.method import _poly_area, open_area
+    from facexpr.methods.warp.method import open_area
+    from facexpr.render.common import poly_area
 
     xy = target_face.xy.copy()
     for u, l in INNER_LIP_PAIRS:  # lower inner lip pushed up past the upper one: crossed contour
         xy[l, 1] = xy[u, 1] - 0.02 * target_face.size
-    assert _poly_area(xy[list(LIPS_INNER)]) > 0  # the crossed polygon has an area…
+    assert poly_area(xy[list(LIPS_INNER)]) > 0  # the crossed polygon has an area…
     assert open_area(xy) == (0.0, 0.0)          # …but nothing is open
     opened = target_face.xy.copy()
     for u, l in INNER_LIP_PAIRS:

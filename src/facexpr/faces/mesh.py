@@ -223,11 +223,3 @@ class MeshSampler:
         x0, y0, w, h = self.roi
         xs, ys = np.meshgrid(np.arange(x0, x0 + w, dtype=np.float32), np.arange(y0, y0 + h, dtype=np.float32))
         return xs + d[..., 0], ys + d[..., 1]
-
-    def coords_map(self, tex_pts: np.ndarray, outside: float = -1e4):
-        """Each output pixel's position in another space (e.g. a texture atlas) given the points'
-        positions ``tex_pts`` there; pixels off the mesh, and triangles touching a NaN point,
-        get ``outside`` (read as 0 by ``cv2.remap`` with a constant border)."""
-        c = self.interpolate(np.nan_to_num(tex_pts, nan=outside), outside)
-        c = self.full(c)
-        return c[..., 0], c[..., 1]

@@ -17,8 +17,8 @@ import numpy as np
 
 from ...faces.mesh import MeshSampler, Untangler, backward_map, meet_not_cross
 from ...faces.paste import Patch, blend, polygon_mask
-from ...faces.topology import (EYE_LEFT, EYE_RIGHT, FACE_OVAL, INNER_LIP_PAIRS, IRIS_LEFT, IRIS_RIGHT, LID_PAIRS,
-                              LIPS_INNER, LIPS_OUTER, N_MESH)
+from ...faces.topology import (EYE_LEFT, EYE_LEFT_CORNERS, EYE_RIGHT, EYE_RIGHT_CORNERS, FACE_OVAL,
+                              INNER_LIP_PAIRS, IRIS_LEFT, IRIS_RIGHT, LID_PAIRS, LIPS_INNER, LIPS_OUTER, N_MESH)
 from ...render import mix_synthetic, open_eye
 from ..base import RenderJob
 
@@ -31,11 +31,6 @@ class WarpConfig:
     mouth_open_ratio: float = 1.15  # fill the mouth when its opening grows more than this
     mouth_min_gap: float = 0.01     # … and its lips part by more than this × the face size
     shading: bool = True        # apply the expression model's skin shading (smile lines…)
-
-
-def _poly_area(p: np.ndarray) -> float:
-    x, y = p[:, 0], p[:, 1]
-    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
 
 
 def _anchors(face_xy: np.ndarray, ring: float, shape) -> tuple[np.ndarray, tuple[int, int, int, int]]:
@@ -190,9 +185,9 @@ def fold_free(rest: np.ndarray, moved: np.ndarray, rounds: int = 3) -> np.ndarra
     """The retargeted points with no mesh fold and no lid or lip passing its counterpart
     (:class:`~facexpr.faces.mesh.Untangler` and :func:`~facexpr.faces.mesh.meet_not_cross` in
     turn: smoothing out a fold can push an inner lip across the other)."""
-    eyes = rest[263] - rest[33]
+    eyes = rest[EYE_LEFT_CORNERS[0]] - rest[EYE_RIGHT_CORNERS[0]]  # outer corners
     down = np.array([-eyes[1], eyes[0]]) / max(float(np.linalg.norm(eyes)), 1e-9)
-    out = meet_not_cross(rest, moved, down)
+    out = meet_not_cross(rest, moved, down)  # retargeting kept them apart in its own frame; this is the photo's
     mesh = slice(0, N_MESH)  # irises are pasted rigidly, not part of the mesh
     untangle = _untangler(rest[mesh])
     for _ in range(rounds):
