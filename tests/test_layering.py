@@ -89,7 +89,7 @@ def layer(mod: str) -> tuple[int, str]:
         return 5, "api"
     if mod in ("facexpr.cli", "facexpr.train.__main__") or mod.startswith("facexpr.web"):
         return 6, "app"
-    if sub in ("errors", "assets", "io", "cache", "io_video", "one_euro"):
+    if sub in ("errors", "assets", "io", "cache", "io_video", "one_euro", "tensorfile"):
         return 0, ""
     if sub == "datasets":
         return 1, ""

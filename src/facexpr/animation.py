@@ -40,7 +40,7 @@ from .expression.blendshapes import REGIONS
 from .expression.model import load_default_model
 from .expression.retarget import (MAX_INTENSITY, RetargetConfig, apply_delta, expression_delta,
                                   region_point_weights, retargeted)
-from .faces.landmarks import Face, box_iou, get_landmarker, quiet_native_stderr, select_face
+from .faces.landmarks import Face, box_iou, close_quietly, get_landmarker, quiet_native_stderr, select_face
 from .faces.paste import paste_back
 from .io import ImageLike, load_image
 from .io_video import VideoInfo, VideoWriter, frame_window, probe, read_frames, write_image_sequence
@@ -195,11 +195,7 @@ class VideoTracker:
 
     def close(self) -> None:
         lm, self._lm = self._lm, None
-        if lm is not None:
-            try:
-                lm.close()
-            except Exception:
-                pass
+        close_quietly(lm)
 
 
 def _rotation(face: Face) -> np.ndarray:

@@ -50,6 +50,18 @@ def _check_size(w: int, h: int, what: str) -> None:
         raise ImageTooSmall(f"{what}: image is {w}x{h}, smaller than {MIN_SIDE} px on a side")
 
 
+def existing_file(src, what: str | None, not_a: type[Exception], kind: str) -> tuple[Path, str]:
+    """``(path, name for messages)`` of an input file that exists and is not a folder
+    (:class:`ImageNotFound` / ``not_a`` "is a folder, not <kind>" otherwise)."""
+    path = Path(src)
+    what = what or str(path)
+    if not path.exists():
+        raise ImageNotFound(f"{what}: no such file")
+    if path.is_dir():
+        raise not_a(f"{what}: is a folder, not {kind}")
+    return path, what
+
+
 def load_image(src: ImageLike, what: str | None = None) -> np.ndarray:
     """Return an RGB uint8 array (H, W, 3) from a path, a PIL image or an array."""
     if isinstance(src, np.ndarray):
@@ -57,12 +69,7 @@ def load_image(src: ImageLike, what: str | None = None) -> np.ndarray:
     if isinstance(src, Image.Image):
         _check_size(*src.size, what or "image")
         return _to_rgb(src)
-    path = Path(src)
-    what = what or str(path)
-    if not path.exists():
-        raise ImageNotFound(f"{what}: no such file")
-    if path.is_dir():
-        raise NotAnImage(f"{what}: is a folder, not an image")
+    path, what = existing_file(src, what, NotAnImage, "an image")
     try:
         with Image.open(path) as im:
             _check_size(*im.size, what)

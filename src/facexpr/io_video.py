@@ -21,8 +21,8 @@ from typing import Iterator
 
 import numpy as np
 
-from .errors import ImageNotFound, InputError, OutputError
-from .io import default_file_mode, save_image
+from .errors import InputError, OutputError
+from .io import default_file_mode, existing_file, save_image
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")
 OUTPUT_SUFFIXES = (".mp4",)
@@ -51,12 +51,7 @@ def is_video_path(path) -> bool:
 def _open(path, what: str | None = None):
     import av
 
-    path = Path(path)
-    what = what or str(path)
-    if not path.exists():
-        raise ImageNotFound(f"{what}: no such file")
-    if path.is_dir():
-        raise NotAVideo(f"{what}: is a folder, not a video")
+    path, what = existing_file(path, what, NotAVideo, "a video")
     try:
         c = av.open(str(path))
     except (av.FFmpegError, OSError, ValueError) as e:

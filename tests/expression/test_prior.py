@@ -183,3 +183,16 @@ def test_change_between_two_photos_of_one_face_is_read_whatever_the_identity():
     grid = np.stack(np.meshgrid(np.linspace(-1, 1, 401), np.linspace(-1, 1, 401)), -1).reshape(-1, 2)
     f = 0.5 * np.einsum("ni,ij,nj->n", grid, G, grid) - grid @ h + 0.1 * np.abs(grid).sum(1)
     np.testing.assert_allclose(x, grid[np.argmin(f)], atol=0.01)
+
+
+def test_foreign_tensor_file_is_a_model_error(tmp_path):
+    """A valid safetensors file that is not a prior/model (other tensors) names what is missing."""
+    from facexpr.expression.model import ExpressionModel
+    from facexpr.tensorfile import save_tensors
+
+    other = tmp_path / "other.safetensors"
+    save_tensors(other, {"weight": np.zeros((2, 2), np.float32)}, {"kind": "something else"})
+    assert not other.with_suffix(".part").exists()  # written atomically, nothing left behind
+    for cls in (ExpressionPrior, ExpressionModel):
+        with pytest.raises(ModelError, match="has no tensor"):
+            cls.load(other)

@@ -10,7 +10,6 @@ with the reference ``mean_shape``.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
+from ..tensorfile import load_tensors, save_tensors
 from ..faces.topology import LIPS_INNER, LIPS_OUTER
 from .shading import atlas_layout
 from .blendshapes import FITTED, FROM_MEDIAPIPE, INDEX, NAMES
@@ -56,32 +56,20 @@ class ExpressionModel:
         return np.clip(np.tensordot(d, self.shading, axes=1), *SHADING_LIMITS)
 
     def save(self, path: Path) -> None:
-        from safetensors.numpy import save_file
-
-        path = Path(path)
-        tmp = path.with_suffix(".part")
         tensors = {"mean_shape": self.mean_shape.astype(np.float32), "basis": self.basis.astype(np.float16)}
         if self.shading is not None:
             tensors["shading"] = self.shading.astype(np.float16)
-        save_file(tensors, str(tmp),
-                  metadata={"meta": json.dumps(self.meta)})
-        tmp.replace(path)
+        save_tensors(path, tensors, self.meta)
 
     @classmethod
     def load(cls, path: Path) -> "ExpressionModel":
-        from safetensors import safe_open
-
-        path = Path(path)
-        if not path.is_file():
-            raise ModelError(f"expression model {path} not found (fit one with `facexpr fit-expression`)")
+        t, meta = load_tensors(path, "expression model", "fit one with `facexpr fit-expression`")
         try:
-            with safe_open(str(path), framework="numpy") as f:
-                meta = json.loads((f.metadata() or {}).get("meta", "{}"))
-                mean = f.get_tensor("mean_shape").astype(np.float64)
-                basis = f.get_tensor("basis").astype(np.float64)
-                shading = f.get_tensor("shading").astype(np.float32) if "shading" in f.keys() else None
-        except Exception as e:
-            raise ModelError(f"expression model {path} is unreadable ({e})") from None
+            mean = t["mean_shape"].astype(np.float64)
+            basis = t["basis"].astype(np.float64)
+        except KeyError as e:
+            raise ModelError(f"expression model {path} has no tensor {e}") from None
+        shading = t["shading"].astype(np.float32) if "shading" in t else None
         if mean.shape != (478, 3) or basis.shape != (52, 478, 3):
             raise ModelError(f"expression model {path} has shapes {mean.shape}, {basis.shape}; "
                              "expected (478, 3) and (52, 478, 3)")

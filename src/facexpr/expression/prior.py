@@ -15,7 +15,6 @@ not expression. Built by :mod:`facexpr.expression.prior_build`; shipped as
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
+from ..tensorfile import load_tensors, save_tensors
 from .blendshapes import NAMES
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "expression_prior.safetensors"
@@ -51,9 +51,6 @@ class ExpressionPrior:
         return s
 
     def save(self, path: Path) -> None:
-        from safetensors.numpy import save_file
-
-        path = Path(path)
         tensors = {"mean": self.mean.astype(np.float32), "identity": self.identity.astype(np.float16),
                    "expression": self.expression.astype(np.float32), "valid": self.valid.astype(np.uint8)}
         if self.shading is not None:
@@ -61,28 +58,19 @@ class ExpressionPrior:
         for k in ("observed", "neutral_scores", "neutral_code"):
             if getattr(self, k) is not None:
                 tensors[k] = getattr(self, k).astype(np.float32)
-        tmp = path.with_suffix(".part")
-        save_file(tensors, str(tmp), metadata={"meta": json.dumps(self.meta), "licence": ICT_NOTICE})
-        tmp.replace(path)
+        save_tensors(path, tensors, self.meta, licence=ICT_NOTICE)
 
     @classmethod
     def load(cls, path: Path) -> "ExpressionPrior":
-        from safetensors import safe_open
-
-        path = Path(path)
-        if not path.is_file():
-            raise ModelError(f"expression prior {path} not found (rebuild it with `facexpr build-prior`)")
+        t, meta = load_tensors(path, "expression prior", "rebuild it with `facexpr build-prior`")
         try:
-            with safe_open(str(path), framework="numpy") as f:
-                meta = json.loads((f.metadata() or {}).get("meta", "{}"))
-                t = {k: f.get_tensor(k) for k in f.keys()}
             prior = cls(t["mean"].astype(np.float64), t["identity"].astype(np.float64),
                         t["expression"].astype(np.float64), t["valid"].astype(bool),
                         t["shading"].astype(np.float32) if "shading" in t else None, meta,
                         *(t[k].astype(np.float64) if k in t else None
                           for k in ("observed", "neutral_scores", "neutral_code")))
-        except Exception as e:
-            raise ModelError(f"expression prior {path} is unreadable ({e})") from None
+        except KeyError as e:
+            raise ModelError(f"expression prior {path} has no tensor {e}") from None
         n = len(NAMES)
         if (prior.mean.shape != (478, 3) or prior.expression.shape != (n, 478, 3)
                 or prior.identity.shape[1:] != (478, 3) or prior.valid.shape != (478,)):

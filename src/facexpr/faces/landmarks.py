@@ -96,6 +96,18 @@ def quiet_native_stderr():
         os.close(devnull)
 
 
+def close_quietly(lm) -> None:
+    """Close a MediaPipe task once, ignoring errors (at interpreter exit its thread pool may be
+    gone already); its ``__del__`` would close it again, so that becomes a no-op."""
+    if lm is None:
+        return
+    try:
+        lm.close()
+    except Exception:
+        pass
+    lm.close = lambda: None
+
+
 class _Landmarker:
     """Thread-safe wrapper: MediaPipe's graph is not re-entrant."""
 
@@ -125,12 +137,7 @@ class _Landmarker:
 
     def close(self) -> None:
         lm, self._lm = self._lm, None
-        if lm is not None:
-            try:
-                lm.close()
-            except Exception:
-                pass
-            lm.close = lambda: None  # its __del__ would close again
+        close_quietly(lm)
 
     def detect(self, rgb: np.ndarray, offset=(0, 0), scale: float = 1.0,
                full_size: tuple[int, int] | None = None) -> list[Face]:

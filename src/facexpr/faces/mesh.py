@@ -195,20 +195,26 @@ class MeshSampler:
         ids = ids.ravel()
         self.inside = ids >= 0
         s = np.where(self.inside, ids, 0)
-        q = np.stack([gx.ravel(), gy.ravel()], 1)
-        self.vertices = simplices[s]  # (n, 3)
-        self.weights = _barycentric(dst_pts, simplices)[s, :, :]  # (n, 3, 3) affine rows
-        self.weights = np.einsum("nkj,nj->nk", self.weights[:, :, :2], q) + self.weights[:, :, 2]
+        self.vertices = [np.ascontiguousarray(v) for v in simplices[s].T]  # 3 x (n,) corner ids
+        # Barycentric weights in float32 and ROI-local coordinates (small numbers: no precision
+        # lost), one gathered row of 9 coefficients per grid point: the map's hot loop.
+        B = _barycentric(dst_pts - (x0, y0), simplices).astype(np.float32).reshape(len(simplices), 9)[s]
+        qx = (gx.ravel() - x0).astype(np.float32)[:, None]
+        qy = (gy.ravel() - y0).astype(np.float32)[:, None]
+        w = B[:, 0::3] * qx + B[:, 1::3] * qy + B[:, 2::3]
         # A grid point just outside its thin (or, after a closed lid, flat) triangle would
         # extrapolate far beyond its corners: keep every value a mix of the corners' values.
-        self.weights = np.clip(self.weights, 0.0, None)
-        self.weights /= np.maximum(self.weights.sum(1, keepdims=True), 1e-12)
+        np.clip(w, 0.0, None, out=w)
+        w /= np.maximum(w.sum(1, keepdims=True), 1e-12)
+        self.weights = w
 
     def interpolate(self, values: np.ndarray, outside: float = 0.0) -> np.ndarray:
         """Values (per output point, shape (N, C)) at the coarse grid, (gh, gw, C)."""
-        v = np.einsum("nk,nkc->nc", self.weights, values[self.vertices])
+        values = np.asarray(values, np.float32)
+        w, (a, b, c) = self.weights, self.vertices
+        v = w[:, 0:1] * values[a] + w[:, 1:2] * values[b] + w[:, 2:3] * values[c]
         v[~self.inside] = outside
-        return v.reshape(self.shape + (values.shape[1],)).astype(np.float32)
+        return v.reshape(self.shape + (values.shape[1],))
 
     def full(self, coarse: np.ndarray) -> np.ndarray:
         _, _, w, h = self.roi
