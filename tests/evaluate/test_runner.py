@@ -118,18 +118,6 @@ def test_subsets_and_report_files(run, tmp_path):
 
 # --------------------------------------------------------------------------- the command
 
-@pytest.fixture(scope="module")
-def app():
-    import typer
-
-    from facexpr.evaluate.cli import evaluate
-
-    a = typer.Typer()
-    a.command("evaluate")(evaluate)
-    a.command("methods")(lambda: None)  # a second command: typer keeps "evaluate" as a sub-command
-    return a
-
-
 def _csv(tmp_path, london, n=2):
     rows = ["id,source,target,gt,label,source_neutral"]
     for p in benchmarks.london_pairs(london)[:n]:

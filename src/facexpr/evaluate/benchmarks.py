@@ -20,6 +20,7 @@ from ..datasets.expressions import EMOTIONS, Pair, cross_identity_pairs
 from ..datasets.pairs import read_pairs_csv
 from ..errors import InputError
 from .probes import probes_pairs
+from .roundtrip import roundtrip_pairs
 from ..datasets import london
 
 
@@ -41,7 +42,8 @@ ADAPTERS: dict[str, tuple[str, Callable[[Path], list]]] = {
     "folders": ("generic <person>/<expression>.<ext> folders", _adapter("folders")),
 }
 PROBES = ("probes", "probes-judge")  # real photos + video frames onto unseen London neutrals (evaluate/probes.py)
-BENCHMARKS = ("london", *PROBES, *ADAPTERS)
+ROUNDTRIP = "roundtrip"  # unseen London neutrals edited to each emotion, onto other unseen people (evaluate/roundtrip.py)
+BENCHMARKS = ("london", *PROBES, ROUNDTRIP, *ADAPTERS)
 
 
 def london_pairs(root: Path) -> list[Pair]:
@@ -50,8 +52,9 @@ def london_pairs(root: Path) -> list[Pair]:
             for p in london.benchmark_pairs(root)]
 
 
-def benchmark_pairs(name: str, data: Path | None = None, seed: int = 0) -> list[Pair]:
-    """The pairs of benchmark ``name``; ``data`` is its folder (default: the shared data's)."""
+def benchmark_pairs(name: str, data: Path | None = None, seed: int = 0, work: Path | None = None) -> list[Pair]:
+    """The pairs of benchmark ``name``; ``data`` is its folder (default: the shared data's);
+    ``work``: where a benchmark that makes its sources (``roundtrip``) writes them."""
     name = name.lower()
     if name not in BENCHMARKS:
         raise InputError(f"unknown benchmark '{name}' (available: {', '.join(BENCHMARKS)})")
@@ -59,7 +62,7 @@ def benchmark_pairs(name: str, data: Path | None = None, seed: int = 0) -> list[
         shared = data_root()
         if shared is None:
             raise InputError(f"no data folder for benchmark '{name}': pass --data or set FACEXPR_DATA")
-        data = shared if name in PROBES else shared / name
+        data = shared if name in (*PROBES, ROUNDTRIP) else shared / name
     data = Path(data)
     if not data.is_dir():
         raise InputError(f"{data}: no such folder (data for benchmark '{name}')")
@@ -68,6 +71,8 @@ def benchmark_pairs(name: str, data: Path | None = None, seed: int = 0) -> list[
             return london_pairs(data)
         if name in PROBES:  # data: the shared data folder (probes/, video/, london/ inside)
             return probes_pairs(data, seed=seed, by_judge=name == "probes-judge")
+        if name == ROUNDTRIP:
+            return roundtrip_pairs(data, Path(work or Path("reports") / ROUNDTRIP) / "sources", seed=seed)
         pairs = cross_identity_pairs(ADAPTERS[name][1](data), seed=seed)
     except FileNotFoundError as e:
         raise InputError(str(e)) from None

@@ -32,7 +32,8 @@ def evaluate(
                                                        "(AU and emotion edits of unseen London neutrals)."),
     benchmark: Optional[str] = typer.Option(
         None, "--benchmark", "-b",
-        help="london; probes or probes-judge (real photos and video frames onto unseen London neutrals); or a "
+        help="london; probes or probes-judge (real photos and video frames onto unseen London neutrals); "
+             "roundtrip (unseen London neutrals edited to each emotion, onto other unseen people); or a "
              "dataset adapter: rafd, ckplus, mmi, cfd, jaffe, kdef, folders (<person>/<expression>.jpg)."),
     pairs: Optional[Path] = typer.Option(
         None, "--pairs", help="CSV with columns id,source,target and optionally gt,label,source_neutral "
@@ -56,6 +57,9 @@ def evaluate(
     aus: Optional[str] = typer.Option(None, "--aus", help="--task edit: AUs to sweep, e.g. 12,4 (default: all)."),
     deltas: Optional[str] = typer.Option(None, "--deltas", help="--task edit: requested changes in [0, 1] "
                                                                 "(default 0,0.25,0.5,0.75,1)."),
+    source_neutral: bool = typer.Option(False, "--source-neutral", help="Transfer: give each method the "
+                                        "pair's neutral photo of the source (transfer its change from it), "
+                                        "where the pairs have one (london, roundtrip, datasets, a CSV column)."),
     emotions: bool = typer.Option(True, "--emotions/--no-emotions", help="--task edit: also edit with every "
                                                                          "emotion and score it with face-api."),
 ) -> None:
@@ -73,17 +77,16 @@ def evaluate(
         raise InputError("--data goes with --benchmark, not with --pairs")
     groups = runner.JUDGE_GROUPS if judges.strip().lower() == "all" else tuple(
         g.strip() for g in judges.split(",") if g.strip())
-    if pairs is not None:
-        pair_list, name = benchmarks.read_pairs_csv(pairs), str(pairs)
-        default_out = Path("reports") / Path(pairs).stem
-    else:
-        pair_list, name = benchmarks.benchmark_pairs(benchmark, data, seed), benchmark.lower()
-        default_out = Path("reports") / name
-    pair_list = benchmarks.subset(pair_list, limit)
-    out = Path(out) if out is not None else default_out
+    name = str(pairs) if pairs is not None else benchmark.lower()
+    out = Path(out) if out is not None else Path("reports") / (Path(pairs).stem if pairs is not None else name)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder")
-    methods = runner.resolve_methods(method)
+    methods = runner.resolve_methods(method, source_neutral)
+    if pairs is not None:
+        pair_list = benchmarks.read_pairs_csv(pairs)
+    else:
+        pair_list = benchmarks.benchmark_pairs(benchmark, data, seed, work=out)
+    pair_list = benchmarks.subset(pair_list, limit)
     loaded = runner.Judges(groups)  # loads every judge now: a bad model file stops us here
     command = _command()
 

@@ -52,19 +52,23 @@ LPIPS_SIZE = 160  # ST-LPIPS looks at the aligned crop downscaled to this (CPU t
 
 @dataclass
 class MethodSpec:
-    """``fn(source, target) -> (rgb image, per-stage ms)``; source/target are paths or arrays."""
+    """``fn(source, target) -> (rgb image, per-stage ms)``; source/target are paths or arrays.
+    ``neutral``: ``fn`` also takes ``source_neutral=`` (the pair's, or None where it has none)."""
     name: str
     fn: Callable
+    neutral: bool = False
 
 
-def transfer_method(name: str) -> MethodSpec:
-    def run(source, target):
-        res = run_transfer(source, target, TransferConfig(method=name))
+def transfer_method(name: str, source_neutral: bool = False) -> MethodSpec:
+    """Method ``name`` through the pipeline; with ``source_neutral`` it transfers the source's
+    change from the pair's neutral photo of the source (``--source-neutral``) where there is one."""
+    def run(source, target, source_neutral=None):
+        res = run_transfer(source, target, TransferConfig(method=name, source_neutral=source_neutral))
         return res.image, dict(res.timings)
-    return MethodSpec(name, run)
+    return MethodSpec(f"{name} +neutral" if source_neutral else name, run, neutral=source_neutral)
 
 
-def resolve_methods(spec: str) -> list[MethodSpec]:
+def resolve_methods(spec: str, source_neutral: bool = False) -> list[MethodSpec]:
     """``"all"``, one name, a comma-separated list, or checkpoint paths."""
     names = available() if spec.strip().lower() == "all" else [s.strip() for s in spec.split(",") if s.strip()]
     if not names:
@@ -76,7 +80,7 @@ def resolve_methods(spec: str) -> list[MethodSpec]:
                                  "or give an existing checkpoint path)")
         if n in REFERENCE_ROWS:
             raise MethodNotFound(f"'{n}' is a reference row name, not a method")
-    return [transfer_method(n) for n in dict.fromkeys(names)]
+    return [transfer_method(n, source_neutral) for n in dict.fromkeys(names)]
 
 
 # ----------------------------------------------------------------------------- judging one image
@@ -291,7 +295,9 @@ def evaluate_pairs(pairs: list[Pair], methods: list[MethodSpec], judges: Judges,
         for m in methods:
             t0 = time.perf_counter()
             try:
-                image, stage_ms = m.fn(_as_input(pair.source), _as_input(pair.target))
+                extra = {"source_neutral": _as_input(pair.source_neutral) if pair.source_neutral else None} \
+                    if m.neutral else {}
+                image, stage_ms = m.fn(_as_input(pair.source), _as_input(pair.target), **extra)
             except (MethodNotFound, ModelError):  # the method itself is unusable: stop, do not score 0s
                 raise
             except FacexprError as e:
