@@ -256,3 +256,27 @@ def test_batch_needs_out_dir(tmp_path):
 def test_batch_missing_csv(tmp_path):
     assert_one_line_error(run("transfer", "--pairs", tmp_path / "none.csv", "--out-dir", tmp_path / "o"),
                           "none.csv", code=2)
+
+
+# ----------------------------------------------------------------------------- --source-neutral
+
+def test_transfer_with_source_neutral(pair, london, tmp_path, target_img):
+    """The faithful mode: the source's change from its own neutral photo (same person as SOURCE_REL)."""
+    src, tgt = pair
+    neutral = data_file(london.parent, "london/neutral/061_03.jpg")
+    out = tmp_path / "out.png"
+    p = run("transfer", src, tgt, "-o", out, "--source-neutral", neutral)
+    assert p.returncode == 0, p.stderr
+    img = load_image(out)
+    assert img.shape == target_img.shape and np.abs(img.astype(int) - target_img).max() > 30
+
+
+def test_bad_source_neutral_is_one_line(pair, tmp_path):
+    src, tgt = pair
+    assert_one_line_error(run("transfer", src, tgt, "-o", tmp_path / "o.png", "--source-neutral",
+                              tmp_path / "missing.jpg"), "missing.jpg", "no such file", code=2)
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (300, 300), (120, 130, 140)).save(blank)
+    assert_one_line_error(run("transfer", src, tgt, "-o", tmp_path / "o.png", "--source-neutral", blank),
+                          "source neutral", "no face", code=2)
+    assert not (tmp_path / "o.png").exists()

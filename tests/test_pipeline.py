@@ -175,3 +175,22 @@ def test_target_face_index_in_group_photo(edge, source_path):
     assert np.array_equal(r.image[y0:y1, x0:x1], img[y0:y1, x0:x1])
     x0, y0, x1, y1 = r.target_face.bbox
     assert np.abs(r.image[y0:y1, x0:x1].astype(int) - img[y0:y1, x0:x1]).mean() > 0.5
+
+
+def test_source_neutral_closed_loop_makes_up_the_smile(london, source_path, target_path):
+    """With ``source_neutral`` the measured displacement is kept and the closed loop adds the
+    model's motion where MediaPipe under-measured it: the output smiles at least as much as the
+    open loop's, and nearer the source's own change."""
+    from facexpr.faces.landmarks import reanalyze
+    from facexpr.pipeline import TransferConfig, run_transfer
+    from _support import data_file
+
+    neutral = data_file(london.parent, "london/neutral/061_03.jpg")
+    smile = lambda face: float(face.blendshapes[INDEX["mouthSmileLeft"]] + face.blendshapes[INDEX["mouthSmileRight"]]) / 2
+    res = {fb: run_transfer(source_path, target_path, TransferConfig(source_neutral=neutral, feedback=fb))
+           for fb in (0, 1)}
+    assert res[1].retargeted.from_geometry and res[0].retargeted.from_geometry
+    seen = {fb: smile(reanalyze(r.image, r.target_face)) - smile(r.target_face) for fb, r in res.items()}
+    want = float(res[1].retargeted.requested[INDEX["mouthSmileLeft"]] + res[1].retargeted.requested[INDEX["mouthSmileRight"]]) / 2
+    assert want > 0.3  # a real smile's change
+    assert seen[1] >= seen[0] - 0.02 and abs(seen[1] - want) <= abs(seen[0] - want) + 0.02

@@ -28,7 +28,8 @@ from .expression.blendshapes import FROM_MEDIAPIPE, NAMES, REGIONS
 from .expression.emotions import (UNITS, au_index, au_deltas, check_delta, current_units, desired_aus,
                                   edited_blendshapes, emotion_delta, emotion_prototype, unit_name)
 from .expression.model import load_default_model
-from .expression.retarget import RetargetConfig, Retargeted, expression_ratio, retarget, retargeted
+from .expression.retarget import (RetargetConfig, Retargeted, expression_ratio, retarget, retargeted,
+                                  with_extra)
 from .faces.landmarks import Face, reanalyze, select_face
 from .faces.paste import paste_back
 from .io import ImageLike, load_image
@@ -100,9 +101,8 @@ def run_transfer(source: ImageLike, target: ImageLike, cfg: TransferConfig = Tra
     if cfg.intensity == 0 or (not np.any(rt.delta) and not rt.from_geometry):
         return TransferResult(tgt_img.copy(), s_face, t_face, rt, timer.ms)
     request = TransferRequest(cfg.intensity, tuple(cfg.regions))
-    # a measured displacement (--source-neutral) is not the model's to correct
     out, rt = _render_paste(method, RenderJob(tgt_img, t_face, src_img, s_face, rt, request), model,
-                            0 if rt.from_geometry else cfg.feedback, timer)
+                            cfg.feedback, timer)
     return TransferResult(out, s_face, t_face, rt, timer.ms)
 
 
@@ -119,11 +119,14 @@ def _render_paste(method, job: RenderJob, model, feedback: int, timer: _Timer,
             small, s, off = _scaled_job(job, MEASURE_FACE / max(job.target_face.size, 1.0))
             for _ in range(feedback):
                 out = paste_back(small.target, method.render(small))
-                corrected = _corrected(out, small.target_face, small.retargeted, model, point_weights, no_gain)
-                if corrected is None:
+                delta = _corrected(out, small.target_face, small.retargeted, no_gain)
+                if delta is None:
                     break
-                rt = retargeted(job.target_face, corrected.delta, model, requested=corrected.requested,
-                                point_weights=point_weights)
+                if rt.from_geometry:  # keep the measured displacement, add the model's for the shortfall
+                    rt = with_extra(job.target_face, rt, delta - rt.requested, model)
+                else:
+                    rt = retargeted(job.target_face, delta, model, requested=rt.requested,
+                                    point_weights=point_weights)
                 small = replace(small, retargeted=_scaled_rt(rt, s, off))
         job = replace(job, retargeted=rt)
     with timer("render"):
@@ -198,10 +201,11 @@ def _gainable(want: np.ndarray, no_gain: np.ndarray | None = None) -> bool:
     return bool((big if no_gain is None else big & ~no_gain).any())
 
 
-def _corrected(out: np.ndarray, t_face: Face, rt: Retargeted, model, point_weights,
-               no_gain: np.ndarray | None = None) -> Retargeted | None:
-    """One closed-loop step: measure the expression the output shows, and amplify each requested
-    blendshape that fell short (never beyond ``MAX_GAIN`` x the request, never a new one).
+def _corrected(out: np.ndarray, t_face: Face, rt: Retargeted,
+               no_gain: np.ndarray | None = None) -> np.ndarray | None:
+    """One closed-loop step: measure the expression the output shows, and return the blendshape
+    change with each requested blendshape that fell short amplified (never beyond ``MAX_GAIN`` x
+    the request, never a new one); None when the face is not found on the output.
 
     A mesh warp moves landmarks but cannot add the cheek bulge or skin folds that tell a face
     reader how strong an expression is, and the linear model predicts ~0.9 of the real motion;
@@ -220,8 +224,7 @@ def _corrected(out: np.ndarray, t_face: Face, rt: Retargeted, model, point_weigh
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(big, achieved / np.where(big, want, 1.0), 1.0)
     gain = np.where(big, np.clip(rt.delta / np.where(big, want, 1.0) * (1.0 + (1.0 - ratio)), 1.0, MAX_GAIN), 1.0)
-    delta = np.where(big, want * gain, rt.delta)
-    return retargeted(t_face, delta, model, requested=want, point_weights=point_weights)
+    return np.where(big, want * gain, rt.delta)
 
 
 # ----------------------------------------------------------------------------- edit

@@ -180,3 +180,19 @@ def test_irises_are_rigid(model, source_face, target_face):
 
 def test_apply_delta_zero_is_identity(model, target_face):
     np.testing.assert_allclose(apply_delta(target_face, np.zeros(52), model), target_face.landmarks, atol=1e-6)
+
+
+def test_source_neutral_transfers_measured_geometry(model, source_face, target_face):
+    """``--source-neutral``: the source's own canonical displacement; its neutral = itself moves nothing,
+    and the closed loop's extra (here a smile) adds the model's motion on top of the measurement."""
+    from facexpr.expression.retarget import with_extra
+
+    rt = retarget(source_face, target_face, model, source_neutral=source_face)
+    assert rt.from_geometry and rt.geometry is not None and np.abs(rt.geometry).max() == 0
+    assert np.abs(rt.landmarks[:, :2] - target_face.landmarks[:, :2]).max() < 1e-6
+    extra = np.zeros(len(NAMES))
+    extra[INDEX["mouthSmileLeft"]] = extra[INDEX["mouthSmileRight"]] = 0.5
+    more = with_extra(target_face, rt, extra, model)
+    corners = [61, 291]
+    assert (more.landmarks[corners, 1] < rt.landmarks[corners, 1] - 1.0).all()  # corners rise (image y down)
+    assert np.array_equal(more.delta, rt.requested + extra) and more.from_geometry

@@ -5,7 +5,7 @@ reach the target; the result is mapped back into the target's image with the tar
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -49,6 +49,7 @@ class Retargeted:
     layout: np.ndarray | None = None     # (478, 2) atlas positions of the landmarks
     point_weights: np.ndarray | None = None  # (478,) how much each landmark may move (regions)
     from_geometry: bool = False  # landmarks are a measured displacement (--source-neutral), not the model's
+    geometry: np.ndarray | None = None  # (478, 3) that canonical displacement, when from_geometry
 
     def __post_init__(self):
         if self.requested is None:
@@ -172,11 +173,22 @@ def retarget(source: Face, target: Face, model: ExpressionModel,
             - to_canonical(source_neutral.landmarks, model.mean_shape)[0]) * cfg.intensity
     rt = retargeted(target, delta, model, point_weights=weights)
     rt.landmarks = apply_displacement(target, disp, model, weights)
-    rt.from_geometry = True
+    rt.from_geometry, rt.geometry = True, disp
     if shading is not None:
         w = 1.0 if weights is None else _texture_weight(rt.layout, weights, shading.shape[-1])
         rt.shading = (shading * cfg.intensity * w).astype(np.float32)
     return rt
+
+
+def with_extra(target: Face, rt: Retargeted, extra: np.ndarray, model: ExpressionModel) -> Retargeted:
+    """A measured-geometry retarget (``--source-neutral``) plus the model's motion for the
+    blendshape change ``extra``: how the closed loop makes up what MediaPipe under-measured in the
+    source's displacement (its landmarks follow only part of a smile) without replacing it."""
+    extra = np.asarray(extra, np.float64)
+    disp = model.displacement(extra)
+    _blink_to_own_lids(target, extra, model, disp)
+    return replace(rt, landmarks=apply_displacement(target, rt.geometry + disp, model, rt.point_weights),
+                   delta=rt.requested + extra)
 
 
 def _texture_weight(layout, weights, size):
