@@ -48,12 +48,16 @@ class Retargeted:
     shading: np.ndarray | None = None    # (T, T) atlas log-luminance ratio for ``delta``
     layout: np.ndarray | None = None     # (478, 2) atlas positions of the landmarks
     point_weights: np.ndarray | None = None  # (478,) how much each landmark may move (regions)
-    from_geometry: bool = False  # landmarks are a measured displacement (--source-neutral), not the model's
-    geometry: np.ndarray | None = None  # (478, 3) that canonical displacement, when from_geometry
+    geometry: np.ndarray | None = None  # (478, 3) a measured canonical displacement (--source-neutral)
 
     def __post_init__(self):
         if self.requested is None:
             self.requested = self.delta.copy()
+
+    @property
+    def from_geometry(self) -> bool:
+        """The landmarks are a measured displacement (``--source-neutral``), not the model's."""
+        return self.geometry is not None
 
     @property
     def xy(self) -> np.ndarray:
@@ -173,7 +177,7 @@ def retarget(source: Face, target: Face, model: ExpressionModel,
             - to_canonical(source_neutral.landmarks, model.mean_shape)[0]) * cfg.intensity
     rt = retargeted(target, delta, model, point_weights=weights)
     rt.landmarks = apply_displacement(target, disp, model, weights)
-    rt.from_geometry, rt.geometry = True, disp
+    rt.geometry = disp
     if shading is not None:
         w = 1.0 if weights is None else _texture_weight(rt.layout, weights, shading.shape[-1])
         rt.shading = (shading * cfg.intensity * w).astype(np.float32)
