@@ -125,6 +125,8 @@ ASSETS: dict[str, Asset] = {a.name: a for a in [
          "method landmark-fusion: the expression transfer generator (docs/models/landmark-fusion.md)"),
     _own("landmark_fusion_fusion", "0be5ae8731d2d34972f73e1d85b24688f01127164ec7e6c0fe96ebf756ec414b",
          "method landmark-fusion: the key-point fusion module"),
+    _own("landmark_fusion_fusion_prior", "facc0579c0b6d7bc3caf5cc62ed567b5a485a1667b509b78281c825ad2c1bfd0",
+         "method landmark-fusion-warp: the key-point fusion module, also trained on the expression prior's emotions"),
     _own("pix2pix_g128", "c70ff034cb44269f5a3612c5ecad9812ed495f9c47e70075af592ff731d60148",
          "method pix2pix: the paper's baseline generator (docs/models/pix2pix.md)"),
     _own("relative_au_g128", "454f01c81c80c8c0f6bf6b146be0b95e54738421ef0137e5c7e79fd204998e22",

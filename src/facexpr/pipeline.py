@@ -111,7 +111,11 @@ def _render_paste(method, job: RenderJob, model, feedback: int, timer: _Timer,
     """Render ``job`` and paste it back; landmark-driven methods first correct the expression
     ``feedback`` times (never amplifying the blendshapes where ``no_gain`` is True), measuring
     each try on a copy scaled so the face is :data:`MEASURE_FACE` px — MediaPipe reads a face at
-    ~256 px anyway — and render the photo's resolution once, at the end."""
+    ~256 px anyway — and render the photo's resolution once, at the end. A method with its own
+    retargeting (``method.geometry(job)``: landmark-fusion's fusion module) replaces the job's first."""
+    own = getattr(method, "geometry", None)  # a method with its own retargeting (landmark-fusion's fusion)
+    if own is not None:
+        job = replace(job, retargeted=own(job))
     rt = job.retargeted
     point_weights = rt.point_weights  # the --regions restriction, kept through corrections
     if feedback and getattr(method, "landmark_driven", False) and _gainable(rt.requested, no_gain):

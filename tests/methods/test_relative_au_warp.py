@@ -26,17 +26,22 @@ def _threads(one_torch_thread):
     pass
 
 
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
+def _smoke_run(tmp_path_factory, *overrides):
     from facexpr.train.export import export
     from facexpr.train.trainer import Trainer
 
     out = tmp_path_factory.mktemp("raw") / "run"
-    cfg = load_config(CONFIGS / "relative-au-warp-smoke.yaml", [f"train.out_dir={out}"])
+    cfg = load_config(CONFIGS / "relative-au-warp-smoke.yaml", [f"train.out_dir={out}", *overrides])
     summary = Trainer(cfg).fit()
     path = out.parent / "relative-au-warp.safetensors"
     card = export(out, path)
     return summary, card, path
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """Four steps on the product's warp (the default base)."""
+    return _smoke_run(tmp_path_factory)
 
 
 def test_registered_for_training_not_offered_by_name():
@@ -55,22 +60,59 @@ def test_smoke_training_export_and_reload(smoke):
 
     summary, card, path = smoke
     assert summary["steps"] == 4 and card["task"] == "relative-au-warp"
-    for k in ("d_adv", "d_au", "d_penalty", "g_adv", "g_au", "g_l1", "g_cycle", "g_tv", "g_correction",
-              "g_mask", "g_total"):
+    for k in ("d_adv", "d_au", "d_penalty", "g_adv", "g_au", "g_l1", "g_tv", "g_correction", "g_mask", "g_total"):
         assert np.isfinite(summary["logs"][k]), k
+    assert "g_cycle" not in summary["logs"]  # the product's warp has no way back
     G, adapter, _ = load_exported(path)
     assert isinstance(G, RelativeAUWarpGenerator) and tuple(adapter.au_set) == action_units.AUS
+    assert adapter.warp_base
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    base = (x + 0.3).clamp(-1, 1)  # stands for the product's warp of x
+    flow = torch.zeros(1, 2, 64, 64)
+    flow[:, 1] = 2.0
+    batch = {"target": x, "base": base, "base_flow": flow, "target_aus": torch.full((1, 22), 0.3),
+             "want_aus": torch.full((1, 22), 0.3)}
+    with torch.no_grad():
+        y = adapter.generate(G, batch)
+        big = torch.nn.functional.interpolate(base, size=(256, 256), mode="bilinear", align_corners=False)
+        y_big = adapter.generate_detail(G, batch, big)
+    assert y.shape == (1, 3, 64, 64) and y_big.shape == (1, 3, 256, 256) and torch.isfinite(y_big).all()
+    assert (y - base).abs().mean() < 0.05  # 4 steps: still (nearly) the base, not a re-warp of it
+    assert (y - warp(x, flow)).abs().mean() > 0.1
+
+
+def test_the_landmark_base_ablation_trains_with_its_cycle(tmp_path_factory):
+    summary, _, path = _smoke_run(tmp_path_factory, "model.base=landmark")
+    assert np.isfinite(summary["logs"]["g_cycle"])
+    from facexpr.methods.exported import load_exported
+
+    G, adapter, _ = load_exported(path)
+    assert not adapter.warp_base
     x = torch.rand(1, 3, 64, 64) * 2 - 1
     flow = torch.zeros(1, 2, 64, 64)
     flow[:, 1] = 2.0
     batch = {"target": x, "base_flow": flow, "target_aus": torch.full((1, 22), 0.3),
              "want_aus": torch.full((1, 22), 0.3)}
     with torch.no_grad():
-        y = adapter.generate(G, batch)
-        big = torch.nn.functional.interpolate(x, size=(256, 256), mode="bilinear", align_corners=False)
-        y_big = adapter.generate_detail(G, batch, big)
-    assert y.shape == (1, 3, 64, 64) and y_big.shape == (1, 3, 256, 256) and torch.isfinite(y_big).all()
-    assert (y - warp(x, flow)).abs().mean() < 0.05  # 4 steps: still (nearly) the warp
+        assert (adapter.generate(G, batch) - warp(x, flow)).abs().mean() < 0.05
+
+
+def test_at_initialisation_the_output_is_the_products_warp(synthetic_cache):
+    """The base of a training sample is exactly what the ``warp`` method renders on the crop, and
+    a fresh generator (zero head) returns it unchanged: the method starts as ``warp``."""
+    from facexpr.methods.warp_base import crop_base
+    from facexpr.train.data import FaceCache, PairDataset, fixed_batch
+
+    cfg = load_config(CONFIGS / "relative-au-warp-smoke.yaml", ["data.regime=self_supervised"])
+    task = get_task(cfg.task)(cfg)
+    ds = PairDataset(FaceCache([synthetic_cache]), cfg.data, seed=0, transform=task.sample_transform)
+    batch = fixed_batch(ds, 4, offset=0)
+    assert np.allclose(batch["base"][0].numpy(), crop_base({k: v[0].numpy() for k, v in batch.items()}))
+    assert (batch["base"] - batch["target"]).abs().mean() > 0.01  # the warp moved something
+    G = task.build()["G"]
+    with torch.no_grad():
+        y = task.generate(G, batch)
+    assert (y - batch["base"]).abs().max() < 1e-4
 
 
 def test_the_shipped_relative_au_weights_still_load():
@@ -89,7 +131,7 @@ def test_a_short_run_learns_the_residual(synthetic_cache):
     the fields learn what the warp misses."""
     from facexpr.train.data import FaceCache, PairDataset, fixed_batch
 
-    cfg = load_config(CONFIGS / "relative-au-warp-smoke.yaml", ["data.regime=self_supervised"])
+    cfg = load_config(CONFIGS / "relative-au-warp-smoke.yaml", ["data.regime=self_supervised", "model.base=landmark"])
     task = get_task(cfg.task)(cfg)
     ds = PairDataset(FaceCache([synthetic_cache]), cfg.data, seed=0, transform=task.sample_transform)
     batch = fixed_batch(ds, 8, offset=0)

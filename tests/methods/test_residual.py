@@ -54,6 +54,21 @@ def test_generic_generator_starts_as_the_warp():
     assert (y - x).abs().mean() > 0.01  # and the warp does move pixels
 
 
+def test_on_a_given_base_the_fields_refine_it_not_rewarp_it():
+    """With ``base=`` (the product's warp) the output at initialisation is the base itself, the
+    fields' flow is the correction alone, and a trained correction moves the base's pixels."""
+    torch.manual_seed(0)
+    G = WarpResidualGenerator(_Backbone(), 8)
+    x, flow, cond = torch.rand(2, 3, 32, 32) * 2 - 1, _flow(2, 32), torch.randn(2, 4)
+    base = torch.rand(2, 3, 32, 32) * 2 - 1
+    y, f = G(x, flow, cond, base=base)
+    assert torch.allclose(y, base, atol=1e-6) and f.flow.abs().max() == 0
+    with torch.no_grad():
+        G.head.conv.bias[0] = 1.0  # a uniform correction of CORRECTION_UNIT * 32 px to the right
+    y, f = G(x, flow, cond, base=base)
+    assert torch.allclose(f.flow[:, 0], torch.ones(2, 32, 32)) and torch.allclose(y, warp(base, f.flow), atol=1e-5)
+
+
 def test_relative_au_warp_generator_starts_as_the_warp_at_any_size():
     torch.manual_seed(0)
     G = RelativeAUWarpGenerator(22, base=8, max_ch=32).eval()
@@ -122,8 +137,8 @@ def test_training_can_leave_the_warp():
 
 
 def test_the_renderer_is_inference_code():
-    """methods/residual.py and methods/flow.py import nothing of train/ or evaluate/ (nor torchvision)."""
-    for name in ("residual.py", "flow.py"):
+    """methods/residual.py, flow.py and warp_base.py import nothing of train/ or evaluate/ (nor torchvision)."""
+    for name in ("residual.py", "flow.py", "warp_base.py"):
         tree = ast.parse((PKG / "methods" / name).read_text(encoding="utf-8"))
         mods = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         mods |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}

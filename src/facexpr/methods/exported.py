@@ -23,6 +23,7 @@ AU-conditioned family: the AUs of the retargeted blendshapes); an :class:`~.base
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -33,12 +34,13 @@ import torch.nn as nn
 from ..errors import ModelError
 from ..expression import action_units
 from ..faces.crops import aligned_crop, alignment, crop_landmarks
-from ..faces.paste import Patch, polygon_mask
+from ..faces.paste import Patch, paste_back, polygon_mask
 from ..faces.topology import FACE_OVAL
 from .base import TRANSFER, EditRequest
 from .samples import make_sample, to_tensor_image, to_uint8_image
 from .registry import spec_for_task
 from .spec import load_ref
+from .warp_base import render_base
 
 FORMAT = "facexpr-generator"
 
@@ -142,6 +144,10 @@ class ExportedMethod:
         self.size = int(self.card["size"])
         self.capabilities = self.adapter.capabilities
         self.au_set = tuple(self.adapter.au_set)
+        # refines the product's warp (:mod:`.warp_base`): renders the retargeted landmarks, so the
+        # pipeline's closed loop may correct them, as for ``warp``
+        self.warp_base = bool(getattr(self.adapter, "warp_base", False))
+        self.landmark_driven = self.warp_base
 
     def _side(self, image, face, M):
         bs = np.asarray(face.blendshapes, np.float32)
@@ -157,7 +163,8 @@ class ExportedMethod:
 
     @torch.no_grad()
     def _generate(self, job, landmarks: np.ndarray, want_aus: np.ndarray | None):
-        """The generator's crop and the alignment ``M``, the target's and the wanted crop landmarks."""
+        """The generator's crop and the alignment ``M``, the target's and the wanted crop landmarks,
+        and (a family on the product's warp) the warped photo and the warp's patch."""
         S = self.size
         M = alignment(job.target_face.landmarks, S)
         target = self._side(job.target, job.target_face, M)
@@ -166,18 +173,35 @@ class ExportedMethod:
         want = {"landmarks": want_lm, "blendshapes": job.retargeted.blendshapes}
         if want_aus is not None:
             want["aus"] = np.asarray(want_aus, np.float32).reshape(-1)[:len(self.au_set)]  # trained on these
-        sample = self.adapter.sample_transform(make_sample(target, source, want, aus=self.au_set))
+        sample = make_sample(target, source, want, aus=self.au_set)
+        canvas, warped = job.target, None
+        if self.warp_base:
+            rt = replace(job.retargeted, landmarks=np.asarray(landmarks, np.float64))
+            canvas, warped = render_base(replace(job, retargeted=rt))
+            sample["base"] = to_tensor_image(aligned_crop(canvas, job.target_face.landmarks, S))
+        sample = self.adapter.sample_transform(sample)
         batch = {k: torch.as_tensor(np.asarray(v))[None].to(self.device) for k, v in sample.items()}
         D = self._detail_size(M)
         if D > S:
-            hi = torch.as_tensor(to_tensor_image(aligned_crop(job.target, job.target_face.landmarks, D)))[None]
+            hi = torch.as_tensor(to_tensor_image(aligned_crop(canvas, job.target_face.landmarks, D)))[None]
             out = self.adapter.generate_detail(self.G, batch, hi.to(self.device))
             if out is not None:
                 M_hi = alignment(job.target_face.landmarks, D)
                 return (to_uint8_image(out[0]), M_hi, crop_landmarks(job.target_face.landmarks, M_hi),
-                        crop_landmarks(landmarks, M_hi))
+                        crop_landmarks(landmarks, M_hi), canvas, warped)
         out = to_uint8_image(self.adapter.generate(self.G, batch)[0])
-        return out, M, target["landmarks"], want_lm
+        return out, M, target["landmarks"], want_lm, canvas, warped
+
+    @staticmethod
+    def _on_warp(patch: Patch, canvas: np.ndarray, warped: Patch | None) -> Patch:
+        """A refinement of the warp goes back onto the warped photo, and the whole warped region
+        is the patch: the warp's motion outside the generator's oval (its fade to the ring) stays."""
+        if warped is None:
+            return patch
+        x0, y0 = (int(round(v)) for v in warped.to_target[:, 2])
+        h, w = warped.mask.shape
+        out = paste_back(canvas, patch)[y0:y0 + h, x0:x0 + w]
+        return Patch(np.ascontiguousarray(out), warped.mask, warped.to_target)
 
     def _detail_size(self, M: np.ndarray) -> int:
         """The crop side at the face's own resolution (a multiple of 16, at most MAX_DETAIL)."""
@@ -189,12 +213,12 @@ class ExportedMethod:
     def render_landmarks(self, job, landmarks: np.ndarray, want_aus: np.ndarray | None = None) -> Patch:
         """Render the target with the face geometry ``landmarks`` (target image coordinates) and,
         when given, the wanted action units ``want_aus`` (17, ``action_units.AUS`` order)."""
-        out, M, target_lm, want_lm = self._generate(job, landmarks, want_aus)
+        out, M, target_lm, want_lm, canvas, warped = self._generate(job, landmarks, want_aus)
         S = out.shape[0]
         oval = np.concatenate([target_lm[list(FACE_OVAL), :2], want_lm[list(FACE_OVAL), :2]])
         hull = cv2.convexHull(oval.astype(np.float32))[:, 0]
         mask = polygon_mask((S, S), hull, feather=0.05 * S)
-        return Patch(image=out, mask=mask, to_target=cv2.invertAffineTransform(M))
+        return self._on_warp(Patch(image=out, mask=mask, to_target=cv2.invertAffineTransform(M)), canvas, warped)
 
     def render_aus(self, job, want_aus: np.ndarray, landmarks: np.ndarray | None = None) -> Patch:
         """Render the target with the wanted action units ``want_aus`` (17, in [0, 1]).
@@ -204,10 +228,10 @@ class ExportedMethod:
         lower half grows downward more) and feathered inwards: no hard seam anywhere.
         """
         lm = job.target_face.landmarks if landmarks is None else landmarks
-        out, M, target_lm, _ = self._generate(job, lm, want_aus)
+        out, M, target_lm, _, canvas, warped = self._generate(job, lm, want_aus)
         S = out.shape[0]
         mask = oval_mask(target_lm[:, :2], S)
-        return Patch(image=out, mask=mask, to_target=cv2.invertAffineTransform(M))
+        return self._on_warp(Patch(image=out, mask=mask, to_target=cv2.invertAffineTransform(M)), canvas, warped)
 
 
 def oval_mask(crop_xy: np.ndarray, size: int, grow: float = 0.03, drop: float = 0.08,

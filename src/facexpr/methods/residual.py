@@ -104,10 +104,12 @@ class ResidualHead(nn.Module):
         return Fields(base_flow.float() + corr, corr, o[:, 2:5], torch.tanh(o[:, 5:8]), mask)
 
 
-def backbone_input(image: torch.Tensor, base_flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(the warped crop, the backbone's input: warped crop + base flow in :data:`FLOW_UNIT`)."""
+def backbone_input(image: torch.Tensor, base_flow: torch.Tensor,
+                   base: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the warped crop, the backbone's input: warped crop + base flow in :data:`FLOW_UNIT`).
+    ``base``: the crop already warped by the product's warp (:mod:`facexpr.methods.warp_base`)."""
     h, w = image.shape[-2:]
-    warped = warp(image, base_flow.to(image.dtype))
+    warped = warp(image, base_flow.to(image.dtype)) if base is None else base
     scale = base_flow.new_tensor([1.0 / (w * FLOW_UNIT), 1.0 / (h * FLOW_UNIT)])[None, :, None, None]
     return warped, torch.cat([warped, (base_flow * scale).to(image.dtype)], 1)
 
@@ -115,20 +117,24 @@ def backbone_input(image: torch.Tensor, base_flow: torch.Tensor) -> tuple[torch.
 class WarpResidualGenerator(nn.Module):
     """A family's backbone on top of the warp. ``forward(image, base_flow, *cond)`` returns
     ``(output, fields)`` at the input's size; :meth:`fields` alone is the edit to apply at another
-    resolution (:func:`compose`, what inference does with a sharp crop)."""
+    resolution (:func:`compose`, what inference does with a sharp crop).
+
+    With ``base=`` (the product's warp of ``image``, :mod:`facexpr.methods.warp_base`) the fields
+    apply to the base instead: their flow is the correction alone (the base is warped already),
+    and ``base_flow`` only tells the backbone where the warp moved things."""
 
     def __init__(self, backbone: nn.Module, feat_ch: int):
         super().__init__()
         self.backbone = backbone
         self.head = ResidualHead(feat_ch)
 
-    def fields(self, image: torch.Tensor, base_flow: torch.Tensor, *cond) -> Fields:
-        _, x = backbone_input(image, base_flow)
-        return self.head(self.backbone(x, *cond), base_flow)
+    def fields(self, image: torch.Tensor, base_flow: torch.Tensor, *cond, base: torch.Tensor | None = None) -> Fields:
+        _, x = backbone_input(image, base_flow, base)
+        return self.head(self.backbone(x, *cond), base_flow if base is None else torch.zeros_like(base_flow))
 
-    def forward(self, image: torch.Tensor, base_flow: torch.Tensor, *cond):
-        f = self.fields(image, base_flow, *cond)
-        return compose(image, f).to(image.dtype), f
+    def forward(self, image: torch.Tensor, base_flow: torch.Tensor, *cond, base: torch.Tensor | None = None):
+        f = self.fields(image, base_flow, *cond, base=base)
+        return compose(image if base is None else base, f).to(image.dtype), f
 
 
 __all__ = ["warp", "resize_flow", "Fields", "compose", "ResidualHead", "backbone_input", "WarpResidualGenerator",

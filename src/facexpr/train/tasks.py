@@ -24,7 +24,7 @@ from ..methods.exported import GeneratorAdapter
 from ..methods.nets import NORMS, unwrap
 from ..methods.spec import load_ref
 from . import losses
-from .config import Config, ConfigError, build_section, check_choice
+from .config import Config, ConfigError, LossConfig, build_section, check_choice
 
 PERCEPTUAL = ("lpips", "l1")  # losses.Perceptual's modes
 
@@ -93,7 +93,10 @@ class TrainTask(GeneratorAdapter):
         if self.model_config is not None:  # typed: an unknown key or a bad value fails with the known keys
             self.model_options = build_section(self.model_config, dict(cfg.model), "model")
         if self.loss_terms:
-            unknown = sorted(set(cfg.loss.weights) - set(self.loss_terms))
+            # the defaults' zero weights (LossConfig) need not be terms of every recipe
+            defaults = LossConfig().weights
+            unknown = sorted(k for k in set(cfg.loss.weights) - set(self.loss_terms)
+                             if not (k in defaults and cfg.loss.weights[k] == 0))
             if unknown:
                 raise ConfigError(f"config: unknown key loss.weights.{unknown[0]} for task '{self.name}' "
                                   f"(known: {', '.join(sorted(self.loss_terms))})")

@@ -106,6 +106,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--ae-steps", type=int, default=1500)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--prior", action="store_true",
+                    help="add every EMFACS emotion moved by the expression prior on the train people's neutral shapes")
     ap.add_argument("--report", type=Path, default=None)
     ap.add_argument("--mlp-from", type=Path, default=None, help="evaluate this trained MLP instead of training one")
     args = ap.parse_args(argv)
@@ -117,6 +119,8 @@ def main(argv=None) -> dict:
     if args.video:
         groups += fu.groups_from_cache(args.video, ref)
     neutrals = np.stack([g.rest for g in groups if g.kind == "pair"])
+    if args.prior:
+        groups += fu.prior_groups([g for g in groups if g.kind == "pair"], model)
     print(f"fusion training data: {sum(g.kind == 'pair' for g in groups)} London train pairs, "
           f"{sum(len(g.canon) for g in groups if g.kind == 'video')} video frames in "
           f"{sum(g.kind == 'video' for g in groups)} clips")
@@ -138,7 +142,9 @@ def main(argv=None) -> dict:
                    "ae_seconds": round(t_ae, 1), "units": "mean 2D landmark distance, canonical units; "
                    "map_*: mean |difference| of 64-px key-point images"})
     meta = {"data": "London train split (ids of the first 60, CC-BY 4.0 DeBruine & Jones 2017) + shared video "
-                    "clips (MIT / Pexels), prepared caches", "heldout": report}
+                    "clips (MIT / Pexels), prepared caches"
+                    + (" + EMFACS emotions moved by the expression prior (ICT-FaceKit, MIT) on the train people's "
+                       "neutral shapes" if args.prior else ""), "heldout": report}
     if not args.mlp_from or args.out != args.mlp_from:
         fu.save_net(mlp, args.out, "mlp", meta)
     if ae is not None:

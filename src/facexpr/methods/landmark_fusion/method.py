@@ -6,23 +6,68 @@ analytic retargeting. Missing weights raise :class:`facexpr.errors.ModelError` â
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ...errors import ModelError
 from ...expression.model import load_default_model
+from ...expression.retarget import Retargeted
+from ...faces.align import to_canonical
 from ..base import TRANSFER, TransferRequest
 from ..exported import ExportedMethod
+from ..flow import landmark_flow
 from ..pix2pix.method import Pix2PixAdapter
-from .nets import fuse_landmarks, load_net
+from ..residual import compose
+from ..warp_base import crop_base
+from .nets import fuse_landmarks, landmark_fusion_warp_generator, load_net
 
 
 class LandmarkFusionAdapter(Pix2PixAdapter):
     """The family's generator: pix2pix's U-Net, its wanted key-point image the *fused* key points."""
 
 
+class LandmarkFusionWarpAdapter(Pix2PixAdapter):
+    """landmark-fusion on the product's warp (issue 12): the warp moves the target to the fused key
+    points (:mod:`facexpr.methods.warp_base`, the sample's ``base``; the base flow tells the net
+    where), and the modified U-Net (:class:`~.nets.KeypointUNet`, told the target's and the fused
+    key-point images) adds a flow correction, a colour residual and a blend mask, applied at the
+    photo's own resolution. At initialisation the output is the warp."""
+
+    warp_base = True
+
+    @classmethod
+    def build_generator(cls, spec: dict):
+        return landmark_fusion_warp_generator(**spec)
+
+    def sample_transform(self, sample: dict) -> dict:
+        sample = super().sample_transform(sample)
+        sample["base_flow"] = landmark_flow(sample["target_landmarks"], sample["want_landmarks"],
+                                            sample["target"].shape[-1], int(self.model.get("flow_grid", 64)))
+        if "base" not in sample:  # inference passes the full photo's warp, cropped
+            sample["base"] = crop_base(sample)
+        return sample
+
+    def generate(self, G, batch):
+        return G(batch["target"], batch["base_flow"], batch["target_map"], batch["want_map"], base=batch["base"])[0]
+
+    @torch.no_grad()
+    def generate_detail(self, G, batch, image: torch.Tensor) -> torch.Tensor:
+        """The fields computed on the training-size crop, applied to ``image`` (a larger crop of
+        the warped photo)."""
+        return compose(image, G.fields(batch["target"], batch["base_flow"], batch["target_map"], batch["want_map"],
+                                       base=batch["base"]))
+
+
 class LandmarkFusionMethod:
+    """The fusion module's key points are the geometry (:meth:`geometry`, which the pipeline asks
+    for before rendering); the exported generator renders them. A generator on the product's warp
+    (``landmark-fusion-warp``) renders landmarks like ``warp`` does, so the pipeline's closed loop
+    may then correct them â€” as measured geometry plus the expression model's motion for what the
+    output falls short of (:func:`facexpr.expression.retarget.with_extra`), the fused shape kept."""
+
     name = "landmark-fusion"
     capabilities = frozenset({TRANSFER})
 
@@ -35,6 +80,7 @@ class LandmarkFusionMethod:
         self.exported = ExportedMethod(generator, device)
         self.size = self.exported.size
         self.reference = load_default_model().mean_shape
+        self.landmark_driven = self.exported.warp_base
 
     def fused_landmarks(self, job) -> np.ndarray:
         """The target's landmarks (image coordinates) with the source's expression, from the fusion module."""
@@ -43,9 +89,14 @@ class LandmarkFusionMethod:
         return fuse_landmarks(self.fusion, job.source_face.landmarks, job.target_face.landmarks, self.reference,
                               intensity, job.retargeted.point_weights)
 
+    def geometry(self, job) -> Retargeted:
+        """``job.retargeted`` with the fused landmarks, as a measured canonical displacement."""
+        fused = self.fused_landmarks(job)
+        disp = to_canonical(fused, self.reference)[0] - to_canonical(job.target_face.landmarks, self.reference)[0]
+        return replace(job.retargeted, landmarks=fused, geometry=disp)
+
     def render(self, job):
-        return self.exported.render_landmarks(job, self.fused_landmarks(job))
+        return self.exported.render_landmarks(job, job.retargeted.landmarks)
 
 
-
-__all__ = ["LandmarkFusionMethod", "LandmarkFusionAdapter"]
+__all__ = ["LandmarkFusionMethod", "LandmarkFusionAdapter", "LandmarkFusionWarpAdapter"]

@@ -38,8 +38,11 @@ import torch.nn.functional as F
 from ...cache import read_index, read_meta
 from ...errors import ModelError
 from ...expression.blendshapes import NAMES
+from ...expression.emotions import EMOTIONS, current_units, edited_blendshapes, emotion_delta
 from ...faces.align import to_canonical
 from ...faces.topology import EYE_LEFT, EYE_RIGHT, IRIS_LEFT, IRIS_RIGHT
+from ..nets import UNetGenerator
+from ..residual import IN_CHANNELS, WarpResidualGenerator
 from ..samples import landmark_map
 
 N_POINTS = 478
@@ -143,10 +146,7 @@ class ShapeGroup:
     @property
     def rest(self) -> np.ndarray:
         """The most neutral sample (least total blendshape activity, eye blinks/gaze ignored)."""
-
-        keep = np.array([not (n.startswith("eyeLook") or n.startswith("eyeBlink") or n == "_neutral")
-                         for n in NAMES])
-        return self.canon[int(np.argmin(self.blendshapes[:, keep].sum(1)))]
+        return self.canon[int(np.argmin(_activity(self.blendshapes)))]
 
 
 def groups_from_cache(root: Path, reference: np.ndarray, persons: set[str] | None = None) -> list[ShapeGroup]:
@@ -169,11 +169,36 @@ def groups_from_cache(root: Path, reference: np.ndarray, persons: set[str] | Non
     return out
 
 
+def prior_groups(groups: list[ShapeGroup], model, intensities=(0.5, 1.0)) -> list[ShapeGroup]:
+    """Every expression, not only smiles: per person of ``groups``, their most neutral shape plus
+    the expression model's motion (the ICT-FaceKit prior behind it) for each EMFACS emotion of
+    :data:`facexpr.expression.emotions.EMOTIONS` at ``intensities``, turned into blendshapes as
+    ``facexpr edit --emotion`` does. Kind ``prior``: :func:`make_pairs` draws them like video
+    groups (another person's neutral + this displacement as the source)."""
+    out = []
+    for g in groups:
+        k = int(np.argmin(_activity(g.blendshapes)))
+        rest, bs = g.canon[k], np.asarray(g.blendshapes[k], np.float64)
+        canon, scores = [rest], [bs]
+        for name in EMOTIONS:
+            for a in intensities:
+                new = edited_blendshapes(bs, emotion_delta(name, a, current_units(bs)))
+                canon.append(rest + model.displacement(new - bs))
+                scores.append(new)
+        out.append(ShapeGroup(f"prior:{g.name}", np.stack(canon), np.stack(scores), "prior"))
+    return out
+
+
+def _activity(blendshapes: np.ndarray) -> np.ndarray:
+    keep = np.array([not (n.startswith("eyeLook") or n.startswith("eyeBlink") or n == "_neutral") for n in NAMES])
+    return np.asarray(blendshapes)[:, keep].sum(1)
+
+
 def make_pairs(groups: list[ShapeGroup], neutrals: np.ndarray, rng: np.random.Generator, n: int,
                noise: float = 0.002) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``n`` training triples (source, target, fused ground truth), canonical (n, 478, 3) each.
 
-    Half come from London-style pairs and half from video groups when both kinds are present.
+    Each kind present (London-style pairs, video groups, the prior's expressions) gives an equal share.
     ``neutrals`` (m, 478, 3): the identity geometries sources are built on."""
     kinds = sorted({g.kind for g in groups})
     by_kind = {k: [g for g in groups if g.kind == k] for k in kinds}
@@ -308,3 +333,28 @@ def fuse_landmarks(net: FusionMLP, source_lm: np.ndarray, target_lm: np.ndarray,
         shift = (moved[list(eye)] - target_lm[list(eye)]).mean(0)
         moved[list(iris)] = target_lm[list(iris)] + shift
     return moved
+
+
+# ------------------------------------------------------------------ the renderer on the warp (issue 12)
+
+class KeypointUNet(nn.Module):
+    """The expression transfer module's modified U-Net as a backbone of the shared "warp + learned
+    residual" shape: it reads the warped crop and base flow (:data:`~facexpr.methods.residual.IN_CHANNELS`)
+    plus the target's own and the fused key-point images, and returns features at the crop size."""
+
+    def __init__(self, feat_ch: int, base: int, depth: int, max_ch: int, res_blocks: int, norm: str):
+        super().__init__()
+        self.unet = UNetGenerator(IN_CHANNELS + 2, feat_ch, base, depth, max_ch, res_blocks, norm)
+
+    def forward(self, x: torch.Tensor, target_map: torch.Tensor, want_map: torch.Tensor) -> torch.Tensor:
+        return self.unet(torch.cat([x, target_map * 2 - 1, want_map * 2 - 1], 1))[0]
+
+
+def landmark_fusion_warp_generator(feat_ch: int = 16, base: int = 16, depth: int = 4, max_ch: int = 128,
+                                   res_blocks: int = 1, norm: str = "instance"):
+    """``G(image, base_flow, target_map, want_map, base=warped)``: :class:`KeypointUNet` on the
+    product's warp (:class:`~facexpr.methods.residual.WarpResidualGenerator`); the output equals
+    the warp at initialisation."""
+    G = WarpResidualGenerator(KeypointUNet(feat_ch, base, depth, max_ch, res_blocks, norm), feat_ch)
+    G.spec = dict(feat_ch=feat_ch, base=base, depth=depth, max_ch=max_ch, res_blocks=res_blocks, norm=norm)
+    return G

@@ -34,6 +34,7 @@ from ..base import EDIT, TRANSFER, EditRequest, TransferRequest
 from ..exported import ExportedMethod, GeneratorAdapter
 from ..flow import landmark_flow
 from ..residual import compose
+from ..warp_base import crop_base
 from .nets import RelativeAUGenerator, RelativeAUWarpGenerator, apply_field
 
 
@@ -89,14 +90,23 @@ class RelativeAUWarpAdapter(RelativeAUAdapter):
     """relative-au on the warp: 22 AUs (:data:`~facexpr.expression.action_units.AUS`), the base
     flow from the target's landmarks to the wanted ones computed with the sample
     (:func:`facexpr.methods.flow.landmark_flow`, in data workers and at inference alike), the
-    MSF U-Net's fields applied on top (:class:`~.nets.RelativeAUWarpGenerator`)."""
+    MSF U-Net's fields applied on top (:class:`~.nets.RelativeAUWarpGenerator`).
 
-    defaults = {"condition": "relative", "output": "residual", "msf": True, "flow_grid": 0}
+    ``model.base``: ``warp`` (default) refines the product's own warp — mouth interior, irises,
+    fold shading (:mod:`facexpr.methods.warp_base`; the sample's ``base``); ``landmark`` refines
+    the plain differentiable landmark warp of the crop (the first CPU run's shape, kept as the
+    ablation)."""
+
+    defaults = {"condition": "relative", "output": "residual", "msf": True, "flow_grid": 0, "base": "warp"}
     au_set = action_units.AUS
 
     @property
     def identity_at_zero(self) -> bool:
         return False  # zero change still warps (and the fields are learned): no free identity
+
+    @property
+    def warp_base(self) -> bool:
+        return str(self.option("base")) == "warp"
 
     @classmethod
     def build_generator(cls, spec: dict):
@@ -105,19 +115,24 @@ class RelativeAUWarpAdapter(RelativeAUAdapter):
     def sample_transform(self, sample: dict) -> dict:
         sample["base_flow"] = landmark_flow(sample["target_landmarks"], sample["want_landmarks"],
                                             sample["target"].shape[-1], int(self.option("flow_grid")))
+        if self.warp_base and "base" not in sample:  # inference passes the full photo's warp, cropped
+            sample["base"] = crop_base(sample)
         return sample
 
     def _cond(self, batch):
         return self.condition(batch["want_aus"], batch["target_aus"])
 
+    def _base(self, batch):
+        return batch["base"] if self.warp_base else None
+
     def generate(self, G, batch):
-        return G(batch["target"], batch["base_flow"], self._cond(batch))[0]
+        return G(batch["target"], batch["base_flow"], self._cond(batch), base=self._base(batch))[0]
 
     @torch.no_grad()
     def generate_detail(self, G, batch, image: torch.Tensor) -> torch.Tensor:
         """The fields computed on the training-size crop, applied to ``image`` (a sharper, larger
-        crop of the same face)."""
-        return compose(image, G.fields(batch["target"], batch["base_flow"], self._cond(batch)))
+        crop of the same face: of the warped photo when the base is the warp)."""
+        return compose(image, G.fields(batch["target"], batch["base_flow"], self._cond(batch), base=self._base(batch)))
 
 
 def transfer_want_aus(source_bs: np.ndarray, target_bs: np.ndarray, intensity: float = 1.0,
@@ -130,9 +145,11 @@ def transfer_want_aus(source_bs: np.ndarray, target_bs: np.ndarray, intensity: f
 
 
 class AUMethod:
-    """An AU-conditioned generator as a rendering method (``relative-au`` or ``ganimation``)."""
+    """An AU-conditioned generator as a rendering method (``relative-au`` or ``ganimation``).
 
-    landmark_driven = False  # renders AUs, not landmarks: no closed-loop landmark correction
+    ``landmark_driven``: a generator on the product's warp renders the retargeted landmarks too,
+    so the pipeline's closed loop may correct them; the others render AUs only."""
+
     capabilities = frozenset({TRANSFER, EDIT})
 
     def __init__(self, generator: str | Path, family: str = "relative-au", device: str = "cpu"):
@@ -147,6 +164,7 @@ class AUMethod:
         if task != name:
             raise ModelError(f"{name}: {path} holds a '{task}' generator, not a '{name}' one")
         self.size = self.exported.size
+        self.landmark_driven = bool(getattr(self.exported.adapter, "warp_base", False))
 
     def want_aus(self, job) -> np.ndarray:
         """The AUs the output should show: the edit's, or the transfer's (see the module doc)."""

@@ -33,8 +33,10 @@ Losses (weights in ``loss.weights``, the usual choice ``loss.adversarial: wgan``
 ``relative-au-warp`` (:class:`RelativeAUWarpTask`, issue 12): the same MSF U-Net and critic on the
 shared "warp + learned residual" renderer (:mod:`facexpr.methods.residual`), told the 22 AUs of the
 prior-fitted code (``data.code: fitted``, ``data.aus: all``; configs pair it with the prior
-sampler). The geometry is the landmark warp to the wanted landmarks; the net predicts a flow
-correction, a residual and a blend mask, and starts as the warp. Its terms: ``adv``, ``au``,
+sampler). The geometry is the product's warp to the wanted landmarks (``model.base: warp``, with its mouth
+interior, irises and fold shading: :mod:`facexpr.methods.warp_base`; ``landmark``: the plain
+landmark warp of the crop, the ablation); the net predicts a flow correction, a residual and a
+blend mask, and starts as the warp. Its terms: ``adv``, ``au``,
 ``l1``/``perceptual`` (to the gt), ``cycle`` (back by −Δ along the reverse landmark warp), ``tv``
 (of the flow correction and residual), ``mask_tv``, ``correction`` (L1 of the flow correction, px: the geometry stays the model's
 unless the images say otherwise), ``mask`` (mean of the blend mask: synthesise only where the
@@ -176,12 +178,14 @@ class RelativeAUWarpModel(GANModel):
     condition: str = "relative"   # the paper's conditioning (absolute would be the ganimation ablation)
     msf: bool = True
     flow_grid: int = 0            # the base flow's mesh grid (0 = the crop size)
+    base: str = "warp"            # what the net refines: the product's warp, or the plain landmark warp
     d_base: int = 64
     d_layers: int = 4
 
     def __post_init__(self):
         super().__post_init__()
         check_choice(self.condition, ("relative", "absolute"), "model.condition")
+        check_choice(self.base, ("warp", "landmark"), "model.base")
 
 
 class RelativeAUWarpTask(TrainTask, RelativeAUWarpAdapter):
@@ -207,7 +211,7 @@ class RelativeAUWarpTask(TrainTask, RelativeAUWarpAdapter):
     def sample_transform(self, sample: dict) -> dict:
         """The base flow, and (with a ``cycle`` weight) the reverse one for the way back."""
         sample = RelativeAUWarpAdapter.sample_transform(self, sample)
-        if self.weight("cycle") > 0:
+        if self.weight("cycle") > 0 and not self.warp_base:  # the product's warp has no way back
             sample["back_flow"] = landmark_flow(sample["want_landmarks"], sample["target_landmarks"],
                                                 sample["target"].shape[-1], int(self.option("flow_grid")))
         return sample
@@ -215,7 +219,7 @@ class RelativeAUWarpTask(TrainTask, RelativeAUWarpAdapter):
     def g_loss(self, nets, batch):
         G, D = nets["G"], nets["D"]
         x, have, want = batch["target"], batch["target_aus"], batch["want_aus"]
-        fake, f = G(x, batch["base_flow"], self.condition(want, have))
+        fake, f = G(x, batch["base_flow"], self.condition(want, have), base=self._base(batch))
         total, logs, terms = self._output_terms(D, fake, batch, want)
         if self.weight("cycle") > 0 and "back_flow" in batch:
             terms["cycle"] = L.pyramid_l1(G(fake, batch["back_flow"], self.condition(have, want))[0], x)
