@@ -297,8 +297,10 @@ def web(
 @app.command()
 def methods():
     """List the available rendering methods: name, what each can do (transfer, edit), and what it is."""
-    for spec in specs():
-        typer.echo(f"{spec.name:16s} {','.join(sorted(spec.capabilities)):14s} {spec.summary}")
+    rows = specs()
+    width = max(len(s.name) for s in rows)
+    for spec in rows:
+        typer.echo(f"{spec.name:{width}s}  {','.join(sorted(spec.capabilities)):14s} {spec.summary}")
 
 
 @app.command("fetch-models")

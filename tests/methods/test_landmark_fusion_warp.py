@@ -33,10 +33,14 @@ def smoke(tmp_path_factory):
     return summary, export(out, path), path
 
 
-def test_registered_for_training_transfer_only():
-    assert "landmark-fusion-warp" in available_tasks() and "landmark-fusion-warp" not in available()
+def test_registered_trainable_shipped_transfer_only():
+    from facexpr.methods import get_method
+
+    assert "landmark-fusion-warp" in available_tasks() and "landmark-fusion-warp" in available()
     spec = spec_for_task("landmark-fusion-warp")
     assert spec.generator.endswith(":LandmarkFusionWarpAdapter") and spec.capabilities == frozenset({"transfer"})
+    m = get_method("landmark-fusion-warp")  # generator + the prior-trained fusion module, checksum-verified
+    assert m.landmark_driven and m.exported.warp_base and m.exported.card["steps"] == 2400
 
 
 def test_smoke_training_export_and_reload(smoke):
@@ -86,7 +90,7 @@ def test_the_fusion_geometry_drives_the_pipeline(smoke, shared_data, monkeypatch
     from _support import SOURCE_REL, TARGET_REL, data_file
 
     _, _, path = smoke
-    method = LandmarkFusionMethod(path, assets.resolve("landmark_fusion_fusion"))
+    method = LandmarkFusionMethod(path, assets.resolve("landmark_fusion_fusion_prior"))
     assert method.landmark_driven
     seen = []
     fused = method.geometry

@@ -1,7 +1,6 @@
 """relative-au on the shared warp + learned residual renderer (issue 12): the training task (smoke
 run, export, reload), that a short run leaves the warp in the right direction, that the family is
-trainable but not offered by name until its weights ship, the shipped relative-au weights still
-load, and the whole inference path (crop, base flow, fields at the photo's resolution, paste-back)."""
+shipped (its weights checksum-verified), the older relative-au weights still load, and the whole inference path (crop, base flow, fields at the photo's resolution, paste-back)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from facexpr.errors import MethodNotFound
 from facexpr.expression import action_units
 from facexpr.methods import available, get_method, spec_for_task
 from facexpr.methods.relative_au.nets import RelativeAUWarpGenerator
@@ -44,12 +42,13 @@ def smoke(tmp_path_factory):
     return _smoke_run(tmp_path_factory)
 
 
-def test_registered_for_training_not_offered_by_name():
-    assert "relative-au-warp" in available_tasks() and "relative-au-warp" not in available()
+def test_registered_trainable_and_shipped():
+    assert "relative-au-warp" in available_tasks() and "relative-au-warp" in available()
     assert {"relative-au", "ganimation"} <= set(available())
     assert spec_for_task("relative-au-warp").generator.endswith(":RelativeAUWarpAdapter")
-    with pytest.raises(MethodNotFound, match="no shipped weights yet"):
-        get_method("relative-au-warp")
+    m = get_method("relative-au-warp")  # the shipped weights, checksum-verified
+    assert m.capabilities == frozenset({"transfer", "edit"}) and m.landmark_driven
+    assert m.exported.warp_base and m.exported.card["steps"] == 2400
     cpu = load_config(CONFIGS / "relative-au-warp-cpu.yaml")
     G = get_task(cpu.task)(cpu).build()["G"]
     assert isinstance(G, RelativeAUWarpGenerator) and G.cond_dim == 22 and G.backbone.msf

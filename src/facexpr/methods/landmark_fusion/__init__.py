@@ -24,10 +24,9 @@ SPECS = (
                summary="Fan et al. 2023: key-point fusion module + cGAN generator (transfer only)"),
     # issue 12: the expression transfer module on the shared warp + learned residual renderer
     MethodSpec(name="landmark-fusion-warp", adapter="facexpr.methods.landmark_fusion.method:LandmarkFusionMethod",
-               capabilities=frozenset({"transfer"}), weights=(), crop_size=128,
-               config="configs/landmark-fusion-warp-cpu.yaml", card="docs/models/landmark-fusion.md",
+               capabilities=frozenset({"transfer"}), weights=("landmark_fusion_warp_g128", "landmark_fusion_fusion_prior"),
+               crop_size=128, config="configs/landmark-fusion-warp-cpu.yaml", card="docs/models/landmark-fusion.md",
                task="facexpr.methods.landmark_fusion.train:LandmarkFusionWarpTask",
                generator="facexpr.methods.landmark_fusion.method:LandmarkFusionWarpAdapter",
-               summary="Fan et al. 2023 on the warp: fused key points drive the warp, the U-Net refines it",
-               shipped=False),
+               summary="Fan et al. 2023 on the warp: fused key points drive the warp, the U-Net refines it"),
 )
