@@ -23,6 +23,7 @@ from ..expression.retarget import Retargeted
 from ..faces.landmarks import Face
 from ..faces.paste import Patch, paste_back
 from .base import RenderJob
+from .flow import landmark_flow
 from .samples import to_tensor_image, to_uint8_image
 from .warp.method import Warp
 
@@ -60,4 +61,15 @@ def crop_base(sample: dict, shading: bool = True) -> np.ndarray:
     return to_tensor_image(out)
 
 
-__all__ = ["render_base", "crop_base"]
+def add_base(sample: dict, flow_grid: int = 0, warp: bool = True) -> dict:
+    """A residual family's ``sample_transform`` step: the base flow (target → wanted landmarks,
+    what the backbone is told) and, with ``warp``, the base image — unless inference already put
+    the full photo's warp, cropped, there."""
+    sample["base_flow"] = landmark_flow(sample["target_landmarks"], sample["want_landmarks"],
+                                        sample["target"].shape[-1], int(flow_grid))
+    if warp and "base" not in sample:
+        sample["base"] = crop_base(sample)
+    return sample
+
+
+__all__ = ["render_base", "crop_base", "add_base"]

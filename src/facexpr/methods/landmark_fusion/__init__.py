@@ -8,6 +8,11 @@ Two trained parts, both shipped in ``src/facexpr/data/`` and listed in :mod:`fac
 * the **expression transfer module** (``landmark_fusion_g128``, trained by :mod:`.train`): a U-Net
   that renders the target crop with the fused key-point image, trained as a conditional GAN.
 
+``landmark-fusion-warp`` (issue 12) is the same paper on the shared "warp + learned residual"
+renderer: the fusion module's points (``landmark_fusion_fusion_prior``: also trained on the
+expression prior's emotions) drive the product's warp, and the modified U-Net
+(``landmark_fusion_warp_g128``) refines it.
+
 Inference: :mod:`.method`. Transfer only: the fusion module reads a source face's key points, so
 an AU edit has nothing to fuse and is refused (exit code 2).
 """
@@ -15,18 +20,22 @@ from __future__ import annotations
 
 from ..spec import MethodSpec
 
+
+def _spec(name: str, generator: str, fusion: str, config: str, task: str, adapter: str, summary: str) -> MethodSpec:
+    """The family's methods differ in their generator (crop or on the warp) and fusion weights."""
+    return MethodSpec(name=name, adapter="facexpr.methods.landmark_fusion.method:LandmarkFusionMethod",
+                      capabilities=frozenset({"transfer"}), weights=(generator, fusion), crop_size=128,
+                      config=config, card="docs/models/landmark-fusion.md",
+                      task=f"facexpr.methods.landmark_fusion.train:{task}",
+                      generator=f"facexpr.methods.landmark_fusion.method:{adapter}", summary=summary)
+
+
 SPECS = (
-    MethodSpec(name="landmark-fusion", adapter="facexpr.methods.landmark_fusion.method:LandmarkFusionMethod",
-               capabilities=frozenset({"transfer"}), weights=("landmark_fusion_g128", "landmark_fusion_fusion"),
-               crop_size=128, config="configs/landmark-fusion-128.yaml", card="docs/models/landmark-fusion.md",
-               task="facexpr.methods.landmark_fusion.train:LandmarkFusionTask",
-               generator="facexpr.methods.landmark_fusion.method:LandmarkFusionAdapter",
-               summary="Fan et al. 2023: key-point fusion module + cGAN generator (transfer only)"),
+    _spec("landmark-fusion", "landmark_fusion_g128", "landmark_fusion_fusion", "configs/landmark-fusion-128.yaml",
+          "LandmarkFusionTask", "LandmarkFusionAdapter",
+          "Fan et al. 2023: key-point fusion module + cGAN generator (transfer only)"),
     # issue 12: the expression transfer module on the shared warp + learned residual renderer
-    MethodSpec(name="landmark-fusion-warp", adapter="facexpr.methods.landmark_fusion.method:LandmarkFusionMethod",
-               capabilities=frozenset({"transfer"}), weights=("landmark_fusion_warp_g128", "landmark_fusion_fusion_prior"),
-               crop_size=128, config="configs/landmark-fusion-warp-cpu.yaml", card="docs/models/landmark-fusion.md",
-               task="facexpr.methods.landmark_fusion.train:LandmarkFusionWarpTask",
-               generator="facexpr.methods.landmark_fusion.method:LandmarkFusionWarpAdapter",
-               summary="Fan et al. 2023 on the warp: fused key points drive the warp, the U-Net refines it"),
+    _spec("landmark-fusion-warp", "landmark_fusion_warp_g128", "landmark_fusion_fusion_prior",
+          "configs/landmark-fusion-warp-cpu.yaml", "LandmarkFusionWarpTask", "LandmarkFusionWarpAdapter",
+          "Fan et al. 2023 on the warp: fused key points drive the warp, the U-Net refines it"),
 )

@@ -18,10 +18,9 @@ from ...expression.retarget import Retargeted
 from ...faces.align import to_canonical
 from ..base import TRANSFER, TransferRequest
 from ..exported import ExportedMethod
-from ..flow import landmark_flow
 from ..pix2pix.method import Pix2PixAdapter
 from ..residual import compose
-from ..warp_base import crop_base
+from ..warp_base import add_base
 from .nets import fuse_landmarks, landmark_fusion_warp_generator, load_net
 
 
@@ -43,12 +42,7 @@ class LandmarkFusionWarpAdapter(Pix2PixAdapter):
         return landmark_fusion_warp_generator(**spec)
 
     def sample_transform(self, sample: dict) -> dict:
-        sample = super().sample_transform(sample)
-        sample["base_flow"] = landmark_flow(sample["target_landmarks"], sample["want_landmarks"],
-                                            sample["target"].shape[-1], int(self.model.get("flow_grid", 64)))
-        if "base" not in sample:  # inference passes the full photo's warp, cropped
-            sample["base"] = crop_base(sample)
-        return sample
+        return add_base(super().sample_transform(sample), int(self.model.get("flow_grid", 64)))
 
     def generate(self, G, batch):
         return G(batch["target"], batch["base_flow"], batch["target_map"], batch["want_map"], base=batch["base"])[0]
@@ -96,7 +90,10 @@ class LandmarkFusionMethod:
         return replace(job.retargeted, landmarks=fused, geometry=disp)
 
     def render(self, job):
-        return self.exported.render_landmarks(job, job.retargeted.landmarks)
+        # on the warp: the geometry the pipeline asked for (and its loop corrected), or what an
+        # animation drives; the crop generator always renders the fused points, as it always has
+        lm = job.retargeted.landmarks if self.landmark_driven else self.fused_landmarks(job)
+        return self.exported.render_landmarks(job, lm)
 
 
 __all__ = ["LandmarkFusionMethod", "LandmarkFusionAdapter", "LandmarkFusionWarpAdapter"]

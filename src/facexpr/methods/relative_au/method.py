@@ -32,9 +32,8 @@ from ...expression.blendshapes import REGIONS
 from ...expression.emotions import au_region_mask
 from ..base import EDIT, TRANSFER, EditRequest, TransferRequest
 from ..exported import ExportedMethod, GeneratorAdapter
-from ..flow import landmark_flow
 from ..residual import compose
-from ..warp_base import crop_base
+from ..warp_base import add_base
 from .nets import RelativeAUGenerator, RelativeAUWarpGenerator, apply_field
 
 
@@ -113,11 +112,7 @@ class RelativeAUWarpAdapter(RelativeAUAdapter):
         return RelativeAUWarpGenerator(**spec)
 
     def sample_transform(self, sample: dict) -> dict:
-        sample["base_flow"] = landmark_flow(sample["target_landmarks"], sample["want_landmarks"],
-                                            sample["target"].shape[-1], int(self.option("flow_grid")))
-        if self.warp_base and "base" not in sample:  # inference passes the full photo's warp, cropped
-            sample["base"] = crop_base(sample)
-        return sample
+        return add_base(sample, int(self.option("flow_grid")), self.warp_base)
 
     def _cond(self, batch):
         return self.condition(batch["want_aus"], batch["target_aus"])
