@@ -11,7 +11,7 @@ from __future__ import annotations
 from .errors import FacexprError
 from .expression.analysis import analyze_faces
 from .io import ImageLike, load_image, save_image
-from .pipeline import EditConfig, TransferConfig, run_edit, run_transfer
+from .pipeline import EditConfig, TransferConfig, run_edit, run_swap, run_transfer
 from .animation import AnimateConfig, Animation, write_animation
 from .expression.blendshapes import REGIONS
 from .one_euro import OneEuroConfig
@@ -33,6 +33,17 @@ def transfer(source: ImageLike, target: ImageLike, method: str = "warp", intensi
     """
     return run_transfer(source, target, TransferConfig(method, intensity, regions, source_face, target_face,
                                                        source_neutral=source_neutral))
+
+
+def swap(a: ImageLike, b: ImageLike, method: str = "au-swap", intensity: float = 1.0, regions=None,
+         a_face: int | None = None, b_face: int | None = None):
+    """Photos ``a`` and ``b`` with their expressions swapped (Shao et al. 2019's setting; any
+    transfer method works, ``au-swap`` is the default). Each photo is analysed once.
+
+    Returns a :class:`facexpr.pipeline.SwapResult`: ``.a.image`` is A wearing B's expression,
+    ``.b.image`` B wearing A's (each the size of its input).
+    """
+    return run_swap(a, b, TransferConfig(method, intensity, regions, a_face, b_face))
 
 
 def edit(target: ImageLike, aus=None, emotion: str | None = None, intensity: float = 1.0,
@@ -91,4 +102,4 @@ def animate_to_file(photo: ImageLike, driving, out, audio: bool = True, progress
     return write_animation(animate(photo, driving, **options), out, audio=audio, progress=progress)
 
 
-__all__ = ["transfer", "edit", "analyze", "animate", "animate_to_file", "load_image", "save_image", "FacexprError", "__version__"]
+__all__ = ["transfer", "swap", "edit", "analyze", "animate", "animate_to_file", "load_image", "save_image", "FacexprError", "__version__"]

@@ -23,7 +23,7 @@ from .expression.ict import load_ict
 from .expression.prior_build import build as build_prior_model
 from .io import atomic_write_text, check_output_path, load_image, save_image
 from .methods import specs
-from .pipeline import EditConfig, TransferConfig, run_edit, run_transfer
+from .pipeline import EditConfig, TransferConfig, run_edit, run_swap, run_transfer
 from .train.cli import export as export_command, prepare as prepare_command, train as train_command
 from .animation import write_animation
 from .io_video import check_video_output
@@ -93,6 +93,42 @@ def transfer(
         return run_transfer(source, target, cfg), out
 
     _compute_and_save(compute, profile)
+
+
+@app.command(epilog="""Examples:\n
+  facexpr swap a.jpg b.jpg -o a_out.png -o b_out.png\n
+  facexpr swap a.jpg b.jpg -m warp --intensity 0.8 -o a_out.png -o b_out.png""")
+def swap(
+    a: Path = typer.Argument(..., help="First photo."),
+    b: Path = typer.Argument(..., help="Second photo."),
+    output: list[Path] = typer.Option(..., "-o", "--output", help="Give it twice: A with B's expression, then B with A's."),
+    method: str = typer.Option("au-swap", "--method", "-m", help="Transfer method (see `facexpr methods`)."),
+    intensity: float = typer.Option(1.0, help="0 = unchanged, 1 = the other's expression, 1.5 = exaggerated."),
+    regions: Optional[str] = typer.Option(None, help=REGIONS_HELP),
+    a_face: Optional[int] = typer.Option(None, help="Which face in A (0 = largest; default largest)."),
+    b_face: Optional[int] = typer.Option(None, help="Which face in B (0 = largest; default largest)."),
+    profile: bool = typer.Option(False, help="Print per-stage milliseconds (each direction)."),
+):
+    """Swap the facial expressions of photos A and B (au-swap's setting): two outputs, each the
+    size, person, pose and background of its input."""
+    if len(output) != 2:
+        _fail(f"give -o twice (A's output, then B's), got {len(output)}")
+    try:
+        cfg = TransferConfig(method, intensity, _regions(regions), a_face, b_face)
+        out_a, out_b = (check_output_path(o, [a, b]) for o in output)
+        if out_a.resolve() == out_b.resolve():
+            _fail(f"{out_a}: both outputs are the same file; give two paths")
+        res = run_swap(a, b, cfg)
+        for r, o in ((res.a, out_a), (res.b, out_b)):
+            t = time.perf_counter()
+            save_image(r.image, o)
+            r.timings["save"] = (time.perf_counter() - t) * 1000
+    except FacexprError as e:
+        _fail(str(e), e.exit_code)
+    if profile:
+        for r in (res.a, res.b):
+            _print_profile(r.timings)
+    typer.echo(f"{out_a}\n{out_b}")
 
 
 def _compute_and_save(compute, profile: bool) -> None:

@@ -1,6 +1,7 @@
 """One transfer or edit, stage by stage: load → analyse → retarget → render → paste back.
 
 * :func:`run_transfer`: the target photo with the expression of a source face;
+* :func:`run_swap`: two photos, each wearing the other's expression (au-swap's setting);
 * :func:`run_edit`: the target photo with some action units changed by relative amounts
   (``AU12=+0.8``) and/or an emotion's prototype added (:mod:`facexpr.expression.emotions`).
 
@@ -78,7 +79,6 @@ def _name(x, default: str) -> str:
 
 def run_transfer(source: ImageLike, target: ImageLike, cfg: TransferConfig = TransferConfig()) -> TransferResult:
     timer = _Timer()
-    rcfg = RetargetConfig(cfg.intensity, tuple(cfg.regions))
     method = get_method(cfg.method)
     require(method, TRANSFER)
     with timer("load"):
@@ -94,16 +94,56 @@ def run_transfer(source: ImageLike, target: ImageLike, cfg: TransferConfig = Tra
                              cfg.target_face, "target " + _name(target, "image"))
         n_face = None if neu_img is None else select_face(
             analyze_faces(neu_img), None, "source neutral " + _name(cfg.source_neutral, "image"))
+    return _transfer_faces(method, src_img, s_face, tgt_img, t_face, cfg, timer, neu_img, n_face)
+
+
+def _transfer_faces(method, src_img: np.ndarray, s_face: Face, tgt_img: np.ndarray, t_face: Face,
+                    cfg: TransferConfig, timer: _Timer, neu_img: np.ndarray | None = None,
+                    n_face: Face | None = None) -> TransferResult:
+    """Retarget, render and paste back, the faces found: what a transfer and each half of a swap do."""
     with timer("retarget"):
         model = load_default_model()
         ratio = None if n_face is None else expression_ratio(src_img, s_face, neu_img, n_face, model)
-        rt = retarget(s_face, t_face, model, rcfg, source_neutral=n_face, shading=ratio)
+        rt = retarget(s_face, t_face, model, RetargetConfig(cfg.intensity, tuple(cfg.regions)),
+                      source_neutral=n_face, shading=ratio)
     if cfg.intensity == 0 or (not np.any(rt.delta) and not rt.from_geometry):
-        return TransferResult(tgt_img.copy(), s_face, t_face, rt, timer.ms)
+        return TransferResult(tgt_img.copy(), s_face, t_face, rt, dict(timer.ms))
     request = TransferRequest(cfg.intensity, tuple(cfg.regions))
     out, rt = _render_paste(method, RenderJob(tgt_img, t_face, src_img, s_face, rt, request), model,
                             cfg.feedback, timer)
-    return TransferResult(out, s_face, t_face, rt, timer.ms)
+    return TransferResult(out, s_face, t_face, rt, dict(timer.ms))
+
+
+@dataclass
+class SwapResult:
+    """Two photos with their expressions swapped: ``a`` is photo A wearing B's expression, ``b``
+    photo B wearing A's (each a :class:`TransferResult`)."""
+
+    a: TransferResult
+    b: TransferResult
+
+
+def run_swap(a: ImageLike, b: ImageLike, cfg: TransferConfig = TransferConfig(method="au-swap")) -> SwapResult:
+    """Swap the expressions of two photos (au-swap's own setting, Shao et al. 2019): each photo is
+    loaded and analysed once, then each is the other's source. ``cfg.source_face`` picks the face
+    in A, ``cfg.target_face`` the face in B."""
+    method = get_method(cfg.method)
+    require(method, TRANSFER)
+    timer = _Timer()
+    with timer("load"):
+        img_a = load_image(a, _name(a, "A"))
+        img_b = load_image(b, _name(b, "B"))
+    with timer("analyze"):
+        face_a = select_face(analyze_faces(img_a, thorough=cfg.source_face is not None), cfg.source_face,
+                             "A " + _name(a, "image"))
+        face_b = select_face(analyze_faces(img_b, thorough=cfg.target_face is not None), cfg.target_face,
+                             "B " + _name(b, "image"))
+    shared = dict(timer.ms)
+    out_a = _transfer_faces(method, img_b, face_b, img_a, face_a, cfg, _Timer())
+    out_b = _transfer_faces(method, img_a, face_a, img_b, face_b, cfg, _Timer())
+    out_a.timings = {**shared, **out_a.timings}
+    out_b.timings = {**shared, **out_b.timings}
+    return SwapResult(out_a, out_b)
 
 
 def _render_paste(method, job: RenderJob, model, feedback: int, timer: _Timer,

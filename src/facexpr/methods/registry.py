@@ -13,11 +13,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..errors import MethodNotFound, ModelError
-from . import landmark_fusion, pix2pix, relative_au, warp
+from . import aip_gan, au_swap, landmark_fusion, pix2pix, relative_au, warp
 from .base import Method
 from .spec import MethodSpec, load_ref
 
-BUILTIN: tuple[MethodSpec, ...] = (*warp.SPECS, *landmark_fusion.SPECS, *pix2pix.SPECS, *relative_au.SPECS)
+BUILTIN: tuple[MethodSpec, ...] = (*warp.SPECS, *landmark_fusion.SPECS, *pix2pix.SPECS, *relative_au.SPECS,
+                                   *au_swap.SPECS, *aip_gan.SPECS)
 _SPECS: dict[str, MethodSpec] = {s.name: s for s in BUILTIN}
 EXPORTED = "facexpr.methods.exported:ExportedMethod"  # what a .safetensors path loads
 

@@ -123,6 +123,25 @@ def mask_tv(mask: torch.Tensor) -> torch.Tensor:
     return total_variation(mask)
 
 
+def field_terms(fields, weight) -> dict[str, torch.Tensor]:
+    """The regularisers of a "warp + learned residual" generator's fields
+    (:class:`facexpr.methods.residual.Fields`), those with a weight > 0 (``weight(name)``):
+    ``tv`` of the flow correction and the residual; ``correction``: L1 of the flow correction (px:
+    the geometry stays the warp's unless the images say otherwise); ``mask``: the blend mask's
+    mean (synthesise only where the warp has nothing to show; not below 0, where the sigmoid
+    saturates); ``mask_tv``."""
+    terms = {}
+    if weight("tv") > 0:
+        terms["tv"] = total_variation(fields.correction) + total_variation(fields.residual)
+    if weight("correction") > 0:
+        terms["correction"] = fields.correction.abs().mean()
+    if weight("mask") > 0:
+        terms["mask"] = fields.mask.clamp(min=0.0).mean()
+    if weight("mask_tv") > 0:
+        terms["mask_tv"] = mask_tv(fields.mask)
+    return terms
+
+
 class Perceptual(torch.nn.Module):
     """Perceptual distance with the VGG16 trunk of ST-LPIPS (Ghildyal & Liu 2022).
 

@@ -79,12 +79,5 @@ class LandmarkFusionWarpTask(Pix2PixTask, LandmarkFusionWarpAdapter):
             terms["l1"] = L.pyramid_l1(fake, batch["gt"], has)
         if self.weight("perceptual") > 0 and has.sum() > 0:
             terms["perceptual"] = self.perceptual(fake, batch["gt"], has)
-        if self.weight("tv") > 0:
-            terms["tv"] = L.total_variation(f.correction) + L.total_variation(f.residual)
-        if self.weight("correction") > 0:
-            terms["correction"] = f.correction.abs().mean()
-        if self.weight("mask") > 0:
-            terms["mask"] = f.mask.clamp(min=0.0).mean()  # not below 0: that would saturate the sigmoid
-        if self.weight("mask_tv") > 0:
-            terms["mask_tv"] = L.mask_tv(f.mask)
+        terms.update(L.field_terms(f, self.weight))
         return self.add_terms(total, logs, terms)

@@ -223,12 +223,5 @@ class RelativeAUWarpTask(TrainTask, RelativeAUWarpAdapter):
         total, logs, terms = self._output_terms(D, fake, batch, want)
         if self.weight("cycle") > 0 and "back_flow" in batch:
             terms["cycle"] = L.pyramid_l1(G(fake, batch["back_flow"], self.condition(have, want))[0], x)
-        if self.weight("tv") > 0:
-            terms["tv"] = L.total_variation(f.correction) + L.total_variation(f.residual)
-        if self.weight("mask_tv") > 0:
-            terms["mask_tv"] = L.mask_tv(f.mask)
-        if self.weight("correction") > 0:
-            terms["correction"] = f.correction.abs().mean()
-        if self.weight("mask") > 0:
-            terms["mask"] = f.mask.clamp(min=0.0).mean()  # not below 0: that would saturate the sigmoid
+        terms.update(L.field_terms(f, self.weight))
         return self.add_terms(total, logs, terms)
