@@ -115,9 +115,14 @@ def backbone_input(image: torch.Tensor, base_flow: torch.Tensor,
 
 
 class WarpResidualGenerator(nn.Module):
-    """A family's backbone on top of the warp. ``forward(image, base_flow, *cond)`` returns
+    """A family's backbone on top of the warp. ``forward(image, base_flow, *inputs)`` returns
     ``(output, fields)`` at the input's size; :meth:`fields` alone is the edit to apply at another
     resolution (:func:`compose`, what inference does with a sharp crop).
+
+    ``inputs`` are what the family is told (AUs, key-point images, the source photo…);
+    :meth:`encode` turns them into the backbone's condition (default: as they are; a family with
+    encoders — au-swap, aip-gan — overrides it), and :meth:`render` renders from a condition
+    already encoded (what their swap and losses need).
 
     With ``base=`` (the product's warp of ``image``, :mod:`facexpr.methods.warp_base`) the fields
     apply to the base instead: their flow is the correction alone (the base is warped already),
@@ -128,13 +133,24 @@ class WarpResidualGenerator(nn.Module):
         self.backbone = backbone
         self.head = ResidualHead(feat_ch)
 
-    def fields(self, image: torch.Tensor, base_flow: torch.Tensor, *cond, base: torch.Tensor | None = None) -> Fields:
+    def encode(self, image: torch.Tensor, *inputs) -> tuple:
+        return inputs
+
+    def condition_fields(self, image: torch.Tensor, base_flow: torch.Tensor, *cond,
+                         base: torch.Tensor | None = None) -> Fields:
         _, x = backbone_input(image, base_flow, base)
         return self.head(self.backbone(x, *cond), base_flow if base is None else torch.zeros_like(base_flow))
 
-    def forward(self, image: torch.Tensor, base_flow: torch.Tensor, *cond, base: torch.Tensor | None = None):
-        f = self.fields(image, base_flow, *cond, base=base)
+    def fields(self, image: torch.Tensor, base_flow: torch.Tensor, *inputs, base: torch.Tensor | None = None) -> Fields:
+        return self.condition_fields(image, base_flow, *self.encode(image, *inputs), base=base)
+
+    def render(self, image: torch.Tensor, base_flow: torch.Tensor, *cond, base: torch.Tensor | None = None):
+        """(output, fields) from an encoded condition."""
+        f = self.condition_fields(image, base_flow, *cond, base=base)
         return compose(image if base is None else base, f).to(image.dtype), f
+
+    def forward(self, image: torch.Tensor, base_flow: torch.Tensor, *inputs, base: torch.Tensor | None = None):
+        return self.render(image, base_flow, *self.encode(image, *inputs), base=base)
 
 
 __all__ = ["warp", "resize_flow", "Fields", "compose", "ResidualHead", "backbone_input", "WarpResidualGenerator",

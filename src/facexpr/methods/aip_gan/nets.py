@@ -171,8 +171,9 @@ class AIPDecoder(nn.Module):
 
 
 class AIPGenerator(WarpResidualGenerator):
-    """``G(target, base_flow, source, base=warp)`` -> (output, fields). :meth:`encode` gives both
-    encoders' outputs (the losses read their heads); :meth:`render` renders from them."""
+    """``G(target, base_flow, source, base=warp)`` -> (output, fields). The encoders
+    (:attr:`expression`, :attr:`identity`) return their heads' outputs too (the losses read them);
+    :meth:`render` renders from their features (``render(image, base_flow, expr, ident, base=)``)."""
 
     def __init__(self, chs=(16, 32, 64), feat_ch: int = 16, rank: int = 32, norm: str = "instance",
                  attention: bool = True, fusion: str = "bilinear"):
@@ -186,16 +187,9 @@ class AIPGenerator(WarpResidualGenerator):
         """((expression features, landmark image, attention), (identity features, intrinsic image, attention))."""
         return self.expression(source), self.identity(target)
 
-    def render(self, image, base_flow, expr_feats, ident_feats, base=None):
-        return super().forward(image, base_flow, expr_feats, ident_feats, base=base)
-
-    def fields(self, image, base_flow, *cond, base=None):
-        if len(cond) == 1:  # (source,): encode both first
-            cond = (self.expression(cond[0])[0], self.identity(image)[0])
-        return super().fields(image, base_flow, *cond, base=base)
-
-    def forward(self, image, base_flow, source, base=None):
-        return super().forward(image, base_flow, source, base=base)
+    def encode(self, image, source):
+        """The decoder's condition: the source's expression features, the target's identity features."""
+        return self.expression(source)[0], self.identity(image)[0]
 
 
 __all__ = ["Attention", "ExpressionEncoder", "IdentityEncoder", "BilinearFusion", "AIPDecoder", "AIPGenerator",

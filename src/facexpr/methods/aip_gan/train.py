@@ -119,7 +119,8 @@ class AIPTask(TrainTask, AIPAdapter):
     def g_loss(self, nets, batch):
         G, D = nets["G"], nets["D"]
         x, s = batch["target"], batch["source"]
-        (e_feats, lmap, e_att), (i_feats, intrinsic, i_att) = G.encode(x, s)
+        e_feats, lmap, e_att = G.expression(s)
+        i_feats, intrinsic, i_att = G.identity(x)
         fake, f = G.render(x, batch["base_flow"], e_feats, i_feats, base=batch["base"])
         adv = L.g_adversarial(self.cfg.loss.adversarial, D(fake)[0])
         total, logs = self.weight("adv") * adv, {"g_adv": adv.detach()}

@@ -171,8 +171,8 @@ class SwapDecoder(nn.Module):
 
 class AUSwapGenerator(WarpResidualGenerator):
     """``G(target, base_flow, source, source_prior, base=warp)`` -> (output, fields). The pieces
-    are reachable for the swap and the losses: :meth:`encode_free`, :meth:`encode_au`,
-    :meth:`render` (AU-free map + AU code -> output)."""
+    are reachable for the swap and the losses: :meth:`encode_free`, :meth:`encode_au`, and
+    :meth:`render` (``render(image, base_flow, au_free_map, au_code, base=)``)."""
 
     def __init__(self, n_aus: int = len(AUS), au_dim: int = 8, au_ch: int = 48, free_ch: int = 64, feat_ch: int = 16,
                  base: int = 16, max_ch: int = 128, norm: str = "instance"):
@@ -188,17 +188,9 @@ class AUSwapGenerator(WarpResidualGenerator):
     def encode_au(self, source: torch.Tensor, prior: torch.Tensor):
         return self.au(source, prior)
 
-    def render(self, image, base_flow, z_free, code, base=None):
-        """(output, fields) for the target ``image`` from its AU-free map and another AU code."""
-        return super().forward(image, base_flow, z_free, code, base=base)
-
-    def fields(self, image, base_flow, *cond, base=None):
-        if len(cond) == 2 and cond[1].dim() == 4:  # (source, prior): encode both first
-            cond = (self.free(image), self.au(*cond)[0])
-        return super().fields(image, base_flow, *cond, base=base)
-
-    def forward(self, image, base_flow, source, prior, base=None):
-        return super().forward(image, base_flow, source, prior, base=base)
+    def encode(self, image, source, prior):
+        """The condition of a swap: the target's AU-free map and the source's AU code."""
+        return self.free(image), self.au(source, prior)[0]
 
 
 __all__ = ["AU_POINTS", "CLASSES", "au_prior_maps", "expression_class", "AUBranches", "AUFreeEncoder",
