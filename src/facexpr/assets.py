@@ -131,6 +131,8 @@ ASSETS: dict[str, Asset] = {a.name: a for a in [
          "method landmark-fusion-warp: the expression transfer module on the warp (docs/models/landmark-fusion.md)"),
     _own("relative_au_warp_g128", "4d19d855c3ed7d9036682c216b9d6de2b4c8cec37672176c6327f79e25001b7c",
          "method relative-au-warp: the relative-AU generator on the warp (docs/models/relative-au.md)"),
+    _own("aip_gan_g128", "9c9fdde8755af6c8736d893074aeaa569ab1771ce877095b040cc34c6443a0b1",
+         "method aip-gan: attended expression + identity encoders on the warp (docs/models/aip-gan.md)"),
     _own("pix2pix_g128", "c70ff034cb44269f5a3612c5ecad9812ed495f9c47e70075af592ff731d60148",
          "method pix2pix: the paper's baseline generator (docs/models/pix2pix.md)"),
     _own("relative_au_g128", "454f01c81c80c8c0f6bf6b146be0b95e54738421ef0137e5c7e79fd204998e22",

@@ -20,6 +20,5 @@ SPECS = (
                config="configs/aip-gan-cpu.yaml", card="docs/models/aip-gan.md",
                task="facexpr.methods.aip_gan.train:AIPTask",
                generator="facexpr.methods.aip_gan.method:AIPAdapter", kwargs={"family": "aip-gan"},
-               summary="Ali & Hughes 2020: attended expression + identity features, bilinear pooling, refine the warp",
-               shipped=False),
+               summary="Ali & Hughes 2020: attended expression + identity features, bilinear pooling, refine the warp"),
 )
