@@ -115,3 +115,22 @@ def test_the_ablations_build(tmp_path):
         cfg = load_config(CONFIGS / "aip-gan-smoke.yaml", over)
         G = get_task("aip-gan")(cfg).build()["G"]
         assert G.spec["attention"] is (over[0] != "model.attention=false")
+
+
+def test_expression_only_at_the_coarse_scales():
+    G = AIPGenerator((8, 16, 16), feat_ch=8, rank=4, expr_scales=2)
+    assert [f.use_e for f in G.backbone.fuse] == [False, True, True]  # 1/2, 1/4, 1/8
+    f = G.backbone.fuse[0]
+    h, i = torch.randn(1, 8, 5, 5), torch.randn(1, 8, 5, 5)
+    torch.nn.init.normal_(f.p.weight)
+    assert torch.equal(f(h, torch.randn(1, 8, 5, 5), i), f(h, torch.zeros(1, 8, 5, 5), i))  # e ignored there
+
+
+def test_jitter_moves_and_relights_the_source():
+    from facexpr.methods.aip_gan.train import jitter
+
+    torch.manual_seed(0)
+    x = torch.rand(4, 3, 32, 32) * 2 - 1
+    y = jitter(x)
+    assert y.shape == x.shape and y.abs().max() <= 1
+    assert ((y - x).abs().mean((1, 2, 3)) > 0.01).all()

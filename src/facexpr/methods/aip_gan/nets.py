@@ -17,7 +17,8 @@ decoder on the shared "warp + learned residual" shape.
   a neutral expression: the target warped to its landmarks with the expression removed, at 1/2 —
   what is left of a face when the expression is taken away, so these features cannot carry one);
   :meth:`IdentityEncoder.embed` is the identity vector the identity and leakage terms use.
-* :class:`BilinearFusion` — the cross-encoder pooling at 1/8, 1/4 and 1/2 of the decoder:
+* :class:`BilinearFusion` — the cross-encoder pooling at 1/8, 1/4 and 1/2 of the decoder (the
+  expression at the ``expr_scales`` coarsest of them):
   low-rank trilinear (Hadamard) pooling of the decoder's, the expression's and the identity's
   features (MLB, Kim et al. 2017): ``h + P(tanh(U h) ⊙ tanh(V e) ⊙ tanh(W i))``, ``P``
   zero-initialised; ``mode="concat"`` is the ablation ``h + P([h, e, i])``.
@@ -117,15 +118,17 @@ class IdentityEncoder(nn.Module):
 
 
 class BilinearFusion(nn.Module):
-    """Decoder features ``h`` + expression ``e`` + identity ``i`` (same spatial size) -> ``h`` refined."""
+    """Decoder features ``h`` + expression ``e`` + identity ``i`` (same spatial size) -> ``h`` refined.
+    ``ch_e=0``: no expression at this scale (``e`` is ignored): ``h`` pooled with ``i`` alone."""
 
     def __init__(self, ch: int, ch_e: int, ch_i: int, rank: int = 32, mode: str = "bilinear"):
         super().__init__()
         if mode not in FUSIONS:
             raise ValueError(f"unknown fusion {mode!r} (choose from {', '.join(FUSIONS)})")
-        self.mode = mode
+        self.mode, self.use_e = mode, ch_e > 0
         if mode == "bilinear":
-            self.u, self.v, self.w = nn.Conv2d(ch, rank, 1), nn.Conv2d(ch_e, rank, 1), nn.Conv2d(ch_i, rank, 1)
+            self.u, self.w = nn.Conv2d(ch, rank, 1), nn.Conv2d(ch_i, rank, 1)
+            self.v = nn.Conv2d(ch_e, rank, 1) if self.use_e else None
             self.p = nn.Conv2d(rank, ch, 1)
         else:
             self.p = nn.Conv2d(ch + ch_e + ch_i, ch, 1)
@@ -134,8 +137,9 @@ class BilinearFusion(nn.Module):
 
     def forward(self, h, e, i):
         if self.mode == "bilinear":
-            return h + self.p(torch.tanh(self.u(h)) * torch.tanh(self.v(e)) * torch.tanh(self.w(i)))
-        return h + self.p(torch.cat([h, e, i], 1))
+            z = torch.tanh(self.u(h)) * torch.tanh(self.w(i))
+            return h + self.p(z * torch.tanh(self.v(e)) if self.use_e else z)
+        return h + self.p(torch.cat([h, e, i] if self.use_e else [h, i], 1))
 
 
 class AIPDecoder(nn.Module):
@@ -143,13 +147,16 @@ class AIPDecoder(nn.Module):
     pooled with both encoders' (:class:`BilinearFusion`); features at the crop size."""
 
     def __init__(self, chs=(16, 32, 64), enc=(16, 32, 64), feat_ch: int = 16, rank: int = 32,
-                 norm: str = "instance", fusion: str = "bilinear"):
+                 norm: str = "instance", fusion: str = "bilinear", expr_scales: int = 3):
         super().__init__()
         self.stem = ConvBlock(IN_CHANNELS, chs[0], 5, norm=norm, act="relu")
         cins = (chs[0],) + tuple(chs[:-1])
         self.down = nn.ModuleList(ConvBlock(a, b, 4, stride=2, norm=norm) for a, b in zip(cins, chs))
         self.mid = ResBlock(chs[2], norm)
-        self.fuse = nn.ModuleList(BilinearFusion(c, ce, ce, rank, fusion) for c, ce in zip(chs, enc))
+        # the expression reaches the ``expr_scales`` coarsest scales only (finer maps carry the
+        # source's own face shape: identity leakage)
+        self.fuse = nn.ModuleList(BilinearFusion(c, ce if k >= 3 - expr_scales else 0, ce, rank, fusion)
+                                  for k, (c, ce) in enumerate(zip(chs, enc)))
         self.up = nn.ModuleList([ConvBlock(chs[2], chs[1], norm=norm, act="relu", transpose=True),
                                  ConvBlock(2 * chs[1], chs[0], norm=norm, act="relu", transpose=True),
                                  ConvBlock(2 * chs[0], chs[0], norm=norm, act="relu", transpose=True)])
@@ -176,10 +183,11 @@ class AIPGenerator(WarpResidualGenerator):
     :meth:`render` renders from their features (``render(image, base_flow, expr, ident, base=)``)."""
 
     def __init__(self, chs=(16, 32, 64), feat_ch: int = 16, rank: int = 32, norm: str = "instance",
-                 attention: bool = True, fusion: str = "bilinear"):
+                 attention: bool = True, fusion: str = "bilinear", expr_scales: int = 3):
         chs = tuple(int(c) for c in chs)
-        super().__init__(AIPDecoder(chs, chs, feat_ch, rank, norm, fusion), feat_ch)
-        self.spec = dict(chs=list(chs), feat_ch=feat_ch, rank=rank, norm=norm, attention=attention, fusion=fusion)
+        super().__init__(AIPDecoder(chs, chs, feat_ch, rank, norm, fusion, expr_scales), feat_ch)
+        self.spec = dict(chs=list(chs), feat_ch=feat_ch, rank=rank, norm=norm, attention=attention, fusion=fusion,
+                         expr_scales=expr_scales)
         self.expression = ExpressionEncoder(chs, norm, attention)
         self.identity = IdentityEncoder(chs, norm, attention)
 

@@ -25,7 +25,10 @@ phase, terms in ``loss.weights``:
 * ``tv``/``correction``/``mask``/``mask_tv``: the fields' regularisers.
 
 The ablations: ``model.attention: false`` (no attention modules; the attention terms vanish) and
-``model.fusion: concat`` (concatenation instead of bilinear pooling).
+``model.fusion: concat`` (concatenation instead of bilinear pooling). Against identity leakage
+(the first run's outputs drifted towards the source's identity): ``model.jitter`` (the expression
+encoder sees a randomly moved, re-lit, blurred source in training, :func:`jitter`) and
+``model.expr_scales: 2`` (the expression reaches the 1/8 and 1/4 scales only).
 """
 from __future__ import annotations
 
@@ -64,16 +67,40 @@ class AIPModel(GANModel):
     rank: int = 32                # the bilinear pooling's rank
     attention: bool = True        # False: the no-attention ablation
     fusion: str = "bilinear"      # concat: the concatenation ablation
+    expr_scales: int = 3          # the decoder scales (coarsest first) that get the expression features
+    jitter: bool = False          # the source the expression encoder sees in training is jittered
 
     def __post_init__(self):
         super().__post_init__()
         check_choice(self.fusion, FUSIONS, "model.fusion")
+        check_choice(self.expr_scales, (1, 2, 3), "model.expr_scales")
 
 
 def neutral_landmarks(landmarks: np.ndarray, blendshapes: np.ndarray, size: int) -> np.ndarray:
     """A crop's landmarks with its expression removed (the expression model moved by −code)."""
     face = Face(np.asarray(landmarks, np.float64), np.asarray(blendshapes, np.float32), np.eye(4), (size, size))
     return apply_delta(face, -np.clip(face.blendshapes.astype(np.float64), 0, 1), load_default_model())
+
+
+def jitter(image: torch.Tensor, shift: float = 0.04, scale: float = 0.06, angle: float = 5.0) -> torch.Tensor:
+    """Each image moved by a random similarity (± ``shift`` of the side, ± ``scale``, ± ``angle``°),
+    with random contrast, brightness and blur: for a same-person pair the source *is* the ground
+    truth, and an expression encoder told it pixel for pixel learns to copy the source's face
+    into the output (identity leakage); jittered, only what survives a small move — the
+    expression — pays."""
+    n = image.shape[0]
+    r = lambda: torch.rand(n, device=image.device) * 2 - 1  # noqa: E731
+    a, k = r() * angle * torch.pi / 180, 1 + r() * scale
+    theta = torch.stack([torch.stack([k * torch.cos(a), -k * torch.sin(a), r() * shift * 2], 1),
+                         torch.stack([k * torch.sin(a), k * torch.cos(a), r() * shift * 2], 1)], 1)
+    grid = F.affine_grid(theta.to(image.dtype), list(image.shape), align_corners=False)
+    out = F.grid_sample(image, grid, padding_mode="border", align_corners=False)
+    blur = F.avg_pool2d(F.pad(out, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    w = torch.rand(n, 1, 1, 1, device=image.device, dtype=image.dtype)
+    out = out + w * (blur - out)
+    c = (1 + 0.3 * r()).to(image.dtype)[:, None, None, None]
+    b = (0.15 * r()).to(image.dtype)[:, None, None, None]
+    return (out * c + b).clamp(-1, 1)
 
 
 class AIPTask(TrainTask, AIPAdapter):
@@ -84,7 +111,7 @@ class AIPTask(TrainTask, AIPAdapter):
 
     def build(self):
         m = self.model_options
-        G = AIPGenerator(tuple(m.chs), m.feat_ch, m.rank, m.g_norm, bool(m.attention), m.fusion)
+        G = AIPGenerator(tuple(m.chs), m.feat_ch, m.rank, m.g_norm, bool(m.attention), m.fusion, m.expr_scales)
         D = PatchDiscriminator(3, base=m.d_base, n_layers=m.d_layers, max_ch=m.d_max, spectral=m.d_spectral)
         return {"G": G, "D": D}
 
@@ -119,6 +146,8 @@ class AIPTask(TrainTask, AIPAdapter):
     def g_loss(self, nets, batch):
         G, D = nets["G"], nets["D"]
         x, s = batch["target"], batch["source"]
+        if self.model_options.jitter:
+            s = jitter(s)
         e_feats, lmap, e_att = G.expression(s)
         i_feats, intrinsic, i_att = G.identity(x)
         fake, f = G.render(x, batch["base_flow"], e_feats, i_feats, base=batch["base"])

@@ -20,6 +20,5 @@ SPECS = (
                config="configs/au-swap-cpu.yaml", card="docs/models/au-swap.md",
                task="facexpr.methods.au_swap.train:AUSwapTask",
                generator="facexpr.methods.au_swap.method:AUSwapAdapter", kwargs={"family": "au-swap"},
-               summary="Shao et al. 2019: swapped AU-related features of the source refine the warp (transfer, swap)",
-               shipped=False),
+               summary="Shao et al. 2019: swapped AU-related features of the source refine the warp (transfer, swap)"),
 )
