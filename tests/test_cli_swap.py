@@ -67,3 +67,12 @@ def test_swap_in_python(source_img, target_img):
 
     res = facexpr.swap(source_img, target_img, method="warp", intensity=0)
     assert np.array_equal(res.a.image, source_img) and np.array_equal(res.b.image, target_img)
+
+
+def test_swap_with_au_swap_the_default(source_path, target_path, tmp_path, source_img, target_img):
+    """The paper's own setting with the shipped au-swap generator (the default method of `swap`)."""
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    p = run("swap", source_path, target_path, "-o", a, "-o", b)
+    assert p.returncode == 0, p.stderr
+    assert load_image(a).shape == source_img.shape and load_image(b).shape == target_img.shape
+    assert np.abs(load_image(b).astype(int) - target_img).max() > 30
