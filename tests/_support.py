@@ -38,3 +38,17 @@ def facexpr_cmd() -> list[str]:
     if script.is_file():
         return [str(script)]
     return [sys.executable, "-m", "facexpr.cli"]
+
+
+def smoke_train_export(tmp_path_factory, name: str):
+    """Train ``configs/<name>-smoke.yaml`` (a few steps on synthetic faces) and export it:
+    ``(summary, card, path)`` — the module fixture of every family's training test."""
+    from facexpr.train.config import load_config
+    from facexpr.train.export import export
+    from facexpr.train.trainer import Trainer
+
+    out = tmp_path_factory.mktemp(name) / "run"
+    cfg = load_config(REPO / "configs" / f"{name}-smoke.yaml", [f"train.out_dir={out}"])
+    summary = Trainer(cfg).fit()
+    path = out.parent / f"{name}.safetensors"
+    return summary, export(out, path), path

@@ -24,14 +24,9 @@ def _threads(one_torch_thread):
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    from facexpr.train.export import export
-    from facexpr.train.trainer import Trainer
+    from _support import smoke_train_export
 
-    out = tmp_path_factory.mktemp("aip") / "run"
-    cfg = load_config(CONFIGS / "aip-gan-smoke.yaml", [f"train.out_dir={out}"])
-    summary = Trainer(cfg).fit()
-    path = out.parent / "aip-gan.safetensors"
-    return summary, export(out, path), path
+    return smoke_train_export(tmp_path_factory, "aip-gan")
 
 
 def test_attention_maps_are_gates_in_0_1():

@@ -26,14 +26,9 @@ def _threads(one_torch_thread):
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    from facexpr.train.export import export
-    from facexpr.train.trainer import Trainer
+    from _support import smoke_train_export
 
-    out = tmp_path_factory.mktemp("aus") / "run"
-    cfg = load_config(CONFIGS / "au-swap-smoke.yaml", [f"train.out_dir={out}"])
-    summary = Trainer(cfg).fit()
-    path = out.parent / "au-swap.safetensors"
-    return summary, export(out, path), path
+    return smoke_train_export(tmp_path_factory, "au-swap")
 
 
 def _landmarks(size: int) -> np.ndarray:

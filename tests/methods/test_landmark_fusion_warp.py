@@ -23,14 +23,9 @@ def _threads(one_torch_thread):
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    from facexpr.train.export import export
-    from facexpr.train.trainer import Trainer
+    from _support import smoke_train_export
 
-    out = tmp_path_factory.mktemp("lfw") / "run"
-    cfg = load_config(CONFIGS / "landmark-fusion-warp-smoke.yaml", [f"train.out_dir={out}"])
-    summary = Trainer(cfg).fit()
-    path = out.parent / "landmark-fusion-warp.safetensors"
-    return summary, export(out, path), path
+    return smoke_train_export(tmp_path_factory, "landmark-fusion-warp")
 
 
 def test_registered_trainable_shipped_transfer_only():
