@@ -126,6 +126,16 @@ class TrainTask(GeneratorAdapter):
         logs[f"{prefix}_total"] = total.detach()
         return total, logs
 
+    def with_penalty(self, total: torch.Tensor, logs: dict, critic, real: torch.Tensor, fake: torch.Tensor):
+        """A D phase's end: ``total`` plus the configured gradient penalty of ``critic`` (logged as
+        ``d_penalty``), and ``d_total`` logged."""
+        gp = self.penalty(critic, real, fake)
+        if gp is not None:
+            total = total + gp
+            logs["d_penalty"] = gp.detach()
+        logs["d_total"] = total.detach()
+        return total, logs
+
     @property
     def perceptual(self):
         if self._perceptual is None:

@@ -136,12 +136,7 @@ class AIPTask(TrainTask, AIPAdapter):
         adv = L.d_adversarial(self.cfg.loss.adversarial, D(real)[0], D(fake)[0])
         total = self.weight("adv") * adv
         logs = {"d_adv": adv.detach()}
-        gp = self.penalty(lambda x: D(x)[0], real, fake)
-        if gp is not None:
-            total = total + gp
-            logs["d_penalty"] = gp.detach()
-        logs["d_total"] = total.detach()
-        return total, logs
+        return self.with_penalty(total, logs, lambda x: D(x)[0], real, fake)
 
     def g_loss(self, nets, batch):
         G, D = nets["G"], nets["D"]

@@ -83,12 +83,8 @@ class AUSwapTask(TrainTask, AUSwapAdapter):
         size = sample["target"].shape[-1]
         sample["target_prior"] = au_prior_maps(sample["target_landmarks"], size, size // 4)
         sample["back_flow"] = landmark_flow(sample["want_landmarks"], sample["target_landmarks"], size,
-                                            int(self.option_flow_grid))
+                                            int(self.model.get("flow_grid", 64)))
         return sample
-
-    @property
-    def option_flow_grid(self) -> int:
-        return int(self.model.get("flow_grid", 64))
 
     def d_loss(self, nets, batch):
         G, D, C = nets["G"], nets["D"], nets["C"]
@@ -105,12 +101,7 @@ class AUSwapTask(TrainTask, AUSwapAdapter):
         cls = F.cross_entropy(C(z).float(), expression_class(batch["target_aus"]))
         total = self.weight("adv") * adv + self.weight("au") * au + cls
         logs = {"d_adv": adv.detach(), "d_au": au.detach(), "c_ce": cls.detach()}
-        gp = self.penalty(lambda x: D(x)[0], real, fake)
-        if gp is not None:
-            total = total + gp
-            logs["d_penalty"] = gp.detach()
-        logs["d_total"] = total.detach()
-        return total, logs
+        return self.with_penalty(total, logs, lambda x: D(x)[0], real, fake)
 
     def g_loss(self, nets, batch):
         G, D, C = nets["G"], nets["D"], nets["C"]

@@ -83,16 +83,11 @@ class Pix2PixTask(TrainTask, Pix2PixAdapter):
         f_logits, _ = self._d(D, fake, batch["want_map"])
         adv = L.d_adversarial(kind, r_logits, f_logits)
         total, logs = self.weight("adv") * adv, {"d_adv": adv.detach()}
-        gp = self.penalty(lambda x: self._d(D, x, real_map)[0], real, fake)
-        if gp is not None:
-            total = total + gp
-            logs["d_penalty"] = gp.detach()
         if r_aus is not None and self.weight("au") > 0:
             au = L.au_regression(r_aus, real_aus)
             total = total + self.weight("au") * au
             logs["d_au"] = au.detach()
-        logs["d_total"] = total.detach()
-        return total, logs
+        return self.with_penalty(total, logs, lambda x: self._d(D, x, real_map)[0], real, fake)
 
     def g_loss(self, nets, batch):
         G, D = nets["G"], nets["D"]

@@ -123,12 +123,7 @@ class RelativeAUTask(TrainTask, RelativeAUAdapter):
         au = L.au_regression(r_aus, real_aus)
         total = self.weight("adv") * adv + self.weight("au") * au
         logs = {"d_adv": adv.detach(), "d_au": au.detach()}
-        gp = self.penalty(lambda x: D(x)[0], real, fake)
-        if gp is not None:
-            total = total + gp
-            logs["d_penalty"] = gp.detach()
-        logs["d_total"] = total.detach()
-        return total, logs
+        return self.with_penalty(total, logs, lambda x: D(x)[0], real, fake)
 
     def _output_terms(self, D, fake, batch, want):
         """What every relative-AU generator's output is judged by: realism and AUs (D), and the
