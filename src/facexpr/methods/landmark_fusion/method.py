@@ -6,53 +6,27 @@ analytic retargeting. Missing weights raise :class:`facexpr.errors.ModelError` â
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ...errors import ModelError
 from ...expression.model import load_default_model
 from ...expression.retarget import Retargeted
-from ...faces.align import to_canonical
 from ..base import TRANSFER, TransferRequest
 from ..exported import ExportedMethod
-from ..pix2pix.method import Pix2PixAdapter
-from ..residual import compose
-from ..warp_base import add_base
-from .nets import fuse_landmarks, landmark_fusion_warp_generator, load_net
+from ..pix2pix.method import Pix2PixAdapter, Pix2PixWarpAdapter, as_geometry
+from .nets import fuse_landmarks, load_net
 
 
 class LandmarkFusionAdapter(Pix2PixAdapter):
     """The family's generator: pix2pix's U-Net, its wanted key-point image the *fused* key points."""
 
 
-class LandmarkFusionWarpAdapter(Pix2PixAdapter):
+class LandmarkFusionWarpAdapter(Pix2PixWarpAdapter):
     """landmark-fusion on the product's warp (issue 12): the warp moves the target to the fused key
-    points (:mod:`facexpr.methods.warp_base`, the sample's ``base``; the base flow tells the net
-    where), and the modified U-Net (:class:`~.nets.KeypointUNet`, told the target's and the fused
-    key-point images) adds a flow correction, a colour residual and a blend mask, applied at the
-    photo's own resolution. At initialisation the output is the warp."""
-
-    warp_base = True
-
-    @classmethod
-    def build_generator(cls, spec: dict):
-        return landmark_fusion_warp_generator(**spec)
-
-    def sample_transform(self, sample: dict) -> dict:
-        return add_base(super().sample_transform(sample), int(self.model.get("flow_grid", 64)))
-
-    def generate(self, G, batch):
-        return G(batch["target"], batch["base_flow"], batch["target_map"], batch["want_map"], base=batch["base"])[0]
-
-    @torch.no_grad()
-    def generate_detail(self, G, batch, image: torch.Tensor) -> torch.Tensor:
-        """The fields computed on the training-size crop, applied to ``image`` (a larger crop of
-        the warped photo)."""
-        return compose(image, G.fields(batch["target"], batch["base_flow"], batch["target_map"], batch["want_map"],
-                                       base=batch["base"]))
+    points, and the modified U-Net (:class:`~facexpr.methods.pix2pix.nets.KeypointUNet`, told the
+    target's and the fused key-point images) refines it. At initialisation the output is the warp."""
 
 
 class LandmarkFusionMethod:
@@ -85,9 +59,7 @@ class LandmarkFusionMethod:
 
     def geometry(self, job) -> Retargeted:
         """``job.retargeted`` with the fused landmarks, as a measured canonical displacement."""
-        fused = self.fused_landmarks(job)
-        disp = to_canonical(fused, self.reference)[0] - to_canonical(job.target_face.landmarks, self.reference)[0]
-        return replace(job.retargeted, landmarks=fused, geometry=disp)
+        return as_geometry(job, self.fused_landmarks(job))
 
     def render(self, job):
         # on the warp: the geometry the pipeline asked for (and its loop corrected), or what an

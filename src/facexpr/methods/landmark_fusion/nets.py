@@ -41,8 +41,6 @@ from ...expression.blendshapes import NAMES
 from ...expression.emotions import EMOTIONS, current_units, edited_blendshapes, emotion_delta
 from ...faces.align import to_canonical
 from ...faces.topology import EYE_LEFT, EYE_RIGHT, IRIS_LEFT, IRIS_RIGHT
-from ..nets import UNetGenerator
-from ..residual import IN_CHANNELS, WarpResidualGenerator
 from ..samples import landmark_map
 
 N_POINTS = 478
@@ -333,28 +331,3 @@ def fuse_landmarks(net: FusionMLP, source_lm: np.ndarray, target_lm: np.ndarray,
         shift = (moved[list(eye)] - target_lm[list(eye)]).mean(0)
         moved[list(iris)] = target_lm[list(iris)] + shift
     return moved
-
-
-# ------------------------------------------------------------------ the renderer on the warp (issue 12)
-
-class KeypointUNet(nn.Module):
-    """The expression transfer module's modified U-Net as a backbone of the shared "warp + learned
-    residual" shape: it reads the warped crop and base flow (:data:`~facexpr.methods.residual.IN_CHANNELS`)
-    plus the target's own and the fused key-point images, and returns features at the crop size."""
-
-    def __init__(self, feat_ch: int, base: int, depth: int, max_ch: int, res_blocks: int, norm: str):
-        super().__init__()
-        self.unet = UNetGenerator(IN_CHANNELS + 2, feat_ch, base, depth, max_ch, res_blocks, norm)
-
-    def forward(self, x: torch.Tensor, target_map: torch.Tensor, want_map: torch.Tensor) -> torch.Tensor:
-        return self.unet(torch.cat([x, target_map * 2 - 1, want_map * 2 - 1], 1))[0]
-
-
-def landmark_fusion_warp_generator(feat_ch: int = 16, base: int = 16, depth: int = 4, max_ch: int = 128,
-                                   res_blocks: int = 1, norm: str = "instance"):
-    """``G(image, base_flow, target_map, want_map, base=warped)``: :class:`KeypointUNet` on the
-    product's warp (:class:`~facexpr.methods.residual.WarpResidualGenerator`); the output equals
-    the warp at initialisation."""
-    G = WarpResidualGenerator(KeypointUNet(feat_ch, base, depth, max_ch, res_blocks, norm), feat_ch)
-    G.spec = dict(feat_ch=feat_ch, base=base, depth=depth, max_ch=max_ch, res_blocks=res_blocks, norm=norm)
-    return G

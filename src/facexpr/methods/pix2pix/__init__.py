@@ -2,7 +2,12 @@
 it): a plain U-Net renders the aligned target crop given the **source's** key-point image, no fusion
 module (:mod:`.method`; training recipe :mod:`.train`; networks: the shared U-Net and PatchGAN of
 :mod:`facexpr.methods.nets`). Transfer only: it is driven by a source face's key points, so an AU
-edit has nothing to draw and is refused."""
+edit has nothing to draw and is refused.
+
+``pix2pix-warp`` (issue 12) is the baseline on the shared "warp + learned residual" renderer: the
+source's key points drive the product's warp and a plain U-Net (:mod:`.nets`, told the wanted
+key-point image only) refines it — landmark-fusion-warp without the fusion module and without the
+target's own key-point image."""
 from __future__ import annotations
 
 from ..spec import MethodSpec
@@ -14,4 +19,10 @@ SPECS = (
                task="facexpr.methods.pix2pix.train:Pix2PixTask",
                generator="facexpr.methods.pix2pix.method:Pix2PixAdapter",
                summary="the landmark-fusion paper's pix2pix baseline (trained generator; transfer only)"),
+    MethodSpec(name="pix2pix-warp", adapter="facexpr.methods.pix2pix.method:Pix2PixMethod",
+               capabilities=frozenset({"transfer"}), weights=(), crop_size=128, shipped=False,
+               config="configs/pix2pix-warp-cpu.yaml", card="docs/models/pix2pix.md",
+               task="facexpr.methods.pix2pix.train:Pix2PixWarpTask",
+               generator="facexpr.methods.pix2pix.method:Pix2PixWarpAdapter", kwargs={"family": "pix2pix-warp"},
+               summary="the pix2pix baseline on the warp: the source's key points drive the warp, a U-Net refines it"),
 )

@@ -6,9 +6,14 @@ own key points) edits the aligned target crop given the **source's** key-point i
 no fusion module. Because both crops are aligned to one template, the source's key points keep
 the source's face shape (eye distance, jaw, lip thickness): exactly the identity leak the fusion
 module exists to remove. Its row in ``docs/RESULTS.md`` measures that difference.
+
+``pix2pix-warp`` (issue 12) is the same baseline on the shared "warp + learned residual" renderer
+(:class:`Pix2PixWarpAdapter`): the source's key points, placed in the target's frame, drive the
+product's warp, and a plain U-Net told the wanted key-point image refines it.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -16,11 +21,17 @@ import numpy as np
 import torch
 
 from ...errors import ModelError
+from ...expression.model import load_default_model
+from ...expression.retarget import Retargeted
+from ...faces.align import to_canonical
 from ...faces.crops import alignment
 from ..base import TRANSFER, TransferRequest
 from ..exported import ExportedMethod, GeneratorAdapter
 from ..nets import UNetGenerator, unwrap
+from ..residual import compose
 from ..samples import landmark_map
+from ..warp_base import add_base
+from .nets import keypoint_warp_generator
 
 
 class Pix2PixAdapter(GeneratorAdapter):
@@ -51,6 +62,43 @@ class Pix2PixAdapter(GeneratorAdapter):
         return self._g(G, batch["target"], batch["target_map"], batch["want_map"])[0]
 
 
+class Pix2PixWarpAdapter(Pix2PixAdapter):
+    """A key-point-image U-Net on the product's warp (issue 12): the warp moves the target to the
+    wanted key points (:mod:`facexpr.methods.warp_base`, the sample's ``base``; the base flow tells
+    the net where), and the U-Net (:class:`~.nets.KeypointUNet`: the wanted key-point image, plus
+    the target's own unless the spec says ``target_map: False``) adds a flow correction, a colour
+    residual and a blend mask, applied at the photo's own resolution. At initialisation the output
+    is the warp."""
+
+    warp_base = True
+
+    @classmethod
+    def build_generator(cls, spec: dict):
+        return keypoint_warp_generator(**spec)
+
+    def sample_transform(self, sample: dict) -> dict:
+        return add_base(super().sample_transform(sample), int(self.model.get("flow_grid", 64)))
+
+    def generate(self, G, batch):
+        return G(batch["target"], batch["base_flow"], batch["target_map"], batch["want_map"], base=batch["base"])[0]
+
+    @torch.no_grad()
+    def generate_detail(self, G, batch, image: torch.Tensor) -> torch.Tensor:
+        """The fields computed on the training-size crop, applied to ``image`` (a larger crop of
+        the warped photo)."""
+        return compose(image, G.fields(batch["target"], batch["base_flow"], batch["target_map"], batch["want_map"],
+                                       base=batch["base"]))
+
+
+def as_geometry(job, landmarks: np.ndarray) -> Retargeted:
+    """``job.retargeted`` with ``landmarks`` (image coordinates) as its measured canonical
+    displacement: a key-point-driven method's geometry, which the pipeline's closed loop may
+    then correct like ``warp``'s."""
+    reference = load_default_model().mean_shape
+    disp = to_canonical(landmarks, reference)[0] - to_canonical(job.target_face.landmarks, reference)[0]
+    return replace(job.retargeted, landmarks=landmarks, geometry=disp)
+
+
 def source_in_target(job, size: int) -> np.ndarray:
     """The source's landmarks placed so that, in the target's aligned crop, they sit where they
     sat in the source's aligned crop (× ``intensity`` and ``--regions`` from the target's own)."""
@@ -72,20 +120,30 @@ def source_in_target(job, size: int) -> np.ndarray:
 
 
 class Pix2PixMethod:
-    name = "pix2pix"
+    """The source's key points in the target's frame are the geometry. A generator on the product's
+    warp (``pix2pix-warp``) declares them (:meth:`geometry`, asked for before rendering) and renders
+    ``job.retargeted.landmarks`` like ``warp``, so the closed loop may correct them; the crop
+    generator always renders the source's points."""
+
     capabilities = frozenset({TRANSFER})
 
-    def __init__(self, generator: str | Path, device: str = "cpu"):
+    def __init__(self, generator: str | Path, family: str = "pix2pix", device: str = "cpu"):
+        self.name = family
         generator = Path(generator)
         if not generator.is_file():
-            raise ModelError(f"pix2pix: generator weights {generator} not found "
-                             "(train configs/pix2pix-baseline-128.yaml and export it, see docs/models/pix2pix.md)")
+            raise ModelError(f"{family}: generator weights {generator} not found "
+                             "(train and export one, see docs/models/pix2pix.md)")
         self.exported = ExportedMethod(generator, device)
         self.size = self.exported.size
+        self.landmark_driven = bool(self.exported.warp_base)
+
+    def geometry(self, job) -> Retargeted:
+        return as_geometry(job, source_in_target(job, self.size))
 
     def render(self, job):
-        return self.exported.render_landmarks(job, source_in_target(job, self.size))
+        lm = job.retargeted.landmarks if self.landmark_driven else source_in_target(job, self.size)
+        return self.exported.render_landmarks(job, lm)
 
 
 
-__all__ = ["Pix2PixMethod", "Pix2PixAdapter", "source_in_target"]
+__all__ = ["Pix2PixMethod", "Pix2PixAdapter", "Pix2PixWarpAdapter", "as_geometry", "source_in_target"]

@@ -21,7 +21,8 @@ import torch
 from ...train import losses as L
 from ...train.tasks import GANModel, TrainTask
 from ..nets import PatchDiscriminator, UNetGenerator
-from .method import Pix2PixAdapter
+from .method import Pix2PixAdapter, Pix2PixWarpAdapter
+from .nets import keypoint_warp_generator
 
 N_AUS = 17
 LOSS_TERMS = ("adv", "l1", "perceptual", "au", "cycle", "tv", "mask", "mask_tv")
@@ -113,4 +114,52 @@ class Pix2PixTask(TrainTask, Pix2PixAdapter):
                 terms["mask"] = L.mask_l1(mask)
             if self.weight("mask_tv") > 0:
                 terms["mask_tv"] = L.mask_tv(mask)
+        return self.add_terms(total, logs, terms)
+
+
+WARP_LOSS_TERMS = ("adv", "l1", "perceptual", "tv", "correction", "mask", "mask_tv")
+
+
+@dataclass(frozen=True)
+class Pix2PixWarpModel(Pix2PixModel):
+    """The ``model:`` section of pix2pix-warp / landmark-fusion-warp configs."""
+
+    flow_grid: int = 64           # the base flow's mesh grid (0 = the crop size)
+    feat_ch: int = 16             # the U-Net's output features, read by the residual head
+
+
+class Pix2PixWarpTask(Pix2PixTask, Pix2PixWarpAdapter):
+    """A key-point-image U-Net on the product's warp (issue 12, :class:`~.method.Pix2PixWarpAdapter`):
+    pix2pix's conditional PatchGAN on (image, wanted key-point image) and its D phase; the generator
+    refines the warp. G terms: ``adv``; ``l1`` (3-level pyramid) and
+    ``perceptual`` to the ground truth where there is one; ``tv`` of the flow correction and the
+    residual; ``correction`` (L1 of the flow correction, px); ``mask`` (mean of the blend mask:
+    synthesise only where the warp has nothing to show) and ``mask_tv``."""
+
+    model_config = Pix2PixWarpModel
+    loss_terms = WARP_LOSS_TERMS
+
+    def build(self):
+        m = self.cfg.model
+        G = keypoint_warp_generator(int(m.get("feat_ch", 16)), base=int(m.get("g_base", 16)),
+                                    depth=int(m.get("g_depth", 4)), max_ch=int(m.get("g_max", 128)),
+                                    res_blocks=int(m.get("g_res", 1)), norm=str(m.get("g_norm", "instance")),
+                                    target_map=self.uses_target_map)
+        D = PatchDiscriminator(4, base=int(m.get("d_base", 32)), n_layers=int(m.get("d_layers", 3)),
+                               max_ch=int(m.get("d_max", 256)), spectral=bool(m.get("d_spectral", False)))
+        return {"G": G, "D": D}
+
+    def g_loss(self, nets, batch):
+        G, D = nets["G"], nets["D"]
+        fake, f = G(batch["target"], batch["base_flow"], batch["target_map"], batch["want_map"], base=batch["base"])
+        f_logits, _ = self._d(D, fake, batch["want_map"])
+        adv = L.g_adversarial(self.cfg.loss.adversarial, f_logits)
+        total, logs = self.weight("adv") * adv, {"g_adv": adv.detach()}
+        has = batch["has_gt"]
+        terms = {}
+        if self.weight("l1") > 0 and has.sum() > 0:
+            terms["l1"] = L.pyramid_l1(fake, batch["gt"], has)
+        if self.weight("perceptual") > 0 and has.sum() > 0:
+            terms["perceptual"] = self.perceptual(fake, batch["gt"], has)
+        terms.update(L.field_terms(f, self.weight))
         return self.add_terms(total, logs, terms)

@@ -7,8 +7,8 @@ absolute-AU ablation ``ganimation`` (Pumarola et al. 2018).
 
 All transfer (the wanted AUs are the source's, on the chosen regions) and edit (an
 :class:`~facexpr.methods.base.EditRequest`'s ``want_aus``); ``relative-au-warp`` is relative-au on
-the shared "warp + learned residual" renderer (issue 12). Weights:
-``src/facexpr/data/{relative_au,ganimation,relative_au_warp}_g128.safetensors``, listed and checksummed in
+the shared "warp + learned residual" renderer (issue 12), ``ganimation-warp`` its absolute-AU ablation. Weights:
+``src/facexpr/data/{relative_au,ganimation,relative_au_warp,ganimation_warp}_g128.safetensors``, listed and checksummed in
 :mod:`facexpr.assets`; missing weights raise :class:`facexpr.errors.ModelError` (exit code 3).
 """
 from __future__ import annotations
@@ -37,4 +37,7 @@ SPECS = (
     _spec("relative-au-warp", "RelativeAUWarpTask", "RelativeAUWarpAdapter",
           "Ling et al. 2020 on the warp: relative AUs (22) condition a U-Net that refines warp's render",
           config="configs/relative-au-warp-cpu.yaml"),
+    _spec("ganimation-warp", "GANimationWarpTask", "GANimationWarpAdapter",
+          "Pumarola et al. 2018 on the warp: the absolute-AU ablation of relative-au-warp",
+          shipped=False, config="configs/ganimation-warp-cpu.yaml"),
 )

@@ -130,6 +130,13 @@ class RelativeAUWarpAdapter(RelativeAUAdapter):
         return compose(image, G.fields(batch["target"], batch["base_flow"], self._cond(batch), base=self._base(batch)))
 
 
+class GANimationWarpAdapter(RelativeAUWarpAdapter):
+    """The absolute-AU ablation on the warp (``ganimation-warp``): told the wanted AUs themselves,
+    plain U-Net skips (no MSF); the residual head's blend mask plays GANimation's attention."""
+
+    defaults = {**RelativeAUWarpAdapter.defaults, "condition": "absolute", "msf": False}
+
+
 def transfer_want_aus(source_bs: np.ndarray, target_bs: np.ndarray, intensity: float = 1.0,
                       regions=REGIONS, aus: tuple[int, ...] = action_units.AUS_V1) -> np.ndarray:
     """In ``aus`` order (a prefix of :data:`~facexpr.expression.action_units.AUS`; default the 17 of
@@ -175,4 +182,5 @@ class AUMethod:
         return self.exported.render_aus(job, self.want_aus(job), job.retargeted.landmarks)
 
 
-__all__ = ["AUMethod", "RelativeAUAdapter", "GANimationAdapter", "RelativeAUWarpAdapter", "transfer_want_aus"]
+__all__ = ["AUMethod", "RelativeAUAdapter", "GANimationAdapter", "RelativeAUWarpAdapter", "GANimationWarpAdapter",
+           "transfer_want_aus"]

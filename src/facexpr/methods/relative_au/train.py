@@ -58,7 +58,7 @@ from ...train.config import check_choice
 from ...train.tasks import GANModel, TrainTask
 from ..nets import PatchDiscriminator
 from ..pix2pix.train import _pick
-from .method import GANimationAdapter, RelativeAUAdapter, RelativeAUWarpAdapter
+from .method import GANimationAdapter, GANimationWarpAdapter, RelativeAUAdapter, RelativeAUWarpAdapter
 from .nets import RelativeAUGenerator, RelativeAUWarpGenerator
 
 N_AUS = 17
@@ -220,3 +220,7 @@ class RelativeAUWarpTask(TrainTask, RelativeAUWarpAdapter):
             terms["cycle"] = L.pyramid_l1(G(fake, batch["back_flow"], self.condition(have, want))[0], x)
         terms.update(L.field_terms(f, self.weight))
         return self.add_terms(total, logs, terms)
+
+
+class GANimationWarpTask(RelativeAUWarpTask, GANimationWarpAdapter):
+    """``ganimation-warp``: :class:`RelativeAUWarpTask` told the wanted AUs (no MSF skips)."""

@@ -110,8 +110,11 @@ def _mouth_fill(job: RenderJob, out: np.ndarray, roi, dst_xy: np.ndarray, cfg: W
     src_mouth = cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
     feather = max(1.0, job.target_face.size * 0.004)
     m = polygon_mask((by1 - by0, bx1 - bx0), poly, feather=feather, offset=(bx0, by0)) * alpha
+    # how much interior the source can lend, both areas in face-size units: the two photos' face
+    # sizes differ (a video frame's face is often half a portrait's), a pixel ratio would not
+    lend = (open_area(s_xy)[0] / max(job.source_face.size, 1.0) ** 2) / (a_dst / max(job.target_face.size, 1.0) ** 2)
     src_mouth, m = mix_synthetic(src_mouth, m, job.target, t_xy, poly, (bx0, by0), job.target_face.size,
-                                 open_area(s_xy)[0] / a_dst, alpha)  # synthetic where the source lacks one
+                                 lend, alpha)  # synthetic where the source lacks one
     sl = (slice(by0 - y0, by1 - y0), slice(bx0 - x0, bx1 - x0))
     out[sl] = blend(out[sl], src_mouth, m)
 
