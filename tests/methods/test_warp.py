@@ -185,3 +185,24 @@ def test_edits_render_without_folds(target_img, aus):
     assert not (a1 * np.sign(a0) < -0.2 * np.median(np.abs(a0))).any()  # lip-row slivers may stay (a few px²)
     for u, l in LID_PAIRS + INNER_LIP_PAIRS:
         assert dst[l, 1] - dst[u, 1] > -1.0  # lids and lips meet, never cross (upright photo)
+
+
+def test_a_smaller_source_face_still_lends_its_mouth_interior(source_img, target_img):
+    """How much interior the source can lend is measured in face-size units: the same smiling
+    source at half its size (a video frame against a portrait) shows the same teeth, not the
+    synthetic ones (before the fix: interior lightness 182 at full size, 120 at half)."""
+    import cv2
+
+    import facexpr.pipeline as P
+    from facexpr.faces.topology import LIPS_INNER
+
+    def interior_lightness(src):
+        res = P.run_transfer(src, target_img, P.TransferConfig(method="warp"))
+        m = np.zeros(target_img.shape[:2], np.uint8)
+        cv2.fillPoly(m, [np.round(res.retargeted.landmarks[list(LIPS_INNER), :2]).astype(np.int32)], 1)
+        m = cv2.erode(m, np.ones((5, 5), np.uint8))
+        assert m.sum() > 500  # the mouth opens
+        return float(cv2.cvtColor(res.image, cv2.COLOR_RGB2LAB)[..., 0][m > 0].mean())
+
+    half = cv2.resize(source_img, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    assert abs(interior_lightness(half) - interior_lightness(source_img)) < 15
