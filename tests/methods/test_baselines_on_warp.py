@@ -27,11 +27,15 @@ def smoke(request, tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_registered_and_trainable(name):
-    assert name in available_tasks()
+def test_registered_trainable_and_shipped(name):
+    from facexpr.methods import available, get_method
+
+    assert name in available_tasks() and name in available()
     spec = spec_for_task(name)
     assert spec.task.endswith("WarpTask") and spec.generator.endswith("WarpAdapter")
     assert ("edit" in spec.capabilities) == (name == "ganimation-warp")  # key points come from a source face
+    m = get_method(name)  # the shipped weights, checksum-verified
+    assert m.landmark_driven and m.exported.warp_base and m.exported.card["task"] == name
 
 
 def test_smoke_training_export_and_the_warp_at_init(smoke):

@@ -20,7 +20,7 @@ SPECS = (
                generator="facexpr.methods.pix2pix.method:Pix2PixAdapter",
                summary="the landmark-fusion paper's pix2pix baseline (trained generator; transfer only)"),
     MethodSpec(name="pix2pix-warp", adapter="facexpr.methods.pix2pix.method:Pix2PixMethod",
-               capabilities=frozenset({"transfer"}), weights=(), crop_size=128, shipped=False,
+               capabilities=frozenset({"transfer"}), weights=("pix2pix_warp_g128",), crop_size=128,
                config="configs/pix2pix-warp-cpu.yaml", card="docs/models/pix2pix.md",
                task="facexpr.methods.pix2pix.train:Pix2PixWarpTask",
                generator="facexpr.methods.pix2pix.method:Pix2PixWarpAdapter", kwargs={"family": "pix2pix-warp"},

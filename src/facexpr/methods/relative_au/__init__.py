@@ -39,5 +39,5 @@ SPECS = (
           config="configs/relative-au-warp-cpu.yaml"),
     _spec("ganimation-warp", "GANimationWarpTask", "GANimationWarpAdapter",
           "Pumarola et al. 2018 on the warp: the absolute-AU ablation of relative-au-warp",
-          shipped=False, config="configs/ganimation-warp-cpu.yaml"),
+          config="configs/ganimation-warp-cpu.yaml"),
 )
