@@ -12,17 +12,20 @@ from __future__ import annotations
 
 from ..spec import MethodSpec
 
+
+def _spec(name: str, weights: str, config: str, task: str, adapter: str, summary: str) -> MethodSpec:
+    """The family's methods differ in their generator (crop or on the warp): transfer only."""
+    return MethodSpec(name=name, adapter="facexpr.methods.pix2pix.method:Pix2PixMethod",
+                      capabilities=frozenset({"transfer"}), weights=(weights,), crop_size=128, config=config,
+                      card="docs/models/pix2pix.md", task=f"facexpr.methods.pix2pix.train:{task}",
+                      generator=f"facexpr.methods.pix2pix.method:{adapter}", kwargs={"family": name},
+                      summary=summary)
+
+
 SPECS = (
-    MethodSpec(name="pix2pix", adapter="facexpr.methods.pix2pix.method:Pix2PixMethod",
-               capabilities=frozenset({"transfer"}), weights=("pix2pix_g128",), crop_size=128,
-               config="configs/pix2pix-baseline-128.yaml", card="docs/models/pix2pix.md",
-               task="facexpr.methods.pix2pix.train:Pix2PixTask",
-               generator="facexpr.methods.pix2pix.method:Pix2PixAdapter",
-               summary="the landmark-fusion paper's pix2pix baseline (trained generator; transfer only)"),
-    MethodSpec(name="pix2pix-warp", adapter="facexpr.methods.pix2pix.method:Pix2PixMethod",
-               capabilities=frozenset({"transfer"}), weights=("pix2pix_warp_g128",), crop_size=128,
-               config="configs/pix2pix-warp-cpu.yaml", card="docs/models/pix2pix.md",
-               task="facexpr.methods.pix2pix.train:Pix2PixWarpTask",
-               generator="facexpr.methods.pix2pix.method:Pix2PixWarpAdapter", kwargs={"family": "pix2pix-warp"},
-               summary="the pix2pix baseline on the warp: the source's key points drive the warp, a U-Net refines it"),
+    _spec("pix2pix", "pix2pix_g128", "configs/pix2pix-baseline-128.yaml", "Pix2PixTask", "Pix2PixAdapter",
+          "the landmark-fusion paper's pix2pix baseline (trained generator; transfer only)"),
+    _spec("pix2pix-warp", "pix2pix_warp_g128", "configs/pix2pix-warp-cpu.yaml", "Pix2PixWarpTask",
+          "Pix2PixWarpAdapter",
+          "the pix2pix baseline on the warp: the source's key points drive the warp, a U-Net refines it"),
 )

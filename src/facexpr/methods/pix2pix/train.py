@@ -58,10 +58,14 @@ class Pix2PixTask(TrainTask, Pix2PixAdapter):
         G = UNetGenerator(5 if self.uses_target_map else 4, 3, base=int(m.get("g_base", 32)), depth=int(m.get("g_depth", 4)),
                           max_ch=int(m.get("g_max", 256)), res_blocks=int(m.get("g_res", 1)),
                           norm=str(m.get("g_norm", "instance")), attention=bool(m.get("attention", False)))
-        D = PatchDiscriminator(4, base=int(m.get("d_base", 32)), n_layers=int(m.get("d_layers", 3)),
-                               max_ch=int(m.get("d_max", 256)), aux_out=N_AUS if self.weight("au") > 0 else 0,
-                               spectral=bool(m.get("d_spectral", False)))
-        return {"G": G, "D": D}
+        return {"G": G, "D": self._critic(N_AUS if self.weight("au") > 0 else 0)}
+
+    def _critic(self, aux_out: int) -> PatchDiscriminator:
+        """The conditional PatchGAN on (image, key-point image), ``aux_out`` AU outputs (0: none)."""
+        m = self.cfg.model
+        return PatchDiscriminator(4, base=int(m.get("d_base", 32)), n_layers=int(m.get("d_layers", 3)),
+                                  max_ch=int(m.get("d_max", 256)), aux_out=aux_out,
+                                  spectral=bool(m.get("d_spectral", False)))
 
     def _d(self, D, image, cond_map):
         return D(torch.cat([image, cond_map * 2 - 1], 1))
@@ -145,9 +149,7 @@ class Pix2PixWarpTask(Pix2PixTask, Pix2PixWarpAdapter):
                                     depth=int(m.get("g_depth", 4)), max_ch=int(m.get("g_max", 128)),
                                     res_blocks=int(m.get("g_res", 1)), norm=str(m.get("g_norm", "instance")),
                                     target_map=self.uses_target_map)
-        D = PatchDiscriminator(4, base=int(m.get("d_base", 32)), n_layers=int(m.get("d_layers", 3)),
-                               max_ch=int(m.get("d_max", 256)), spectral=bool(m.get("d_spectral", False)))
-        return {"G": G, "D": D}
+        return {"G": G, "D": self._critic(0)}
 
     def g_loss(self, nets, batch):
         G, D = nets["G"], nets["D"]
