@@ -19,6 +19,12 @@ def test_probes_pairs_are_fixed_and_labelled(shared_data):
     assert labels["surprised"] == "surprised" and labels["video030"] == "sad" and labels["video460"] == "happy"
     frames = {int(str(p.source).rsplit("=", 1)[1]) for p in pairs if "#frame=" in str(p.source)}
     assert frames == set(probes.VIDEO_FRAMES) and not any(60 < f < 250 for f in frames)  # the occluded stretch
+    ref = f"#frame={probes.REFERENCE_FRAME}"
+    for p in pairs:  # video frames carry the clip's reference (what `animate` drives from); photos none
+        video = "#frame=" in str(p.source)
+        reference = video and str(p.source).endswith(ref)
+        assert (p.source_neutral is not None) == (video and not reference), p.id
+        assert p.source_neutral is None or str(p.source_neutral).endswith(ref)
     other = probes.probes_pairs(shared_data, seed=1, log=lambda m: None)
     assert [p.id for p in other] != [p.id for p in pairs]               # the seed decides the targets
     assert [p.id for p in benchmark_pairs("probes", shared_data, 0)] == [p.id for p in pairs]

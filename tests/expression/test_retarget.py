@@ -196,3 +196,49 @@ def test_source_neutral_transfers_measured_geometry(model, source_face, target_f
     corners = [61, 291]
     assert (more.landmarks[corners, 1] < rt.landmarks[corners, 1] - 1.0).all()  # corners rise (image y down)
     assert np.array_equal(more.delta, rt.requested + extra) and more.from_geometry
+
+
+def _moved(face: Face, points: list[int], shift: np.ndarray) -> Face:
+    from dataclasses import replace
+
+    lm = face.landmarks.copy()
+    lm[points] += shift
+    return replace(face, landmarks=lm)
+
+
+def test_view_agreement_trusts_one_view_and_not_another():
+    from facexpr.expression.retarget import view_agreement
+    from facexpr.faces.topology import STABLE
+
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=(478, 3))
+    mouth_moved = ref.copy()
+    mouth_moved[MOUTH] += 0.3                      # expression: the stable points do not move
+    assert view_agreement(mouth_moved, ref, 0.035, 0.07) == 1.0
+    turned = ref.copy()
+    turned[list(STABLE)] += rng.normal(scale=0.2, size=(len(STABLE), 3))  # the view disagrees
+    assert view_agreement(turned, ref, 0.035, 0.07) == 0.0
+    half = ref.copy()
+    half[list(STABLE)] += np.array([0.0525, 0.0, 0.0])  # RMS halfway between the two bounds
+    assert view_agreement(half, ref, 0.035, 0.07) == pytest.approx(0.5)
+
+
+def test_source_neutral_from_another_view_falls_back_on_the_codes(model, source_face, target_face):
+    """A source whose landmarks disagree with its neutral's on the stable points (another view)
+    is retargeted by its code change through the model, not by the spurious landmark difference;
+    one that agrees keeps the measured geometry (its mouth moved, nothing else)."""
+    from facexpr.faces.topology import STABLE
+
+    mouth = list(LIPS_OUTER)
+    agree = _moved(source_face, mouth, np.array([0.0, 6.0, 0.0]))  # lips 6 px down, same view
+    rt = retarget(agree, target_face, model, source_neutral=source_face)
+    assert rt.from_geometry and np.abs(rt.landmarks[mouth, 1] - target_face.landmarks[mouth, 1]).max() > 1.0
+    rng = np.random.default_rng(1)
+    scale = np.ptp(source_face.landmarks[:, 0])
+    lm = source_face.landmarks.copy()
+    lm[list(STABLE)] += rng.normal(scale=0.2 * scale, size=(len(STABLE), 3))
+    from dataclasses import replace
+    other_view = replace(source_face, landmarks=lm)  # same codes, a landmark set that is not this view
+    rt = retarget(other_view, target_face, model, source_neutral=source_face)
+    assert rt.from_geometry and np.abs(rt.geometry).max() < 1e-9        # the codes did not change
+    np.testing.assert_allclose(rt.landmarks[:, :2], target_face.landmarks[:, :2], atol=1e-6)

@@ -28,12 +28,13 @@ def smoke(tmp_path_factory):
     return smoke_train_export(tmp_path_factory, "landmark-fusion-warp")
 
 
-def test_registered_trainable_shipped_transfer_only():
+def test_registered_trainable_shipped_transfer_and_edit():
     from facexpr.methods import get_method
 
     assert "landmark-fusion-warp" in available_tasks() and "landmark-fusion-warp" in available()
     spec = spec_for_task("landmark-fusion-warp")
-    assert spec.generator.endswith(":LandmarkFusionWarpAdapter") and spec.capabilities == frozenset({"transfer"})
+    assert spec.generator.endswith(":LandmarkFusionWarpAdapter") and spec.capabilities == frozenset({"transfer", "edit"})
+    assert spec_for_task("landmark-fusion").capabilities == frozenset({"transfer"})  # the crop generator
     m = get_method("landmark-fusion-warp")  # generator + the prior-trained fusion module, checksum-verified
     assert m.landmark_driven and m.exported.warp_base and m.exported.card["steps"] == 2400
 
@@ -112,3 +113,27 @@ def test_prior_groups_add_every_emotion():
     assert (moved > 0.01).all()  # every emotion moves some point
     S, T, G = make_pairs([g, p], rest[None], np.random.default_rng(0), 8)
     assert S.shape == T.shape == G.shape == (8, 478, 3)
+
+
+def test_an_edit_renders_the_pipelines_geometry(smoke, shared_data, monkeypatch):
+    """An edit has no source face to fuse: the geometry is the pipeline's (the target's key points
+    moved by the edit), and the output shows the edit."""
+    import facexpr.pipeline as P
+    from facexpr import assets
+    from facexpr.expression.analysis import analyze_faces
+    from facexpr.expression.blendshapes import INDEX
+    from facexpr.io import load_image
+    from facexpr.methods.landmark_fusion.method import LandmarkFusionMethod
+
+    from _support import TARGET_REL, data_file
+
+    _, _, path = smoke
+    method = LandmarkFusionMethod(path, assets.resolve("landmark_fusion_fusion_prior"))
+    method.capabilities = frozenset({"transfer", "edit"})
+    method.name = "landmark-fusion-warp"
+    monkeypatch.setattr(method, "fused_landmarks", lambda job: pytest.fail("an edit must not fuse"))
+    monkeypatch.setattr(P, "get_method", lambda name: method)
+    tgt = load_image(data_file(shared_data, TARGET_REL))
+    res = P.run_edit(tgt, P.EditConfig.parse(aus="AU12=+0.8", method="landmark-fusion-warp"))
+    smile = lambda img: analyze_faces(img)[0].blendshapes[[INDEX["mouthSmileLeft"], INDEX["mouthSmileRight"]]].mean()  # noqa: E731
+    assert smile(res.image) > smile(tgt) + 0.2

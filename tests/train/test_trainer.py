@@ -196,3 +196,27 @@ def test_cli_train_export(tmp_path):
     assert res.exit_code == 0 and (tmp_path / "m.md").is_file()
     res = runner.invoke(app, ["train", "-c", str(SMOKE), "train.stpes=3"])
     assert res.exit_code == 2 and "unknown key train.stpes" in res.output
+
+
+def test_init_from_fine_tunes_a_shipped_generator(smoke_run, tmp_path):
+    """``train.init_from``: the generator (and its EMA) start from an exported file or a checkpoint
+    folder, everything else fresh; a file that does not fit the config's generator is refused."""
+    from facexpr.train.config import ConfigError
+    from facexpr.train.export import export
+
+    tr, _, out = smoke_run
+    f = tmp_path / "g.safetensors"
+    export(out, f)
+    base = FAST + [f"train.out_dir={tmp_path / 'ft'}", "train.progress=false"]
+    ft = Trainer(load_config(SMOKE, base + [f"train.init_from={f}"]))
+    shipped = tr.ema["G"].state_dict()
+    for k, v in unwrap(ft.nets["G"]).state_dict().items():
+        assert torch.allclose(v, shipped[k].half().float(), atol=1e-6), k  # fp16 export
+        assert torch.equal(ft.ema["G"].state_dict()[k], v), k
+    assert ft.step == 0
+    from_dir = Trainer(load_config(SMOKE, base + [f"train.init_from={latest_checkpoint(out)}"]))
+    assert _states_equal(unwrap(from_dir.nets["G"]).state_dict(), shipped)  # a checkpoint's EMA, exact
+    with pytest.raises(ConfigError, match="no generator weights"):
+        Trainer(load_config(SMOKE, base + [f"train.init_from={tmp_path / 'missing.safetensors'}"]))
+    with pytest.raises(ConfigError, match="does not fit"):
+        Trainer(load_config(SMOKE, base + [f"train.init_from={f}", "model.g_base=16"]))

@@ -13,6 +13,15 @@ Targets: the neutral photos of the *unseen* London people (:func:`facexpr.datase
 Pairing, fixed and seeded: each source gets ``k`` (default 3) distinct targets drawn with
 ``numpy.random.default_rng(seed)`` in source order; the pair id is ``<source>-<target id>``.
 
+Video frames carry the clip's first frame (:data:`REFERENCE_FRAME`) as their ``source_neutral``,
+the reference ``facexpr animate`` drives a photo from (relative motion). ``facexpr evaluate
+--benchmark probes`` transfers every frame as a lone photo; with ``--source-neutral`` the video
+frames are transferred as the product transfers a video: their change since that reference (the
+photos have no neutral and are transferred as before, and so is the reference frame itself, whose
+change from itself would be nothing). A single photo cannot separate a crying grimace from a smile
+(MediaPipe reads the clip's crying mouth as a 0.8–0.9 smile, and the lowered brows hide in the
+person's identity); its change from the same face's reference can.
+
 No ground truth exists, so the scores are the emotion judges' agreement with the label (face-api,
 FER), identity kept (dlib < 0.6 to the target), the expression change, and realism (KID/FID of the
 outputs against the targets, real face photos). ``probes-judge`` is the same pairs labelled by
@@ -39,11 +48,13 @@ from .judges.emotion_faceapi import get_faceapi_emotion
 
 VIDEO = "video/WolfgangLanger_Pexels.mp4"
 VIDEO_FRAMES = {0: "neutral", 30: "sad", 42: "sad", 55: "sad", 280: "happy", 340: "happy", 400: "happy", 460: "happy"}
+REFERENCE_FRAME = 0  # the clip's reference for relative motion (as facexpr animate's default)
 TARGETS_PER_SOURCE = 3
 
 
-def sources(root: Path, log=None) -> list[tuple[str, str, str, str | None]]:
-    """``(id, image reference, label, face-api's reading or None)`` of every usable source."""
+def sources(root: Path, log=None) -> list[tuple[str, str, str, str | None, str | None]]:
+    """``(id, image reference, label, face-api's reading or None, the source's neutral reference
+    or None)`` of every usable source."""
     log = log or (lambda m: print(m, file=sys.stderr))
     root = Path(root)
     labels = root / "probes" / "labels.csv"
@@ -56,14 +67,17 @@ def sources(root: Path, log=None) -> list[tuple[str, str, str, str | None]]:
             if not name or not label:
                 log(f"probes: {name or '(empty row)'} skipped (no label: e.g. a group photo)")
                 continue
-            out.append((Path(name).stem, str(root / "probes" / name), label, (row.get("faceapi_reads") or "").strip() or None))
+            out.append((Path(name).stem, str(root / "probes" / name), label,
+                        (row.get("faceapi_reads") or "").strip() or None, None))
     video = root / VIDEO
     if video.is_file():
-        out += [(f"video{n:03d}", f"{video}#frame={n}", label, None) for n, label in VIDEO_FRAMES.items()]
+        ref = f"{video}#frame={REFERENCE_FRAME}"
+        out += [(f"video{n:03d}", f"{video}#frame={n}", label, None, None if n == REFERENCE_FRAME else ref)
+                for n, label in VIDEO_FRAMES.items()]
     else:
         log(f"probes: {video} not found, video frames skipped")
     usable = []
-    for sid, ref, label, reading in out:
+    for sid, ref, label, reading, neutral in out:
         try:
             found = bool(analyze_faces(load_ref(ref)))
         except InputError as e:
@@ -72,7 +86,7 @@ def sources(root: Path, log=None) -> list[tuple[str, str, str, str | None]]:
         if not found:
             log(f"probes: {sid} skipped (no face found)")
             continue
-        usable.append((sid, ref, label, reading))
+        usable.append((sid, ref, label, reading, neutral))
     return usable
 
 
@@ -98,13 +112,13 @@ def probes_pairs(root: Path, seed: int = 0, k: int = TARGETS_PER_SOURCE, by_judg
         raise InputError(f"{root / 'london'}: fewer than {k} unseen London neutral photos")
     rng = np.random.default_rng(seed)
     pairs = []
-    for sid, ref, label, reading in sources(root, log):
+    for sid, ref, label, reading, neutral in sources(root, log):
         text = (reading or judge_reading(ref)) if by_judge else label
         for t in rng.choice(len(targets), size=k, replace=False):
             p = targets[int(t)]
-            pairs.append(Pair(id=f"{sid}-{p.id}", source=ref, target=p.neutral, label=canonical_emotion(text),
-                              unseen=True, expression=text))
+            pairs.append(Pair(id=f"{sid}-{p.id}", source=ref, target=p.neutral, source_neutral=neutral,
+                              label=canonical_emotion(text), unseen=True, expression=text))
     return pairs
 
 
-__all__ = ["probes_pairs", "sources", "judge_reading", "VIDEO_FRAMES", "TARGETS_PER_SOURCE"]
+__all__ = ["probes_pairs", "sources", "judge_reading", "VIDEO_FRAMES", "REFERENCE_FRAME", "TARGETS_PER_SOURCE"]

@@ -12,7 +12,7 @@ import numpy as np
 from ..faces.align import to_canonical
 from ..faces.mesh import meet_not_cross
 from ..faces.landmarks import Face
-from ..faces.topology import (BROW_LEFT, BROW_RIGHT, EYE_LEFT, EYE_RIGHT, IRIS_LEFT, IRIS_RIGHT, IRISES,
+from ..faces.topology import (STABLE, BROW_LEFT, BROW_RIGHT, EYE_LEFT, EYE_RIGHT, IRIS_LEFT, IRIS_RIGHT, IRISES,
                               LEFT_LID_PAIRS, LIPS_INNER, LIPS_OUTER, RIGHT_LID_PAIRS)
 from ..limits import MAX_INTENSITY
 from .blendshapes import FITTED, INDEX, NAMES, REGIONS, region_mask
@@ -32,6 +32,11 @@ class RetargetConfig:
     intensity: float = 1.0
     regions: tuple[str, ...] = REGIONS
     gate: bool = True  # FIT_GATE between two people; an edit's request is exact and is not gated
+    # --source-neutral: how far the source and its neutral photo may disagree on the stable points
+    # (RMS, canonical units) before their landmark difference is no longer trusted as expression:
+    # fully trusted up to the 95th percentile of the London *train* split's same-person
+    # neutral/smiling pairs (0.035; median 0.019, max 0.051), not at all from twice that.
+    view_trust: tuple[float, float] = (0.035, 0.070)
 
     def __post_init__(self):
         if not 0.0 <= self.intensity <= MAX_INTENSITY:
@@ -166,22 +171,42 @@ def retarget(source: Face, target: Face, model: ExpressionModel,
     transferred instead, and as measured geometry — the source's canonical landmarks minus its
     neutral's, × intensity, by region — so nothing is lost to the expression model's basis: the
     most faithful mode (as reenactment tools do with a driving video's first frame). ``shading``
-    then replaces the model's (an expression ratio image, :func:`expression_ratio`)."""
+    then replaces the model's (an expression ratio image, :func:`expression_ratio`).
+
+    A landmark difference is expression only while the two photos are seen alike: MediaPipe's
+    3D points of one face turned 15–20° away differ by more than a smile does even after the
+    similarity alignment. So the measured geometry and ratio image are blended with the model's
+    motion for the code change (each code fitted with its own pose removed) by
+    :func:`view_agreement`; a crying frame next to its reference keeps its measured frown, a
+    laughing one with the head thrown back falls back on the codes."""
     weights = region_point_weights(model.mean_shape, cfg.regions)
     if source_neutral is None:
         return retargeted(target, expression_delta(source.blendshapes, target.blendshapes, cfg), model,
                           point_weights=weights)
     change = (np.asarray(source.blendshapes, np.float64) - source_neutral.blendshapes) * region_mask(cfg.regions)
     delta = change * cfg.intensity
-    disp = (to_canonical(source.landmarks, model.mean_shape)[0]
-            - to_canonical(source_neutral.landmarks, model.mean_shape)[0]) * cfg.intensity
+    c_src, c_neu = (to_canonical(f.landmarks, model.mean_shape)[0] for f in (source, source_neutral))
+    trust = view_agreement(c_src, c_neu, *cfg.view_trust)
     rt = retargeted(target, delta, model, point_weights=weights)
-    rt.landmarks = apply_displacement(target, disp, model, weights)
-    rt.geometry = disp
-    if shading is not None:
+    modelled = model.displacement(delta)
+    _blink_to_own_lids(target, delta, model, modelled)
+    geometry = trust * (c_src - c_neu) * cfg.intensity + (1.0 - trust) * modelled
+    rt.landmarks = apply_displacement(target, geometry, model, weights)
+    rt.geometry = geometry
+    if shading is not None and trust > 0:
         w = 1.0 if weights is None else _texture_weight(rt.layout, weights, shading.shape[-1])
-        rt.shading = (shading * cfg.intensity * w).astype(np.float32)
+        measured = shading * cfg.intensity * w
+        rt.shading = (trust * measured + (1.0 - trust) * (0.0 if rt.shading is None else rt.shading)).astype(np.float32)
     return rt
+
+
+def view_agreement(canonical: np.ndarray, canonical_ref: np.ndarray, trusted: float, distrusted: float) -> float:
+    """1 when two canonical landmark sets of one face agree on the expression-stable points (RMS
+    distance ≤ ``trusted``), 0 from ``distrusted``, linear between: how far their difference
+    can be read as expression rather than as the view (head turned, MediaPipe's depth)."""
+    idx = list(STABLE)
+    rms = float(np.sqrt(((canonical[idx] - canonical_ref[idx]) ** 2).sum(1).mean()))
+    return float(np.clip((distrusted - rms) / max(distrusted - trusted, 1e-9), 0.0, 1.0))
 
 
 def with_extra(target: Face, rt: Retargeted, extra: np.ndarray, model: ExpressionModel) -> Retargeted:

@@ -101,6 +101,8 @@ class OptimConfig:
 class TrainConfig:
     steps: int = 1000                 # iterations (one batch each)
     stop_after: int = 0               # end this run at this iteration (0 = steps); continue with --resume
+    init_from: str = ""               # fine-tune: start the generator (and its EMA) from an exported
+                                      # .safetensors or a checkpoint folder; the rest starts fresh
     seed: int = 0
     d_every: int = 1                  # update the D-group networks every n iterations...
     g_every: int = 1                  # ...and the G-group networks every n (WGAN-GP: 5)

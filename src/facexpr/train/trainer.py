@@ -134,6 +134,8 @@ class Trainer:
         self.step = 0
         self.elapsed = 0.0
         self.checkpoint_path: Path | None = None
+        if t.init_from and not resume:
+            self._init_generator(Path(t.init_from))
         if resume:
             given = isinstance(resume, (str, Path)) and not isinstance(resume, bool)
             path = Path(resume) if given else latest_checkpoint(self.out)
@@ -145,6 +147,28 @@ class Trainer:
             self.step, self.elapsed = int(state["step"]), float(state.get("elapsed_s", 0.0))
             self.log(f"resumed from {path} at step {self.step}")
         self.last_logs: dict[str, float] = {}
+
+    def _init_generator(self, path: Path) -> None:
+        """Fine-tuning: the generator's weights (and its EMA) from an exported file or a checkpoint
+        folder (its EMA weights when it kept them). Optimizers, schedules and discriminators start
+        fresh, so a short run with other losses can continue a shipped model."""
+        from ..methods.exported import load_module
+
+        if path.is_dir():
+            name = f"{self.task.generator}.safetensors"
+            path = next((p for p in (path / "ema" / name, path / "nets" / name) if p.is_file()), path / "nets" / name)
+        if not path.is_file():
+            raise ConfigError(f"train.init_from: no generator weights at {path}")
+        gen = unwrap(self.nets[self.task.generator])
+        try:
+            load_module(gen, path)
+        except (RuntimeError, KeyError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ConfigError(f"train.init_from: {path} does not fit the {self.cfg.task} generator this "
+                              f"config builds ({first})") from None
+        for ema in self.ema.values():
+            ema.load_state_dict(gen.state_dict())
+        self.log(f"generator initialised from {path}")
 
     def _caches(self) -> list[str]:
         caches = list(self.cfg.data.cache)

@@ -13,18 +13,22 @@ renderer: the fusion module's points (``landmark_fusion_fusion_prior``: also tra
 expression prior's emotions) drive the product's warp, and the modified U-Net
 (``landmark_fusion_warp_g128``) refines it.
 
-Inference: :mod:`.method`. Transfer only: the fusion module reads a source face's key points, so
-an AU edit has nothing to fuse and is refused (exit code 2).
+Inference: :mod:`.method`. ``landmark-fusion`` transfers only: the fusion module reads a source
+face's key points, so an AU edit has nothing to fuse and is refused (exit code 2).
+``landmark-fusion-warp`` also edits: an edit's key points are the target's own, moved by the edit
+(the pipeline's retargeting), which is what the fusion module would return for them — the
+modified U-Net refines the warp to them as it does to fused ones.
 """
 from __future__ import annotations
 
 from ..spec import MethodSpec
 
 
-def _spec(name: str, generator: str, fusion: str, config: str, task: str, adapter: str, summary: str) -> MethodSpec:
+def _spec(name: str, generator: str, fusion: str, config: str, task: str, adapter: str, summary: str,
+          capabilities: frozenset[str] = frozenset({"transfer"})) -> MethodSpec:
     """The family's methods differ in their generator (crop or on the warp) and fusion weights."""
     return MethodSpec(name=name, adapter="facexpr.methods.landmark_fusion.method:LandmarkFusionMethod",
-                      capabilities=frozenset({"transfer"}), weights=(generator, fusion), crop_size=128,
+                      capabilities=capabilities, weights=(generator, fusion), crop_size=128,
                       config=config, card="docs/models/landmark-fusion.md",
                       task=f"facexpr.methods.landmark_fusion.train:{task}",
                       generator=f"facexpr.methods.landmark_fusion.method:{adapter}", summary=summary)
@@ -37,5 +41,6 @@ SPECS = (
     # issue 12: the expression transfer module on the shared warp + learned residual renderer
     _spec("landmark-fusion-warp", "landmark_fusion_warp_g128", "landmark_fusion_fusion_prior",
           "configs/landmark-fusion-warp-cpu.yaml", "LandmarkFusionWarpTask", "LandmarkFusionWarpAdapter",
-          "Fan et al. 2023 on the warp: fused key points drive the warp, the U-Net refines it"),
+          "Fan et al. 2023 on the warp: fused key points drive the warp, the U-Net refines it",
+          capabilities=frozenset({"transfer", "edit"})),
 )

@@ -13,7 +13,7 @@ import numpy as np
 from ...errors import ModelError
 from ...expression.model import load_default_model
 from ...expression.retarget import Retargeted
-from ..base import TRANSFER, TransferRequest
+from ..base import TRANSFER, EditRequest, TransferRequest
 from ..exported import ExportedMethod
 from ..pix2pix.method import Pix2PixAdapter, Pix2PixWarpAdapter, as_geometry
 from .nets import fuse_landmarks, load_net
@@ -34,7 +34,8 @@ class LandmarkFusionMethod:
     for before rendering); the exported generator renders them. A generator on the product's warp
     (``landmark-fusion-warp``) renders landmarks like ``warp`` does, so the pipeline's closed loop
     may then correct them — as measured geometry plus the expression model's motion for what the
-    output falls short of (:func:`facexpr.expression.retarget.with_extra`), the fused shape kept."""
+    output falls short of (:func:`facexpr.expression.retarget.with_extra`), the fused shape kept;
+    it can also edit (the registry's spec declares what each method of the family can do)."""
 
     name = "landmark-fusion"
     capabilities = frozenset({TRANSFER})
@@ -58,7 +59,11 @@ class LandmarkFusionMethod:
                               intensity, job.retargeted.point_weights)
 
     def geometry(self, job) -> Retargeted:
-        """``job.retargeted`` with the fused landmarks, as a measured canonical displacement."""
+        """``job.retargeted`` with the fused landmarks, as a measured canonical displacement. An
+        edit (on the warp) has no source face to fuse: its geometry is the pipeline's, the target's
+        own key points moved by the edit."""
+        if isinstance(job.request, EditRequest):
+            return job.retargeted
         return as_geometry(job, self.fused_landmarks(job))
 
     def render(self, job):
