@@ -59,7 +59,8 @@ def evaluate(
                                                                 "(default 0,0.25,0.5,0.75,1)."),
     source_neutral: bool = typer.Option(False, "--source-neutral", help="Transfer: give each method the "
                                         "pair's neutral photo of the source (transfer its change from it), "
-                                        "where the pairs have one (london, roundtrip, datasets, a CSV column)."),
+                                        "where the pairs have one (london, roundtrip, datasets, the probes' video frames: the "
+                                        "clip's reference frame, a CSV column)."),
     emotions: bool = typer.Option(True, "--emotions/--no-emotions", help="--task edit: also edit with every "
                                                                          "emotion and score it with face-api."),
 ) -> None:
