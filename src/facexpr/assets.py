@@ -127,7 +127,7 @@ ASSETS: dict[str, Asset] = {a.name: a for a in [
          "method landmark-fusion: the key-point fusion module"),
     _own("landmark_fusion_fusion_prior", "facc0579c0b6d7bc3caf5cc62ed567b5a485a1667b509b78281c825ad2c1bfd0",
          "method landmark-fusion-warp: the key-point fusion module, also trained on the expression prior's emotions"),
-    _own("landmark_fusion_warp_g128", "198e175278882c7b05bb2780266dd7c3ce3667cb1132b412a9f8dea68e5e4fef",
+    _own("landmark_fusion_warp_g128", "907dba5f448cec0bac6c74364cb6bc49598bf0ee81c20e7a5f821bbf95a17150",
          "method landmark-fusion-warp: the expression transfer module on the warp (docs/models/landmark-fusion.md)"),
     _own("relative_au_warp_g128", "4d19d855c3ed7d9036682c216b9d6de2b4c8cec37672176c6327f79e25001b7c",
          "method relative-au-warp: the relative-AU generator on the warp (docs/models/relative-au.md)"),

@@ -36,7 +36,7 @@ def test_registered_trainable_shipped_transfer_and_edit():
     assert spec.generator.endswith(":LandmarkFusionWarpAdapter") and spec.capabilities == frozenset({"transfer", "edit"})
     assert spec_for_task("landmark-fusion").capabilities == frozenset({"transfer"})  # the crop generator
     m = get_method("landmark-fusion-warp")  # generator + the prior-trained fusion module, checksum-verified
-    assert m.landmark_driven and m.exported.warp_base and m.exported.card["steps"] == 2400
+    assert m.landmark_driven and m.exported.warp_base and m.exported.card["steps"] == 400  # the fine-tune
 
 
 def test_smoke_training_export_and_reload(smoke):
