@@ -27,6 +27,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..methods.exported import load_module
 from ..methods.samples import to_uint8_image
 from .checkpoint import latest_checkpoint, load_checkpoint, read_state, save_checkpoint
 from .config import Config, ConfigError
@@ -152,8 +153,6 @@ class Trainer:
         """Fine-tuning: the generator's weights (and its EMA) from an exported file or a checkpoint
         folder (its EMA weights when it kept them). Optimizers, schedules and discriminators start
         fresh, so a short run with other losses can continue a shipped model."""
-        from ..methods.exported import load_module
-
         if path.is_dir():
             name = f"{self.task.generator}.safetensors"
             path = next((p for p in (path / "ema" / name, path / "nets" / name) if p.is_file()), path / "nets" / name)
