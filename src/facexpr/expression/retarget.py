@@ -12,8 +12,8 @@ import numpy as np
 from ..faces.align import to_canonical
 from ..faces.mesh import meet_not_cross
 from ..faces.landmarks import Face
-from ..faces.topology import (STABLE, BROW_LEFT, BROW_RIGHT, EYE_LEFT, EYE_RIGHT, IRIS_LEFT, IRIS_RIGHT, IRISES,
-                              LEFT_LID_PAIRS, LIPS_INNER, LIPS_OUTER, RIGHT_LID_PAIRS)
+from ..faces.topology import (BROW_LEFT, BROW_RIGHT, EYE_LEFT, EYE_RIGHT, IRIS_LEFT, IRIS_RIGHT, IRISES,
+                              LEFT_LID_PAIRS, LIPS_INNER, LIPS_OUTER, RIGHT_LID_PAIRS, STABLE)
 from ..limits import MAX_INTENSITY
 from .blendshapes import FITTED, INDEX, NAMES, REGIONS, region_mask
 from .model import ExpressionModel
@@ -188,9 +188,11 @@ def retarget(source: Face, target: Face, model: ExpressionModel,
     c_src, c_neu = (to_canonical(f.landmarks, model.mean_shape)[0] for f in (source, source_neutral))
     trust = view_agreement(c_src, c_neu, *cfg.view_trust)
     rt = retargeted(target, delta, model, point_weights=weights)
-    modelled = model.displacement(delta)
-    _blink_to_own_lids(target, delta, model, modelled)
-    geometry = trust * (c_src - c_neu) * cfg.intensity + (1.0 - trust) * modelled
+    geometry = (c_src - c_neu) * cfg.intensity
+    if trust < 1.0:  # the model's motion only where the measurement is not fully trusted
+        modelled = model.displacement(delta)
+        _blink_to_own_lids(target, delta, model, modelled)
+        geometry = trust * geometry + (1.0 - trust) * modelled
     rt.landmarks = apply_displacement(target, geometry, model, weights)
     rt.geometry = geometry
     if shading is not None and trust > 0:
