@@ -152,3 +152,20 @@ def test_cli_web_defaults_are_local():
     assert (c.host, c.share) == ("127.0.0.1", False)
     r = subprocess.run(facexpr_cmd() + ["web", "--help"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "127.0.0.1" in r.stdout and "--share" in r.stdout
+
+
+def test_cached_pictures_are_replaced_not_rewritten(server, tmp_path):
+    """The same picture returned twice: the second cache write renames a new file into place, so a
+    download still reading the first copy gets all of it (Gradio itself truncates and rewrites)."""
+    from gradio import processing_utils as pu
+    from PIL import Image
+
+    im = Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    first = pu.save_pil_to_cache(im, str(tmp_path))
+    with open(first, "rb") as reader:
+        head = reader.read(10)
+        second = pu.save_pil_to_cache(im, str(tmp_path))
+        rest = reader.read()
+        assert second == first and os.stat(second).st_ino != os.fstat(reader.fileno()).st_ino
+    assert len(head + rest) == os.path.getsize(second)
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == [os.path.basename(first)]

@@ -22,7 +22,7 @@ from .handlers import Limits, Runner, Scratch, UserError
 from ..errors import FacexprError
 from ..expression import action_units, emotions
 from ..expression.blendshapes import REGIONS
-from ..io import load_image, save_image
+from ..io import atomic_write_bytes, load_image, save_image
 from ..methods import available
 
 log = logging.getLogger("facexpr.web")
@@ -45,6 +45,26 @@ def _cache_dirs() -> list[Path]:
     import tempfile
 
     return [Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve()]
+
+
+def _atomic_image_cache() -> None:
+    """Gradio writes a returned picture to its cache in place, truncating the file first; when two
+    requests return the same picture (the same target photo as "before"), a download of the one
+    can read the other's half-written file and the client gets a short body. Write the cache copy
+    under a temporary name and rename it into place instead (as Gradio already does for files)."""
+    from gradio import processing_utils as pu
+
+    if getattr(pu.save_pil_to_cache, "facexpr_atomic", False):
+        return
+
+    def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+        data = pu.encode_pil_to_bytes(img, format)
+        folder = Path(cache_dir) / pu.hash_bytes(data)
+        folder.mkdir(exist_ok=True, parents=True)
+        return str(atomic_write_bytes((folder / f"{name}.{format}").resolve(), data))
+
+    save_pil_to_cache.facexpr_atomic = True
+    pu.save_pil_to_cache = save_pil_to_cache
 
 
 def _upload(payload, what: str, limits: Limits) -> str | None:
@@ -128,6 +148,7 @@ CREDIT = ("Example photos: Face Research Lab London Set, DeBruine & Jones (2017)
 def build(cfg: WebConfig = WebConfig()) -> tuple[gr.Blocks, Scratch]:
     limits = Limits(cfg.limits.max_pixels, cfg.limits.max_video_frames, cfg.limits.max_video_seconds,
                     cfg.timeout, cfg.limits.max_side_out)
+    _atomic_image_cache()
     run = Runner(limits, cfg.concurrency)
     scratch = Scratch()
     methods = available()
