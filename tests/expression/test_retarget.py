@@ -242,3 +242,28 @@ def test_source_neutral_from_another_view_falls_back_on_the_codes(model, source_
     rt = retarget(other_view, target_face, model, source_neutral=source_face)
     assert rt.from_geometry and np.abs(rt.geometry).max() < 1e-9        # the codes did not change
     np.testing.assert_allclose(rt.landmarks[:, :2], target_face.landmarks[:, :2], atol=1e-6)
+
+
+def test_source_neutral_change_is_composed_with_the_targets_code_bounded(model, source_face, target_face):
+    """``--source-neutral`` adds the source's change to the target's own code as bounded
+    activations, as ``facexpr animate`` does: a source whose reference had half-closed lids opens
+    the target's eyes to their neutral (blink 0) and no further, and a smile change adds to the
+    target's smile up to 1 — not the raw change, which would widen the eyes past open."""
+    from dataclasses import replace
+
+    def coded(face: Face, **scores) -> Face:
+        bs = np.zeros(len(NAMES), np.float32)
+        for k, v in scores.items():
+            bs[INDEX[k]] = v
+        return replace(face, blendshapes=bs)
+
+    target = coded(target_face, eyeBlinkLeft=0.1, eyeBlinkRight=0.1, mouthSmileLeft=0.8)
+    reference = coded(source_face, eyeBlinkLeft=0.7, eyeBlinkRight=0.7, mouthSmileLeft=0.5)
+    laugh = coded(source_face, eyeBlinkLeft=0.05, eyeBlinkRight=0.05, mouthSmileLeft=0.95)
+    rt = retarget(laugh, target, model, RetargetConfig(), source_neutral=reference)
+    assert rt.delta[INDEX["eyeBlinkLeft"]] == pytest.approx(-0.1)   # open to neutral, not -0.65
+    assert rt.delta[INDEX["mouthSmileLeft"]] == pytest.approx(0.2)  # 0.8 + 0.45 capped at 1
+    half = retarget(laugh, target, model, RetargetConfig(intensity=0.5), source_neutral=reference)
+    np.testing.assert_allclose(half.delta, 0.5 * rt.delta, atol=1e-9)
+    mouth_only = retarget(laugh, target, model, RetargetConfig(regions=("mouth",)), source_neutral=reference)
+    assert mouth_only.delta[INDEX["eyeBlinkLeft"]] == 0 and mouth_only.delta[INDEX["mouthSmileLeft"]] == pytest.approx(0.2)

@@ -183,8 +183,13 @@ def retarget(source: Face, target: Face, model: ExpressionModel,
     if source_neutral is None:
         return retargeted(target, expression_delta(source.blendshapes, target.blendshapes, cfg), model,
                           point_weights=weights)
-    change = (np.asarray(source.blendshapes, np.float64) - source_neutral.blendshapes) * region_mask(cfg.regions)
-    delta = change * cfg.intensity
+    # The change is composed with the target's own code as bounded activations (as `facexpr
+    # animate` drives a photo): a source that starts with half-closed lids may open the target's
+    # eyes to their neutral, not widen them past it, and a smile from an already smiling reference
+    # adds to the target's smile without exceeding 1.
+    change = np.asarray(source.blendshapes, np.float64) - source_neutral.blendshapes
+    want = np.clip(target.blendshapes + change, 0.0, 1.0)
+    delta = expression_delta(want, target.blendshapes, replace(cfg, gate=False))
     c_src, c_neu = (to_canonical(f.landmarks, model.mean_shape)[0] for f in (source, source_neutral))
     trust = view_agreement(c_src, c_neu, *cfg.view_trust)
     rt = retargeted(target, delta, model, point_weights=weights)
