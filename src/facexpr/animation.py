@@ -38,7 +38,7 @@ from .errors import FaceNotFound, InputError
 from .expression.analysis import analyze_faces, describe
 from .expression.blendshapes import REGIONS
 from .expression.model import load_default_model
-from .expression.retarget import (MAX_INTENSITY, RetargetConfig, apply_delta, expression_delta,
+from .expression.retarget import (MAX_INTENSITY, RetargetConfig, apply_delta, expression_delta, relative_delta,
                                   region_point_weights, retargeted)
 from .faces.landmarks import Face, box_iou, close_quietly, get_landmarker, quiet_native_stderr, select_face
 from .faces.paste import paste_back
@@ -362,8 +362,9 @@ class Animation:
 
     def _delta(self, code: np.ndarray) -> np.ndarray:
         p_bs = self.face.blendshapes.astype(np.float64)
-        want = np.clip(p_bs + code, 0, 1) if self.cfg.relative else code
-        return expression_delta(want, p_bs, self.rcfg)
+        if self.cfg.relative:
+            return relative_delta(code, p_bs, self.rcfg)
+        return expression_delta(code, p_bs, self.rcfg)
 
     def _posed(self, xyz: np.ndarray, rot: np.ndarray) -> np.ndarray:
         ang = float(np.linalg.norm(rot))

@@ -84,6 +84,19 @@ def expression_delta(source_bs: np.ndarray, target_bs: np.ndarray, cfg: Retarget
     return delta
 
 
+def relative_delta(change: np.ndarray, target_bs: np.ndarray, cfg: RetargetConfig) -> np.ndarray:
+    """The blendshape change that gives the target a source's *change* (from the source's own
+    neutral photo or a video's reference frame), composed with the target's code as bounded
+    activations: ``clip(target + change, 0, 1) − target``, by region and intensity, not gated (the
+    change of one face carries no face shape). So a source that starts with half-closed lids opens
+    the target's eyes to their neutral, not past it, and a smile from an already smiling reference
+    adds to the target's smile without exceeding 1. Used by ``transfer --source-neutral`` and
+    ``animate``."""
+    target_bs = np.asarray(target_bs, np.float64)
+    want = np.clip(target_bs + np.asarray(change, np.float64), 0.0, 1.0)
+    return expression_delta(want, target_bs, replace(cfg, gate=False))
+
+
 _FITTED_MASK = np.isin(NAMES, FITTED)
 
 # Landmarks that define each region; every other landmark belongs to the regions softly, by
@@ -183,13 +196,8 @@ def retarget(source: Face, target: Face, model: ExpressionModel,
     if source_neutral is None:
         return retargeted(target, expression_delta(source.blendshapes, target.blendshapes, cfg), model,
                           point_weights=weights)
-    # The change is composed with the target's own code as bounded activations (as `facexpr
-    # animate` drives a photo): a source that starts with half-closed lids may open the target's
-    # eyes to their neutral, not widen them past it, and a smile from an already smiling reference
-    # adds to the target's smile without exceeding 1.
-    change = np.asarray(source.blendshapes, np.float64) - source_neutral.blendshapes
-    want = np.clip(target.blendshapes + change, 0.0, 1.0)
-    delta = expression_delta(want, target.blendshapes, replace(cfg, gate=False))
+    delta = relative_delta(np.asarray(source.blendshapes, np.float64) - source_neutral.blendshapes,
+                           target.blendshapes, cfg)
     c_src, c_neu = (to_canonical(f.landmarks, model.mean_shape)[0] for f in (source, source_neutral))
     trust = view_agreement(c_src, c_neu, *cfg.view_trust)
     rt = retargeted(target, delta, model, point_weights=weights)
