@@ -7,7 +7,7 @@ absolute-AU ablation ``ganimation`` (Pumarola et al. 2018).
 
 All transfer (the wanted AUs are the source's, on the chosen regions) and edit (an
 :class:`~facexpr.methods.base.EditRequest`'s ``want_aus``); ``relative-au-warp`` is relative-au on
-the shared "warp + learned residual" renderer (issue 12), ``ganimation-warp`` its absolute-AU
+the shared "warp + learned residual" renderer, ``ganimation-warp`` its absolute-AU
 ablation. Weights: ``src/facexpr/data/{relative_au,ganimation,relative_au_warp,ganimation_warp}_g128.safetensors``,
 listed and checksummed in :mod:`facexpr.assets`; missing weights raise :class:`facexpr.errors.ModelError` (exit code 3).
 """
@@ -33,7 +33,7 @@ SPECS = (
           "Ling et al. 2020: generator conditioned on wanted − current AUs (flow + colour field)"),
     _spec("ganimation", "GANimationTask", "GANimationAdapter",
           "Pumarola et al. 2018: the absolute-AU ablation (attention + colour head)"),
-    # issue 12: relative-au on the shared warp + learned residual renderer (it refines the product's warp)
+    # relative-au on the shared warp + learned residual renderer (it refines the product's warp)
     _spec("relative-au-warp", "RelativeAUWarpTask", "RelativeAUWarpAdapter",
           "Ling et al. 2020 on the warp: relative AUs (22) condition a U-Net that refines warp's render",
           config="configs/relative-au-warp-cpu.yaml"),

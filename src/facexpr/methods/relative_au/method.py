@@ -10,7 +10,7 @@ into its condition (``relative-au``: wanted − the target's AUs; ``ganimation``
 * edit (:func:`facexpr.pipeline.run_edit`): ``want`` is the :class:`~facexpr.methods.base.EditRequest`'s
   ``want_aus``.
 
-``relative-au-warp`` (issue 12) is relative-au on the shared "warp + learned residual" shape
+``relative-au-warp`` is relative-au on the shared "warp + learned residual" shape
 (:mod:`facexpr.methods.residual`): told the 22 AUs of the prior-fitted code, its geometry is the
 landmark warp to the retargeted landmarks (the expression model driven by the wanted change), which
 the MSF U-Net refines (:class:`RelativeAUWarpAdapter`).
