@@ -24,12 +24,15 @@ EPILOG = """Examples:\n
   facexpr evaluate --benchmark rafd --data ~/datasets/RaFD --method warp --limit 50\n
   facexpr evaluate --pairs pairs.csv --out reports/mine   (CSV: id,source,target[,gt,label,source_neutral])\n
   facexpr evaluate --benchmark probes --method all   (real photos + video frames onto unseen London neutrals)\n
-  facexpr evaluate --task edit --method warp,relative-au --n 2 --aus 12,4   (AU and emotion editing)"""
+  facexpr evaluate --task edit --method warp,relative-au --n 2 --aus 12,4   (AU and emotion editing)\n
+  facexpr evaluate --task read --n 10   (the expression reading: mirror, neutral faces, AU recovery)"""
 
 
 def evaluate(
-    task: str = typer.Option("transfer", "--task", help="transfer (default: source expression onto target) or edit "
-                                                       "(AU and emotion edits of unseen London neutrals)."),
+    task: str = typer.Option("transfer", "--task", help="transfer (default: source expression onto target), edit "
+                                                       "(AU and emotion edits of unseen London neutrals) or read "
+                                                       "(the expression reading: mirror consistency, neutral faces, "
+                                                       "AU recovery from one photo)."),
     benchmark: Optional[str] = typer.Option(
         None, "--benchmark", "-b",
         help="london; probes or probes-judge (real photos and video frames onto unseen London neutrals); "
@@ -67,8 +70,10 @@ def evaluate(
     """Score methods with independent judges (expression, emotion, identity, realism, speed) against
     three reference rows; print the table and write results.json, report.md, a contact sheet and plots.
     With --task edit: AU controllability and emotion edits (edit.json, edit.md, contact sheets)."""
-    if task not in ("transfer", "edit"):
-        raise InputError(f"--task must be transfer or edit, got '{task}'")
+    if task not in ("transfer", "edit", "read"):
+        raise InputError(f"--task must be transfer, edit or read, got '{task}'")
+    if task == "read":
+        return _evaluate_read(n, data, out, quiet, benchmark, pairs, method)
     if task == "edit":
         return _evaluate_edit(method, n, aus, deltas, emotions, judges, data, out, results_md, quiet,
                               benchmark, pairs)
@@ -125,6 +130,21 @@ def _evaluate_edit(method, n, aus, deltas, emotions, judges, data, out, results_
         typer.echo(section)
     if results_md is not None:
         typer.echo(f"results: {edit.write_results_md(section, results_md)}", err=True)
+    typer.echo(f"report: {out}", err=True)
+
+
+def _evaluate_read(n, data, out, quiet, benchmark, pairs, method):
+    from . import read
+
+    if pairs is not None or benchmark is not None:
+        raise InputError("--task read runs on the shared data (no --pairs or --benchmark; --data to point at it)")
+    if method != "warp":
+        raise InputError("--task read measures the analysis, not a method: leave out --method")
+    out = Path(out) if out is not None else Path("reports") / "read"
+    log = (lambda m: None) if quiet else (lambda m: typer.echo(m, err=True))
+    rep = read.run(data, n, out, _command(), log)
+    if not quiet:
+        typer.echo(read.markdown(rep))
     typer.echo(f"report: {out}", err=True)
 
 

@@ -27,9 +27,10 @@ from ..faces.align import to_canonical
 from ..faces import landmarks
 from ..faces.landmarks import Face
 from .blendshapes import FITTED, FROM_MEDIAPIPE, INDEX, NAMES
-from .prior import ExpressionPrior, load_default_prior
+from .prior import ExpressionPrior, MirrorPlane, load_default_prior, symmetrize
 from . import action_units
 from .model import load_default_model
+from .reader import load_default_reader
 
 
 
@@ -228,16 +229,37 @@ def fuse(fitted: np.ndarray, mediapipe: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
+@lru_cache(maxsize=1)
+def symmetric_fitter() -> ExpressionFitter:
+    """The fit on the mirror-symmetric prior (:func:`~.prior.symmetrize`), uncalibrated: the
+    learned reader's input. Mirror-equivariant: the fit of a mirrored face is the mirrored fit."""
+    prior = load_default_prior()
+    known = MirrorPlane.of(prior.mean).basis(load_default_model(prior=False).basis)
+    return ExpressionFitter(symmetrize(replace(prior, neutral_code=None)), known_basis=known)
+
+
+def read_code(landmarks: np.ndarray, raw: np.ndarray, fitter: ExpressionFitter | None = None) -> tuple[np.ndarray, "FitResult | None"]:
+    """The expression code of one face: the learned reader's (:mod:`.reader`) where the package
+    ships one and no other fitter is asked for, else the fit fused with MediaPipe's scores."""
+    reader = load_default_reader() if fitter is None else None
+    if reader is not None:
+        res = symmetric_fitter().fit(landmarks, raw)
+        return reader.read(landmarks, raw, res.raw).astype(np.float32), res
+    res = (fitter or default_fitter()).fit(landmarks, raw)
+    return fuse(res.expression, raw).astype(np.float32), res
+
+
 def describe(face: Face, fitter: ExpressionFitter | None = None) -> Face:
-    """``face`` with its expression code fitted and fused (``blendshapes``); MediaPipe's own
-    scores stay in ``extras['mediapipe_blendshapes']`` and the fit in ``extras['fit']``."""
-    if "fit" in face.extras:
+    """``face`` with its expression code read (``blendshapes``); MediaPipe's own scores stay in
+    ``extras['mediapipe_blendshapes']`` and the prior fit, when it made the code, in ``extras['fit']``."""
+    if "code" in face.extras:
         return face
-    fitter = fitter or default_fitter()
     raw = np.asarray(face.extras.get("mediapipe_blendshapes", face.blendshapes), np.float32)
-    res = fitter.fit(face.landmarks, raw)
-    extras = dict(face.extras, mediapipe_blendshapes=raw, fit=res)
-    return replace(face, blendshapes=fuse(res.expression, raw).astype(np.float32), extras=extras)
+    code, res = read_code(face.landmarks, raw, fitter)
+    extras = dict(face.extras, mediapipe_blendshapes=raw, code=True)
+    if res is not None:
+        extras["fit"] = res
+    return replace(face, blendshapes=code, extras=extras)
 
 
 def analyze_faces(rgb: np.ndarray, thorough: bool = False) -> list[Face]:
@@ -285,7 +307,7 @@ def face_report(face: Face, with_landmarks: bool = True) -> dict:
     face = describe(face)
     d = face.to_dict(with_landmarks=False)
     raw = face.extras["mediapipe_blendshapes"]
-    fit: FitResult = face.extras["fit"]
+    fit: FitResult = face.extras.get("fit") or default_fitter().fit(face.landmarks, raw)
     d["blendshapes"] = {n: round(float(v), 4) for n, v in zip(NAMES, face.blendshapes)}
     d["mediapipe_blendshapes"] = {n: round(float(v), 4) for n, v in zip(NAMES, raw)}
     d["fit"] = {"residual": round(fit.residual, 5), "fitted": list(FITTED),

@@ -1,0 +1,111 @@
+"""The learned expression reader: MediaPipe's landmarks and scores of one photo → the 52-value code.
+
+Why a learned reader beside the fit (:mod:`facexpr.expression.analysis`): from a single photo of a
+stranger, a low brow or a narrow eye may be the person's own face or an expression. A per-shape
+fit against a generic prior cannot tell them apart, and reads real neutral faces as frowning or
+wide-eyed. The reader is trained (:mod:`facexpr.train.reader`) on real neutral faces of many people
+edited by the product's own renderer to known codes and read by MediaPipe exactly as a photo
+would be, so it learns which landmark differences people have at rest and which an expression
+makes, and which action units go together.
+
+It is symmetric by construction: the features are the landmarks in a frame aligned to a
+left-right symmetric mean face, and the answer is the average of the reading of the face and the
+mirrored reading of its mirror image (:class:`~facexpr.expression.prior.MirrorPlane`), so a
+mirrored photo reads as the mirrored code up to MediaPipe's own differences.
+
+Inference is numpy only (a small MLP, fp16 weights in ``data/expression_reader.safetensors``);
+about 0.3 ms per face.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..faces.align import to_canonical
+from ..faces.topology import N_MESH
+from ..tensorfile import load_tensors, save_tensors
+from .blendshapes import MIRRORED, NAMES
+from .prior import MirrorPlane
+
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "expression_reader.safetensors"
+Z_WEIGHT = 0.3  # MediaPipe's depth is noisier than x, y: it enters the features scaled down
+
+
+@dataclass
+class ExpressionReader:
+    mean: np.ndarray                 # (478, 3) symmetric reference face (canonical frame)
+    x_mean: np.ndarray               # (F,) feature standardisation
+    x_std: np.ndarray
+    layers: list[tuple[np.ndarray, np.ndarray]]  # (W (out, in), b) per layer; ReLU between
+    use: np.ndarray                  # (52,) bool: shapes the reader answers (else MediaPipe's score)
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self._plane = MirrorPlane.of(self.mean)
+        self._sw = list(MIRRORED)
+
+    def features(self, canon: np.ndarray, scores: np.ndarray, fitted: np.ndarray) -> np.ndarray:
+        """Landmarks relative to the symmetric mean (x, y, z scaled down), MediaPipe's scores and
+        the symmetric prior fit's coefficients: the fit brings the 3D prior's knowledge of how
+        each shape moves the face, the network learns how people differ at rest."""
+        geo = (canon - self.mean)[:N_MESH] * np.array([1.0, 1.0, Z_WEIGHT])
+        return np.concatenate([geo.ravel(), np.asarray(scores, np.float64), np.asarray(fitted, np.float64)])
+
+
+    def _net(self, x: np.ndarray) -> np.ndarray:
+        h = (x - self.x_mean) / self.x_std
+        for i, (W, b) in enumerate(self.layers):
+            h = h @ W.T + b
+            if i < len(self.layers) - 1:
+                h = np.maximum(h, 0.0)
+        return 1.0 / (1.0 + np.exp(-h))
+
+    def canonical(self, landmarks: np.ndarray) -> np.ndarray:
+        return to_canonical(np.asarray(landmarks, np.float64), self.mean)[0]
+
+    def read_features(self, canon: np.ndarray, scores: np.ndarray, fitted: np.ndarray) -> np.ndarray:
+        """(52,) code from a face in the reader's canonical frame, mirror-averaged."""
+        scores = np.asarray(scores, np.float64)
+        x = np.stack([self.features(canon, scores, fitted),
+                      self.features(self._plane.points(canon), scores[self._sw], fitted[self._sw])])
+        y = self._net(x)
+        code = (y[0] + y[1][self._sw]) / 2.0
+        return np.where(self.use, code, scores)
+
+    def read(self, landmarks: np.ndarray, scores: np.ndarray, fitted: np.ndarray) -> np.ndarray:
+        """(52,) code of one face from MediaPipe's (478, 3) landmarks and 52 scores, and the
+        symmetric prior fit's raw coefficients (:func:`facexpr.expression.analysis.symmetric_fitter`):
+        the fit brings the 3D prior's knowledge of how each shape moves the face. Because that
+        prior is mirror-symmetric, the fit of the mirror image is exactly the same coefficients
+        swapped, so it runs once per face."""
+        return self.read_features(self.canonical(landmarks), scores, np.asarray(fitted, np.float64))
+
+    def save(self, path: Path) -> None:
+        t = {"mean": self.mean.astype(np.float32), "x_mean": self.x_mean.astype(np.float32),
+             "x_std": self.x_std.astype(np.float32), "use": self.use.astype(np.uint8)}
+        for i, (W, b) in enumerate(self.layers):
+            t[f"w{i}"], t[f"b{i}"] = W.astype(np.float16), b.astype(np.float32)
+        save_tensors(path, t, self.meta)
+
+    @classmethod
+    def load(cls, path: Path) -> "ExpressionReader":
+        t, meta = load_tensors(path, "expression reader", "retrain it with `facexpr train-reader`")
+        layers, i = [], 0
+        while f"w{i}" in t:
+            layers.append((t[f"w{i}"].astype(np.float64), t[f"b{i}"].astype(np.float64)))
+            i += 1
+        return cls(t["mean"].astype(np.float64), t["x_mean"].astype(np.float64), t["x_std"].astype(np.float64),
+                   layers, t["use"].astype(bool), meta)
+
+
+@lru_cache(maxsize=2)
+def load_default_reader(path: str | None = None) -> ExpressionReader | None:
+    """The shipped reader, or None when the package carries none (the fit alone is used)."""
+    p = Path(path) if path else DEFAULT_PATH
+    return ExpressionReader.load(p) if p.exists() or path else None
+
+
+__all__ = ["ExpressionReader", "load_default_reader", "NAMES"]
