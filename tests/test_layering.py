@@ -4,7 +4,7 @@ top of each file (with the few documented exceptions below).
 
 Layers, low to high (a module may import its own layer or a lower one)::
 
-    0  errors, extras, assets, io, cache         (files, limits of what a user may give)
+    0  errors, extras, bundled, assets, io, cache (files, limits of what a user may give)
     1  datasets                                  (readers of the shared data)
     2  faces, expression, limits, perceptual     (analysis, the expression model, shared trunks)
     3  methods                                   (inference: specs, adapters, networks)
@@ -92,7 +92,7 @@ def layer(mod: str) -> tuple[int, str]:
         return 5, "api"
     if mod in ("facexpr.cli", "facexpr.train.__main__") or mod.startswith("facexpr.web"):
         return 6, "app"
-    if sub in ("errors", "extras", "assets", "io", "cache", "io_video", "one_euro", "tensorfile"):
+    if sub in ("errors", "extras", "bundled", "assets", "io", "cache", "io_video", "one_euro", "tensorfile"):
         return 0, ""
     if sub == "datasets":
         return 1, ""

@@ -33,7 +33,7 @@ def au_help() -> str:
     """The editable action units, from the AU table (:mod:`facexpr.expression.action_units`)."""
     units = ", ".join(f"{au} {AU_NAMES[au]}" for au in sorted(AUS))
     return (f"AUs (intensities 0-1): {units}. One side only: L or R before the number "
-            f"(e.g. --au R12=+0.5; sided: {' '.join(map(str, SIDED))}).")
+            f"(e.g. --au R12=+0.5; sided: {' '.join(map(str, sorted(SIDED)))}).")
 
 
 def emotion_help(sep: str = ", ") -> str:
@@ -371,6 +371,25 @@ def methods():
         typer.echo(f"{spec.name:{width}s}  {','.join(sorted(spec.capabilities)):14s} {spec.summary}")
 
 
+@app.command(epilog="""Examples:\n
+  facexpr sample -o samples/\n
+  facexpr transfer samples/source_smiling.jpg samples/target_neutral.jpg -o smiling.png""")
+def sample(
+    out_dir: Optional[Path] = typer.Option(None, "-o", "--out-dir", help="Copy the pair (and its credit) into "
+                                           "this folder; default: print where the package keeps it."),
+):
+    """The bundled sample pair (a smiling SOURCE, another person's neutral TARGET; London set,
+    CC-BY 4.0): prints the two paths, source first."""
+    from .bundled import SAMPLE_CREDIT, copy_samples, sample_pair
+
+    try:
+        paths = copy_samples(out_dir) if out_dir is not None else sample_pair()
+    except OSError as e:
+        _fail(f"{out_dir}: cannot copy the samples there ({e.strerror})")
+    typer.echo(f"{paths[0]}\n{paths[1]}")
+    typer.echo(f"photos: {SAMPLE_CREDIT}", err=True)
+
+
 @app.command("fetch-models")
 def fetch_models(
     all_: bool = typer.Option(True, "--all/--core", help="Also the evaluation judges' models."),
@@ -392,6 +411,24 @@ app.command("build-prior", hidden=True, help="Alias of `facexpr research build-p
 app.command("fit-expression", hidden=True, help="Alias of `facexpr research fit-expression`.")(research_cli.fit_expression)
 
 
+def install_hint(err: ImportError) -> str | None:
+    """The one-line fix for an import that failed because something is not installed: a pip extra,
+    or the system libraries of the OpenCV build MediaPipe requires (``opencv-contrib-python`` links
+    libGL and GLib, which slim servers and containers lack); ``None`` for anything else."""
+    from .extras import from_import_error
+
+    missing = from_import_error(err, "this command")
+    if missing is not None:
+        return str(missing)
+    text = str(err)
+    if any(lib in text for lib in ("libGL", "libgthread", "libglib", "libSM", "libICE", "libX11", "libxcb")):
+        lib = text.split(":")[0].strip().rsplit("/", 1)[-1] or "a system library"
+        return (f"OpenCV cannot load {lib}: install the system libraries (Debian/Ubuntu: apt-get install "
+                "libgl1 libglib2.0-0), or on a server swap in OpenCV's headless build (pip uninstall -y "
+                "opencv-contrib-python && pip install opencv-contrib-python-headless)")
+    return None
+
+
 # Evaluation and training live in their own packages; their commands are assembled here.
 app.command("evaluate", epilog=EPILOG,
             help="Paper-style results table for methods on a benchmark or a pairs CSV.")(evaluate_command)
@@ -406,6 +443,12 @@ def main() -> None:
     except FacexprError as e:  # anything a command did not catch itself
         typer.echo(f"facexpr: error: {e}", err=True)
         sys.exit(e.exit_code)
+    except ImportError as e:  # an optional extra, or a system library OpenCV needs
+        msg = install_hint(e)
+        if msg is None:
+            raise
+        typer.echo(f"facexpr: error: {msg}", err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("facexpr: interrupted", err=True)
         sys.exit(130)
