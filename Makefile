@@ -17,13 +17,15 @@ install:
 	@if $(BIN)/pip show -q opencv-python-headless >/dev/null 2>&1; then \
 	  $(BIN)/pip uninstall -y -q opencv-python-headless opencv-contrib-python; fi
 	$(BIN)/pip install -q -e ".[all]"
-	# That OpenCV build loads libGL and GLib from the system (slim images lack them).
-	@if $(BIN)/python -c "import cv2" >/dev/null 2>&1; then echo "opencv: ok"; \
+	# MediaPipe's engine loads libEGL and libGLESv2, its OpenCV build libGL and GLib, all from the
+	# system (slim images lack them): added with apt where missing.
+	@if $(BIN)/python -c "import ctypes; [ctypes.CDLL(l) for l in ('libGL.so.1', 'libEGL.so.1', 'libGLESv2.so.2', 'libgthread-2.0.so.0')]" >/dev/null 2>&1; \
+	then echo "system libraries: ok"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libgl1 libglib2.0-0 >/dev/null 2>&1 || \
-	   (apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libgl1 libglib2.0-0 >/dev/null)) \
-	  && echo "opencv: libgl1 libglib2.0-0 installed"; \
-	else echo "opencv: cannot load libGL/GLib; see docs/INSTALL.md"; fi
+	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libgl1 libglib2.0-0 libegl1 libgles2 >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libgl1 libglib2.0-0 libegl1 libgles2 >/dev/null)) \
+	  && echo "system libraries: libgl1 libglib2.0-0 libegl1 libgles2 installed"; \
+	else echo "system libraries libGL/libEGL/libGLESv2/GLib missing (needs root + apt-get): see docs/INSTALL.md"; fi
 	$(BIN)/facexpr fetch-models
 	# The web app's browser tests drive Debian's chromium (Playwright's own download is unreachable).
 	@if command -v chromium >/dev/null 2>&1; then echo "chromium: $$(command -v chromium)"; \

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -52,7 +53,13 @@ def installed(tmp_path_factory):
         env["PIP_CACHE_DIR"] = cache  # the machine's pip cache, though HOME is a fresh one
     (work / "home").mkdir()
     timings: dict[str, float] = {}
-    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", work / "dist", REPO], env, work,
+    # Built from a clean copy: setuptools reuses a build/ folder, where a module since moved or
+    # deleted would still sit and be shipped; and the test leaves the checkout as it was.
+    tree = work / "src-tree"
+    shutil.copytree(REPO, tree, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "runs", "reports",
+        "cache", "models", "node_modules"))
+    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", work / "dist", tree], env, work,
          timings, "pip wheel")
     (wheel,) = (work / "dist").glob("facexpr-*.whl")
     _run([sys.executable, "-m", "venv", work / "venv"], env, work, timings, "python -m venv")

@@ -411,21 +411,27 @@ app.command("build-prior", hidden=True, help="Alias of `facexpr research build-p
 app.command("fit-expression", hidden=True, help="Alias of `facexpr research fit-expression`.")(research_cli.fit_expression)
 
 
-def install_hint(err: ImportError) -> str | None:
-    """The one-line fix for an import that failed because something is not installed: a pip extra,
-    or the system libraries of the OpenCV build MediaPipe requires (``opencv-contrib-python`` links
-    libGL and GLib, which slim servers and containers lack); ``None`` for anything else."""
+SYSTEM_LIBS = "libgl1 libglib2.0-0 libegl1 libgles2"  # Debian/Ubuntu packages of the libraries below
+_SYSTEM_SONAMES = ("libGL.", "libEGL.", "libGLESv2.", "libgthread-", "libglib-", "libSM.", "libICE.", "libX11.",
+                   "libxcb.")
+
+
+def install_hint(err: Exception) -> str | None:
+    """The one-line fix for an import or library load that failed because something is not
+    installed: a pip extra, or a system library (MediaPipe's engine loads libEGL and libGLESv2;
+    the OpenCV build it requires, libGL and GLib; slim servers and containers lack them); ``None``
+    for anything else."""
     from .extras import from_import_error
 
-    missing = from_import_error(err, "this command")
-    if missing is not None:
-        return str(missing)
+    if isinstance(err, ImportError):
+        missing = from_import_error(err, "this command")
+        if missing is not None:
+            return str(missing)
     text = str(err)
-    if any(lib in text for lib in ("libGL", "libgthread", "libglib", "libSM", "libICE", "libX11", "libxcb")):
+    if any(lib in text for lib in _SYSTEM_SONAMES):
         lib = text.split(":")[0].strip().rsplit("/", 1)[-1] or "a system library"
-        return (f"OpenCV cannot load {lib}: install the system libraries (Debian/Ubuntu: apt-get install "
-                "libgl1 libglib2.0-0), or on a server swap in OpenCV's headless build (pip uninstall -y "
-                "opencv-contrib-python && pip install opencv-contrib-python-headless)")
+        return (f"a system library MediaPipe/OpenCV need cannot be loaded ({lib}): install them "
+                f"(Debian/Ubuntu: apt-get install {SYSTEM_LIBS}; see docs/INSTALL.md)")
     return None
 
 
@@ -443,7 +449,7 @@ def main() -> None:
     except FacexprError as e:  # anything a command did not catch itself
         typer.echo(f"facexpr: error: {e}", err=True)
         sys.exit(e.exit_code)
-    except ImportError as e:  # an optional extra, or a system library OpenCV needs
+    except (ImportError, OSError) as e:  # an optional extra, or a system library MediaPipe/OpenCV need
         msg = install_hint(e)
         if msg is None:
             raise
