@@ -50,3 +50,9 @@ def test_top_level_help_lists_the_commands():
     research = _help("research")
     for command in ("build-prior", "fit-expression", "fit-fusion"):
         assert f" {command} " in research, command
+
+
+def test_old_research_names_still_work_as_aliases():
+    for alias in ("build-prior", "fit-expression"):
+        assert "Alias of `facexpr research" in _help(alias) or "--out" in _help(alias)
+        assert _help(alias).split("Options")[1] == _help("research", alias).split("Options")[1]

@@ -79,6 +79,10 @@ def test_install_is_torch_free_and_consistent(installed):
              json.loads(_run([bin_ / "pip", "list", "--format=json"], env, work, timings, "pip list").stdout)}
     assert {"mediapipe", "opencv-contrib-python", "facexpr"} <= names
     assert not names & {"opencv-python-headless", "opencv-python"}, "two OpenCV distributions share cv2/"
+    # pip there reads this machine's configuration, so `facexpr[torch]` would still find the local
+    # CPU torch (resolved only, not installed).
+    _run([bin_ / "pip", "install", "--dry-run", "-q", "--no-deps", "torch==2.13.0"], env, work, timings,
+         "pip install --dry-run torch")
     help_ = _run([bin_ / "facexpr", "--help"], env, work, timings, "facexpr --help")
     assert "transfer" in help_.stdout and "research" in help_.stdout
 
