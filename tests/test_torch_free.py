@@ -121,3 +121,11 @@ def test_without_torch_one_line_names_the_extra(tmp_path, argv, extra):
     assert len(lines) == 1 and lines[0].startswith("facexpr: error: "), p.stderr[-2000:]
     assert f"pip install 'facexpr[{extra}]'" in lines[0]
     assert not (tmp_path / "o.png").exists()
+
+
+def test_the_web_app_imports_no_torch():
+    pytest.importorskip("gradio")
+    p = subprocess.run([sys.executable, "-c", "import sys, facexpr.web.app, facexpr.web.handlers; "
+                        "print('torch' in sys.modules)"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.strip().splitlines()[-1] == "False"
