@@ -16,7 +16,7 @@ import pytest
 
 from facexpr.bundled import sample_pair
 
-HEAVY_FOR_HELP = ("torch", "mediapipe", "cv2", "scipy", "gradio", "dlib", "kornia", "matplotlib")
+HEAVY_FOR_HELP = ("torch", "numpy", "mediapipe", "cv2", "scipy", "gradio", "dlib", "kornia", "matplotlib")
 
 
 def _imported_by(code: str) -> set[str]:

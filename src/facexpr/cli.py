@@ -9,17 +9,15 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from typer.core import TyperCommand
 
 from .errors import FacexprError
 from .evaluate.cli import EPILOG, evaluate as evaluate_command
-from .expression.action_units import AU_NAMES, AUS
-from .expression.emotions import EMOTIONS, SIDED
 from .research import cli as research_cli
 from .train.cli import export as export_command, prepare as prepare_command, train as train_command
 
-# Every command imports what it runs inside its body: `facexpr --help` then loads typer and the AU
-# and emotion tables only (no MediaPipe, OpenCV, SciPy, and never torch), and each command pays
-# only for its own stack.
+# Every command imports what it runs inside its body: `facexpr --help` then loads typer only (no
+# NumPy, MediaPipe, OpenCV, SciPy, and never torch), and each command pays only for its own stack.
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -31,6 +29,9 @@ REGIONS_HELP = "Comma-separated regions to transfer: brows, eyes, mouth (default
 
 def au_help() -> str:
     """The editable action units, from the AU table (:mod:`facexpr.expression.action_units`)."""
+    from .expression.action_units import AU_NAMES, AUS
+    from .expression.emotions import SIDED
+
     units = ", ".join(f"{au} {AU_NAMES[au]}" for au in sorted(AUS))
     return (f"AUs (intensities 0-1): {units}. One side only: L or R before the number "
             f"(e.g. --au R12=+0.5; sided: {' '.join(map(str, sorted(SIDED)))}).")
@@ -38,7 +39,22 @@ def au_help() -> str:
 
 def emotion_help(sep: str = ", ") -> str:
     """The emotions whose prototypes can be added, from :data:`facexpr.expression.emotions.EMOTIONS`."""
+    from .expression.emotions import EMOTIONS
+
     return sep.join(EMOTIONS)
+
+
+class TablesHelp(TyperCommand):
+    """A command whose help ends with the AU and emotion tables, read when the help is shown (the
+    tables load NumPy, which `facexpr --help` and every other command's help do without)."""
+
+    @property
+    def epilog(self) -> str:
+        return self._examples + au_help() + "\n\nEmotions: " + emotion_help(" ") + "."
+
+    @epilog.setter
+    def epilog(self, value: str | None) -> None:
+        self._examples = (value or "") + "\n\n"
 
 
 def _fail(msg: str, code: int = 2) -> None:
@@ -162,14 +178,13 @@ def _compute_and_save(compute, profile: bool) -> None:
 @app.command(epilog="""Examples:\n
   facexpr edit me.jpg --au AU12=+0.8 --au AU4=-0.5 -o me_edited.png\n
   facexpr edit me.jpg --emotion surprise --intensity 0.7 -o surprised.png\n
-  facexpr edit me.jpg --au AU12=+0.8 --method relative-au -o out.png   (the trained generator)\n
-""" + au_help() + "\n\nEmotions: " + emotion_help(" ") + ".")
+  facexpr edit me.jpg --au AU12=+0.8 --method relative-au -o out.png   (the trained generator)""", cls=TablesHelp)
 def edit(
     target: Path = typer.Argument(..., help="Photo whose facial expression is edited."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output image (.png, .jpg, .webp…)."),
     au: Optional[list[str]] = typer.Option(None, "--au", help="Change one action unit, e.g. AU12=+0.8 "
                                            "(lip corner puller up by 0.8) or AU4=-0.5; repeatable."),
-    emotion: Optional[str] = typer.Option(None, help="Add an emotion's prototype AUs: " + emotion_help() + "."),
+    emotion: Optional[str] = typer.Option(None, help="Add an emotion's prototype AUs (the emotions are listed below)."),
     intensity: float = typer.Option(1.0, help="Scales the whole edit: 0 = unchanged, 1 = as asked, 1.5 = exaggerated."),
     method: str = typer.Option("warp", "--method", "-m",
                                help="warp (default; mesh warp, no generator), relative-au, ganimation, "
