@@ -4,11 +4,11 @@ top of each file (with the few documented exceptions below).
 
 Layers, low to high (a module may import its own layer or a lower one)::
 
-    0  errors, assets, io, cache                 (files, limits of what a user may give)
+    0  errors, extras, bundled, assets, io, cache (files, limits of what a user may give)
     1  datasets                                  (readers of the shared data)
     2  faces, expression, limits, perceptual     (analysis, the expression model, shared trunks)
     3  methods                                   (inference: specs, adapters, networks)
-    4  pipeline | train | evaluate               (side by side: none of them imports another,
+    4  pipeline | train | evaluate | research    (side by side: none of them imports another,
                                                   except evaluate -> pipeline; a method's own
                                                   recipe, methods/<family>/train.py, is train)
     5  facexpr (the Python API, __init__)
@@ -33,7 +33,10 @@ LAZY_ALLOWED = {
     "facexpr/train/cli.py": "the train and export commands load torch (trainer, export) only when run",
     "facexpr/faces/landmarks.py": "faces <-> expression package initialisation order (faces/ is another "
                                   "engineer's; import lines only)",
-    "facexpr/cli.py": "`facexpr web` loads Gradio (seconds) only when that command runs",
+    "facexpr/cli.py": "each command loads its own stack when it runs: `facexpr --help` stays fast and torch-free",
+    "facexpr/__init__.py": "the Python API loads the pipeline on first use: `import facexpr` stays light",
+    "facexpr/evaluate/cli.py": "the judges (torch, dlib) load only when `facexpr evaluate` runs",
+    "facexpr/research/cli.py": "the offline builders load only when their command runs",
 }
 
 
@@ -89,7 +92,7 @@ def layer(mod: str) -> tuple[int, str]:
         return 5, "api"
     if mod in ("facexpr.cli", "facexpr.train.__main__") or mod.startswith("facexpr.web"):
         return 6, "app"
-    if sub in ("errors", "assets", "io", "cache", "io_video", "one_euro", "tensorfile"):
+    if sub in ("errors", "extras", "bundled", "assets", "io", "cache", "io_video", "one_euro", "tensorfile"):
         return 0, ""
     if sub == "datasets":
         return 1, ""
@@ -102,7 +105,7 @@ def layer(mod: str) -> tuple[int, str]:
         return 3, ""
     if sub in ("pipeline", "animation"):  # one photo / one video, stage by stage
         return 4, "pipeline"
-    if sub in ("train", "evaluate"):
+    if sub in ("train", "evaluate", "research"):  # research: offline builders of shipped files
         return 4, sub
     raise AssertionError(f"{mod}: no layer assigned (add it to tests/test_layering.py and the README)")
 

@@ -8,15 +8,29 @@ True
 """
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
 from .errors import FacexprError
-from .expression.analysis import analyze_faces
-from .io import ImageLike, load_image, save_image
-from .pipeline import EditConfig, TransferConfig, run_edit, run_swap, run_transfer
-from .animation import AnimateConfig, Animation, write_animation
-from .expression.blendshapes import REGIONS
-from .one_euro import OneEuroConfig
+
+if TYPE_CHECKING:
+    from .io import ImageLike
 
 __version__ = "0.1.0"
+
+# Loaded on first use, not at import: `facexpr --help` and `import facexpr` stay fast (no
+# MediaPipe, OpenCV or SciPy until a photo is read) and never load torch.
+_LAZY = {"analyze_faces": ".expression.analysis", "ImageLike": ".io", "load_image": ".io", "save_image": ".io",
+         "EditConfig": ".pipeline", "TransferConfig": ".pipeline", "run_edit": ".pipeline",
+         "run_swap": ".pipeline", "run_transfer": ".pipeline", "AnimateConfig": ".animation",
+         "Animation": ".animation", "write_animation": ".animation", "REGIONS": ".expression.blendshapes",
+         "OneEuroConfig": ".one_euro"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def transfer(source: ImageLike, target: ImageLike, method: str = "warp", intensity: float = 1.0,
@@ -31,6 +45,8 @@ def transfer(source: ImageLike, target: ImageLike, method: str = "warp", intensi
     Returns a :class:`facexpr.pipeline.TransferResult` (``.image`` is an RGB uint8 array of the
     target's size; ``.timings`` has per-stage milliseconds).
     """
+    from .pipeline import TransferConfig, run_transfer
+
     return run_transfer(source, target, TransferConfig(method, intensity, regions, source_face, target_face,
                                                        source_neutral=source_neutral))
 
@@ -43,6 +59,8 @@ def swap(a: ImageLike, b: ImageLike, method: str = "au-swap", intensity: float =
     Returns a :class:`facexpr.pipeline.SwapResult`: ``.a.image`` is A wearing B's expression,
     ``.b.image`` B wearing A's (each the size of its input).
     """
+    from .pipeline import TransferConfig, run_swap
+
     return run_swap(a, b, TransferConfig(method, intensity, regions, a_face, b_face))
 
 
@@ -62,12 +80,17 @@ def edit(target: ImageLike, aus=None, emotion: str | None = None, intensity: flo
     Returns a :class:`facexpr.pipeline.EditResult` (``.image``, ``.current_aus``, ``.want_aus``,
     ``.timings`` in ms).
     """
+    from .pipeline import EditConfig, run_edit
+
     return run_edit(target, EditConfig.parse(aus, emotion, intensity, method, face))
 
 
 def analyze(image: ImageLike, thorough: bool = True) -> list:
     """Every face in ``image`` (largest first): landmarks, head pose and the expression code
     (``blendshapes``: fitted with the 3D prior, fused with MediaPipe's scores)."""
+    from .expression.analysis import analyze_faces
+    from .io import load_image
+
     return analyze_faces(load_image(image), thorough=thorough)
 
 
@@ -87,6 +110,10 @@ def animate(photo: ImageLike, driving, method: str = "warp", relative: bool = Tr
     ``.height`` describe the output. :func:`facexpr.animate_to_file` writes an MP4 with the
     driver's audio, or an image sequence.
     """
+    from .animation import AnimateConfig, Animation
+    from .expression.blendshapes import REGIONS
+    from .one_euro import OneEuroConfig
+
     cfg = AnimateConfig(method=method, relative=relative, reference_frame=reference_frame,
                         driving_neutral=driving_neutral, intensity=float(intensity),
                         regions=tuple(regions or REGIONS), pose=pose, smooth=smooth,
@@ -99,6 +126,8 @@ def animate_to_file(photo: ImageLike, driving, out, audio: bool = True, progress
     """:func:`animate` written to ``out`` (``.mp4``: H.264 at the driver's frame rate with its audio
     copied in sync, atomic; any other path: a folder of PNG frames). Returns a summary (frames,
     frames/s, lost frames, per-stage ms, jitter)."""
+    from .animation import write_animation
+
     return write_animation(animate(photo, driving, **options), out, audio=audio, progress=progress)
 
 

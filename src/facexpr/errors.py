@@ -110,3 +110,8 @@ class ConfigError(InputError):
 
 class TaskNotFound(InputError):
     """An unknown training task (``task:`` in a config)."""
+
+
+class MissingExtra(FacexprError):
+    """An optional part of facexpr (generator methods, evaluation, training, the web page) whose
+    packages are not installed; the message names the pip extra that brings them."""

@@ -10,7 +10,7 @@ from facexpr.expression import analysis
 from facexpr.expression.analysis import box_qp, default_fitter, fuse
 from facexpr.expression.blendshapes import FROM_MEDIAPIPE, INDEX
 from facexpr.expression.prior import ICT_NOTICE, ExpressionPrior, load_default_prior
-from facexpr.expression.prior_build import ict_to_mediapipe_name
+from facexpr.research.prior_build import ict_to_mediapipe_name
 from facexpr.faces.landmarks import Face
 
 
@@ -124,7 +124,7 @@ def test_corrupt_prior_is_a_model_error(tmp_path):
 def test_prior_conversion_is_reproducible(shared_data):
     """Rebuilding the correspondence from ict_facekit.npz (render → MediaPipe → surface points)
     gives the shipped expression displacements."""
-    from facexpr.expression import prior_build as pb
+    from facexpr.research import prior_build as pb
     from facexpr.expression.ict import load_ict
     from facexpr.faces.align import umeyama
     from facexpr.faces.topology import STABLE

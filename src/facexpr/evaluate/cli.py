@@ -16,7 +16,8 @@ import typer
 
 from ..datasets import data_root
 from ..errors import InputError
-from . import benchmarks, edit, report, runner, tables
+from ..extras import require
+
 
 EPILOG = """Examples:\n
   facexpr evaluate --benchmark london --method warp\n
@@ -72,8 +73,13 @@ def evaluate(
     With --task edit: AU controllability and emotion edits (edit.json, edit.md, contact sheets)."""
     if task not in ("transfer", "edit", "read"):
         raise InputError(f"--task must be transfer, edit or read, got '{task}'")
-    if task == "read":
+    if task == "read":  # MediaPipe and warp only: no judge, no torch
         return _evaluate_read(n, data, out, quiet, benchmark, pairs, method)
+    # The judges and metrics run on torch (and dlib, h5py): loaded only now, so the rest of the
+    # command line never imports them.
+    require("facexpr evaluate", "torch", "kornia", "dlib", "h5py", extra="eval")
+    from . import benchmarks, report, runner, tables
+
     if task == "edit":
         return _evaluate_edit(method, n, aus, deltas, emotions, judges, data, out, results_md, quiet,
                               benchmark, pairs)
@@ -112,6 +118,8 @@ def evaluate(
 
 
 def _evaluate_edit(method, n, aus, deltas, emotions, judges, data, out, results_md, quiet, benchmark, pairs):
+    from . import edit, runner
+
     if pairs is not None or (benchmark or "london").lower() != "london":
         raise InputError("--task edit runs on the unseen London neutrals (no --pairs; --benchmark london at most)")
     groups = runner.JUDGE_GROUPS if judges.strip().lower() == "all" else tuple(
@@ -158,6 +166,8 @@ def _command() -> str:
 
 
 def _run(pair_list, methods, loaded, seed, sheet_rows, quiet):
+    from . import runner
+
     if quiet or not sys.stderr.isatty():
         return runner.evaluate_pairs(pair_list, methods, loaded, seed=seed, keep_crops=sheet_rows)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn

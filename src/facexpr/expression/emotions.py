@@ -42,7 +42,7 @@ dropped (its "…+26" variant) face-api read it as surprise. These intensities w
 face-api on 12 London neutrals of the *fitting* split (fear .25 → .50, disgust .50 → .75, anger
 .42 → .58); the edit benchmark reports the unseen ones.
 AU4 lowers the inner brows (the corrugator, see
-:func:`facexpr.expression.prior_build.corrugator`), so beside AU1 it is kept slight (sadness):
+:func:`facexpr.research.prior_build.corrugator`), so beside AU1 it is kept slight (sadness):
 a strong AU4 would flatten sadness's oblique brows into a frown. Contempt is EMFACS's trace-level (A) unilateral smile-and-dimple; at A it is
 invisible on a photo, so C is used. AU25 (lips part) is not added beside AU26: both move the
 jaw, and a jaw drop parts the lips.

@@ -4,7 +4,7 @@ The scanned head is geometry only. To carry its identity and expression shapes o
 478-point topology we render it (a plain Lambertian software rasteriser: painter's algorithm
 over its triangles, a skin-grey albedo, dark irises on the eyeballs), let MediaPipe find the
 landmarks on the render, and take the mesh surface point under each landmark
-(:mod:`facexpr.expression.prior_build`). Rendering is orthographic and frontal so a pixel maps
+(:mod:`facexpr.research.prior_build`). Rendering is orthographic and frontal so a pixel maps
 back to a surface point without a camera model.
 """
 from __future__ import annotations

@@ -10,7 +10,7 @@ frowns, sneers, cheek raises and widened eyes (it reads ``mouthFrown`` 0.00 on a
 whose lip corners are visibly down). ``mean`` is the average MediaPipe face of real people (the
 London/Canada neutral photos), ``identity`` holds ICT's identity modes plus the main modes of
 those real neutral faces, so MediaPipe's own way of placing landmarks is explained as identity,
-not expression. Built by :mod:`facexpr.expression.prior_build`; shipped as
+not expression. Built by :mod:`facexpr.research.prior_build`; shipped as
 ``data/expression_prior.safetensors`` (derived from ICT-FaceKit, MIT, notice in the metadata).
 """
 from __future__ import annotations

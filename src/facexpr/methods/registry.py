@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..errors import MethodNotFound, ModelError
+from ..extras import from_import_error
 from . import aip_gan, au_swap, landmark_fusion, pix2pix, relative_au, warp
 from .base import Method
 from .spec import MethodSpec, load_ref
@@ -61,6 +62,18 @@ def spec_for_task(task: str) -> MethodSpec | None:
     return None
 
 
+def _load(ref: str, what: str):
+    """The adapter class ``ref``; generators import torch here, so a torch-free install gets one
+    line naming the extra to install instead of a traceback."""
+    try:
+        return load_ref(ref)
+    except ImportError as e:
+        missing = from_import_error(e, what)
+        if missing is None:
+            raise
+        raise missing from None
+
+
 @lru_cache(maxsize=None)
 def get_method(name: str) -> Method:
     """A registered method by name, or an exported generator given as a ``.safetensors`` path."""
@@ -68,11 +81,11 @@ def get_method(name: str) -> Method:
         if not Path(name).is_file():
             raise MethodNotFound(f"{name}: no such checkpoint file")
         try:
-            return load_ref(EXPORTED)(name)
+            return _load(EXPORTED, f"an exported generator ({name})")(name)
         except (KeyError, ValueError, OSError) as e:
             raise ModelError(f"{name}: not a facexpr exported generator ({e})") from None
     spec = get_spec(name)
-    method = load_ref(spec.adapter)(*spec.weight_paths(), **spec.kwargs)
+    method = _load(spec.adapter, f"method '{name}'")(*spec.weight_paths(), **spec.kwargs)
     method.name, method.capabilities, method.spec = spec.name, spec.capabilities, spec
     return method
 

@@ -11,8 +11,7 @@ from typing import List, Optional
 import typer
 
 from ..errors import FacexprError
-from .config import load_config
-from .prepare import prepare as run_prepare
+from ..extras import require
 
 
 def _fail(msg: str, code: int = 2) -> None:
@@ -40,7 +39,11 @@ def prepare(
     """Detect, align, crop and annotate every image of DATASET once, into a resumable cache."""
     if size not in (64, 128, 256, 512):
         _fail(f"--size must be 128 or 256 (64 and 512 are allowed for experiments), got {size}")
+    from .prepare import prepare as run_prepare  # MediaPipe, dlib: loaded only by this command
+
     try:
+        if identity:
+            require("facexpr prepare --identity", "dlib", extra="eval")
         report = run_prepare(dataset, root, out, size=size, every=every, identity=identity, limit=limit,
                      retry_failed=retry_failed, progress=progress, log=_err)
     except FacexprError as e:
@@ -57,6 +60,11 @@ def train(
     from_checkpoint: Optional[Path] = typer.Option(None, "--from", help="Resume from this checkpoint folder."),
 ):
     """Train a method from a config (CPU, one GPU, or many through `accelerate launch`)."""
+    try:
+        require("facexpr train", "torch", "yaml", "accelerate", extra="train")
+    except FacexprError as e:
+        _fail(str(e), e.exit_code)
+    from .config import load_config
     from .trainer import NonFiniteLoss, train as run_training  # torch: loaded only by this command
     try:
         cfg = load_config(config, overrides or [])
@@ -77,6 +85,10 @@ def export(
     metrics: Optional[Path] = typer.Option(None, "--metrics", help="JSON of evaluation metrics for the model card."),
 ):
     """Export a run's generator as a small fp16 safetensors file plus a model card."""
+    try:
+        require("facexpr export", "torch", "yaml", extra="train")
+    except FacexprError as e:
+        _fail(str(e), e.exit_code)
     from .export import export as run_export  # torch: loaded only by this command
     if weights not in ("ema", "raw"):
         _fail(f"--weights must be ema or raw, got {weights}")

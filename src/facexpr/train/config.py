@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import types
 import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
+
+import dacite
 
 from ..errors import ConfigError
 
@@ -184,100 +185,137 @@ class Config:
 
 
 # ----------------------------------------------------------------------------------- loading
+#
+# YAML data becomes the dataclasses above through dacite (a small, maintained library that does one
+# thing: build nested dataclasses from dicts with type checks). What is ours is only the leniency a
+# YAML user expects (1e-4 read as a string by YAML 1.1, 3.0 for an int, a single path for a list)
+# and the error wording: one line naming the dotted key.
 
-def _origin(tp):
-    return typing.get_origin(tp)
+def _wrong(tp, value):
+    return dacite.WrongTypeError(field_type=tp, value=value)
 
 
-def _convert(value: Any, tp: Any, where: str) -> Any:
-    """``value`` (from YAML) as type ``tp``; ConfigError naming ``where`` when it does not fit."""
-    origin = _origin(tp)
-    if tp is Any:
-        return value
-    if origin in (Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for a in args:
-            if a is type(None):
-                continue
+def _to_int(v):
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, str):
+        try:
+            return int(v)
+        except ValueError:
+            pass
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise _wrong(int, v)
+    return v
+
+
+def _to_float(v):
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            pass
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise _wrong(float, v)
+    return float(v)
+
+
+def _to_str(v):
+    if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+        raise _wrong(str, v)
+    return str(v)
+
+
+def _sequence(tp):
+    """A hook for a tuple or list field: YAML must give a list (a lone string is not split into
+    characters)."""
+    def check(v):
+        if not isinstance(v, (list, tuple)):
+            raise _wrong(tp, v)
+        return v
+    return check
+
+
+def _mapping(value_type, build):
+    """A hook for ``dict[str, value_type]`` that builds each value and keeps its key in error paths
+    (``optim.G.lr``, ``loss.weights.l1``)."""
+    def hook(value):
+        if not isinstance(value, dict):
+            raise _wrong(dict[str, value_type], value)
+        out = {}
+        for k, v in value.items():
             try:
-                return _convert(value, a, where)
-            except ConfigError as e:
-                errors.append(str(e))
-        raise ConfigError(errors[0] if errors else f"config: {where}: invalid value {value!r}")
-    if dataclasses.is_dataclass(tp):
-        if isinstance(value, tp):
-            return value
-        if not isinstance(value, dict):
-            raise ConfigError(f"config: {where or 'top level'} must be a mapping, got {value!r}")
-        return _build(tp, value, where)
-    if origin is dict:
-        kt, vt = typing.get_args(tp) or (str, Any)
-        if not isinstance(value, dict):
-            raise ConfigError(f"config: {where} must be a mapping, got {value!r}")
-        return {str(k): _convert(v, vt, f"{where}.{k}") for k, v in value.items()}
+                out[str(k)] = build(v)
+            except dacite.DaciteFieldError as e:
+                e.update_path(str(k))
+                raise
+        return out
+    return hook
+
+
+def _optim(v):
+    if isinstance(v, OptimConfig):
+        return v
+    if not isinstance(v, dict):
+        raise _wrong(OptimConfig, v)
+    return dacite.from_dict(OptimConfig, v, _DACITE)
+
+
+_DACITE = dacite.Config(cast=[tuple], type_hooks={
+    int: _to_int, float: _to_float, str: _to_str,
+    list[str]: lambda v: [v] if isinstance(v, str) else _sequence(list[str])(v),  # one path for a list
+    tuple[str, ...]: _sequence(tuple[str, ...]),
+    tuple[float, float]: _sequence(tuple[float, float]),
+    dict[str, float]: _mapping(float, _to_float),
+    dict[str, OptimConfig]: _mapping(OptimConfig, _optim),
+})
+
+_KIND = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
+def _kind(tp) -> str:
+    if tp in _KIND:
+        return _KIND[tp]
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp) or tp is dict or origin is dict:
+        return "a mapping"
+    args = typing.get_args(tp)
+    if origin is tuple and args and args[-1] is not Ellipsis:
+        return f"a list of {len(args)} items"
     if origin in (list, tuple):
-        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
-            if origin is list and isinstance(value, str):
-                value = [value]  # a single path where a list is expected
-            else:
-                raise ConfigError(f"config: {where} must be a list, got {value!r}")
-        args = typing.get_args(tp)
-        if origin is tuple and args and args[-1] is not Ellipsis:
-            if len(value) != len(args):
-                raise ConfigError(f"config: {where} must have {len(args)} items, got {len(value)}")
-            return tuple(_convert(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
-        et = args[0] if args else Any
-        out = [_convert(v, et, f"{where}[{i}]") for i, v in enumerate(value)]
-        return tuple(out) if origin is tuple else out
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"config: {where} must be true or false, got {value!r}")
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                pass
-        raise ConfigError(f"config: {where} must be an integer, got {value!r}")
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads 1e-4 (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise ConfigError(f"config: {where} must be a number, got {value!r}")
-    if tp is str:
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise ConfigError(f"config: {where} must be a string, got {value!r}")
-    return value
+        return "a list"
+    return f"of type {getattr(tp, '__name__', tp)}"
+
+
+def _unknown_keys(cls, data: dict, where: str) -> None:
+    """An unknown key anywhere is an error naming its dotted path (dacite's strict mode names the
+    key but not where it is)."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    for k in data:
+        if k not in names:
+            prefix = f"{where}." if where else ""
+            raise ConfigError(f"config: unknown key {prefix}{k} (known: {', '.join(sorted(names))})")
+    hints = typing.get_type_hints(cls)
+    for name, value in data.items():
+        tp, here = hints[name], f"{where}.{name}" if where else name
+        if dataclasses.is_dataclass(tp) and isinstance(value, dict):
+            _unknown_keys(tp, value, here)
+        elif typing.get_origin(tp) is dict and isinstance(value, dict):
+            vt = typing.get_args(tp)[1]
+            if dataclasses.is_dataclass(vt):
+                for k, v in value.items():
+                    if isinstance(v, dict):
+                        _unknown_keys(vt, v, f"{here}.{k}")
 
 
 def _build(cls, data: dict, where: str = ""):
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        prefix = f"{where}." if where else ""
-        raise ConfigError(f"config: unknown key {prefix}{unknown[0]} (known: {', '.join(sorted(names))})")
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name in data:
-            kwargs[f.name] = _convert(data[f.name], hints[f.name], f"{where}.{f.name}" if where else f.name)
-    obj = cls(**kwargs)
-    if cls is LossConfig and "weights" in data:  # weights merge into the defaults
-        obj.weights = {**LossConfig().weights, **obj.weights}
-    return obj
+    _unknown_keys(cls, data, where)
+    try:
+        return dacite.from_dict(cls, data, _DACITE)
+    except dacite.WrongTypeError as e:
+        path = ".".join(p for p in (where, e.field_path) if p) or "top level"
+        raise ConfigError(f"config: {path} must be {_kind(e.field_type)}, got {e.value!r}") from None
+    except dacite.DaciteError as e:  # (missing values cannot happen: every field has a default)
+        raise ConfigError(f"config: {where or 'top level'}: {e}") from None
 
 
 def check_choice(value, choices, where: str) -> None:
@@ -353,7 +391,9 @@ def apply_overrides(data: dict, overrides: list[str] | tuple[str, ...]) -> dict:
 
 
 def config_from_dict(data: dict, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    return _build(Config, apply_overrides(data, overrides)).validate()
+    cfg = _build(Config, apply_overrides(data, overrides))
+    cfg.loss.weights = {**LossConfig().weights, **cfg.loss.weights}  # given weights merge into the defaults
+    return cfg.validate()
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:

@@ -3,7 +3,7 @@
 Two trained parts, both shipped in ``src/facexpr/data/`` and listed in :mod:`facexpr.assets`:
 
 * the facial feature point **fusion module** (:mod:`.nets`; ``landmark_fusion_fusion``, fitted by
-  ``python -m facexpr.methods.landmark_fusion.fit``): source key points (expression) + target key
+  ``facexpr research fit-fusion``): source key points (expression) + target key
   points (geometry) -> fused key points;
 * the **expression transfer module** (``landmark_fusion_g128``, trained by :mod:`.train`): a U-Net
   that renders the target crop with the fused key-point image, trained as a conditional GAN.

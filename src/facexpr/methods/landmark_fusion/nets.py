@@ -295,7 +295,7 @@ def load_net(path: Path, kind: str = "mlp") -> tuple[nn.Module, dict]:
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"landmark-fusion: fusion weights {path} not found "
-                         "(train them with `python -m facexpr.methods.landmark_fusion.fit`)")
+                         "(train them with `facexpr research fit-fusion`)")
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}

@@ -1,4 +1,5 @@
-"""Build :class:`~facexpr.expression.prior.ExpressionPrior` from ICT-FaceKit (``facexpr build-prior``).
+"""Build :class:`~facexpr.expression.prior.ExpressionPrior` from ICT-FaceKit (``facexpr research build-prior``;
+an offline tool: the runtime only reads the shipped prior).
 
 1. **Correspondence.** Render ICT's neutral head with the lips slightly parted (so MediaPipe's
    inner-lip points fall on the right lip), detect it with MediaPipe, and take the mesh surface
@@ -25,16 +26,16 @@ import numpy as np
 
 from ..faces.align import umeyama
 from ..faces.topology import BROW_LEFT, BROW_RIGHT, IRISES, LIPS_INNER, LIPS_OUTER, STABLE
-from .blendshapes import INDEX, NAMES
-from .ict import FACE_VERTICES, ICTModel, View, render, surface_points, vertex_normals
-from .prior import ICT_NOTICE, ExpressionPrior
-from .shading import TEX, atlas_layout, atlas_weight
+from ..expression.blendshapes import INDEX, NAMES
+from ..expression.ict import FACE_VERTICES, ICTModel, View, render, surface_points, vertex_normals
+from ..expression.prior import ICT_NOTICE, ExpressionPrior
+from ..expression.shading import TEX, atlas_layout, atlas_weight
 from ..datasets import london
 from ..faces.align import to_canonical
 from ..faces.landmarks import analyze_faces
 from ..io import load_image
-from .analysis import ExpressionFitter
-from .model import DEFAULT_PATH, ExpressionModel
+from ..expression.analysis import ExpressionFitter
+from ..expression.model import DEFAULT_PATH, ExpressionModel
 
 OPEN_LIPS = {"jawOpen": 0.2}
 

@@ -1,6 +1,6 @@
 """Train and evaluate the fusion module on prepared caches (``facexpr prepare london|video``).
 
-    python -m facexpr.methods.landmark_fusion.fit --london cache/london-128 --video cache/video-128 \
+    facexpr research fit-fusion --london cache/london-128 --video cache/video-128 \
         --out src/facexpr/data/landmark_fusion_fusion.safetensors [--ae-out runs/fusion_ae.safetensors]
 
 Training: London *train* split persons (ids of the first 60) + every video clip (see
@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...datasets.london import TRAIN_COUNT
-from ...cache import read_index
-from ...expression.model import load_default_model
-from ...expression.retarget import RetargetConfig, apply_delta, expression_delta
-from ...faces.landmarks import Face
-from . import nets as fu
+from ..datasets.london import TRAIN_COUNT
+from ..cache import read_index
+from ..expression.model import load_default_model
+from ..expression.retarget import RetargetConfig, apply_delta, expression_delta
+from ..faces.landmarks import Face
+from ..methods.landmark_fusion import nets as fu
 
 
 def _london_split(cache: Path) -> tuple[set[str], set[str]]:
