@@ -9,7 +9,7 @@ Layers, low to high (a module may import its own layer or a lower one)::
     2  faces, expression, limits, perceptual     (analysis, the expression model, shared trunks)
     3  methods                                   (inference: specs, adapters, networks)
     4  pipeline | train | evaluate | research    (side by side: none of them imports another,
-                                                  except evaluate -> pipeline; a method's own
+                                                  except evaluate, research -> pipeline; a method's own
                                                   recipe, methods/<family>/train.py, is train)
     5  facexpr (the Python API, __init__)
     6  cli, train/__main__                       (apps)
@@ -110,7 +110,10 @@ def layer(mod: str) -> tuple[int, str]:
     raise AssertionError(f"{mod}: no layer assigned (add it to tests/test_layering.py and the README)")
 
 
-ALLOWED_SIDEWAYS = {("evaluate", "pipeline")}  # evaluation runs the pipeline; nothing else crosses
+# Evaluation runs the pipeline; so does the reader's data generator (research/reader_data.py: the
+# reader learns from the product's own renders, edited exactly as `facexpr edit` edits). Nothing
+# else crosses.
+ALLOWED_SIDEWAYS = {("evaluate", "pipeline"), ("research", "pipeline")}
 
 
 def test_every_import_points_down():

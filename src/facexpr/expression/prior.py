@@ -23,7 +23,8 @@ import numpy as np
 
 from ..errors import ModelError
 from ..tensorfile import load_tensors, save_tensors
-from .blendshapes import NAMES
+from ..faces.topology import MIRROR
+from .blendshapes import MIRRORED, NAMES
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "expression_prior.safetensors"
 ICT_NOTICE = ("Derived from ICT-FaceKit (github.com/ICT-VGL/ICT-FaceKit), MIT License, "
@@ -98,7 +99,6 @@ class MirrorPlane:
     def of(cls, mean: np.ndarray, perm=None) -> "MirrorPlane":
         """The symmetry plane of ``mean`` (478, 3): its normal is the main direction joining
         partner points, its offset puts it half-way between them."""
-        from ..faces.topology import MIRROR
         perm = np.asarray(MIRROR if perm is None else perm)
         pairs = perm != np.arange(len(perm))
         normal = np.linalg.svd(mean[pairs] - mean[perm[pairs]], full_matrices=False)[2][0]
@@ -119,7 +119,6 @@ class MirrorPlane:
         """A (52, 478, 3) per-blendshape basis made mirror-symmetric: shape n's motion is the mean
         of its own and the mirror image of its Left/Right partner's, so a left brow raise is
         exactly a mirrored right one and a midline shape is left-right symmetric."""
-        from .blendshapes import MIRRORED
         return (b + self.vectors(b[list(MIRRORED)])) / 2.0
 
 
@@ -132,7 +131,6 @@ def symmetrize(prior: ExpressionPrior) -> ExpressionPrior:
     their mirror images, each scaled by 1/√2); each expression shape is averaged with its
     mirrored partner; the neutral reference scores are averaged with their swapped selves. The
     neutral code must be calibrated again afterwards (:func:`calibrate`)."""
-    from .blendshapes import MIRRORED
     mp = MirrorPlane.of(prior.mean)
     sw = list(MIRRORED)
     valid = prior.valid & prior.valid[mp.perm]

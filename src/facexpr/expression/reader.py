@@ -3,7 +3,7 @@
 Why a learned reader beside the fit (:mod:`facexpr.expression.analysis`): from a single photo of a
 stranger, a low brow or a narrow eye may be the person's own face or an expression. A per-shape
 fit against a generic prior cannot tell them apart, and reads real neutral faces as frowning or
-wide-eyed. The reader is trained (:mod:`facexpr.train.reader`) on real neutral faces of many people
+wide-eyed. The reader is trained (:mod:`facexpr.research.reader_train`) on real neutral faces of many people
 edited by the product's own renderer to known codes and read by MediaPipe exactly as a photo
 would be, so it learns which landmark differences people have at rest and which an expression
 makes, and which action units go together.
@@ -92,7 +92,7 @@ class ExpressionReader:
 
     @classmethod
     def load(cls, path: Path) -> "ExpressionReader":
-        t, meta = load_tensors(path, "expression reader", "retrain it with `facexpr train-reader`")
+        t, meta = load_tensors(path, "expression reader", "retrain it with `facexpr research train-reader`")
         layers, i = [], 0
         while f"w{i}" in t:
             layers.append((t[f"w{i}"].astype(np.float64), t[f"b{i}"].astype(np.float64)))

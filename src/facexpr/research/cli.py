@@ -83,7 +83,35 @@ def fit_fusion(ctx: typer.Context):
     main(list(ctx.args))
 
 
+def train_reader(
+    data: Optional[Path] = typer.Option(None, help="Shared data folder (default: FACEXPR_DATA or ../shared/data)."),
+    cache: Path = typer.Option(Path("runs/reader/data.npz"), help="The rendered training samples (made, or resumed, here)."),
+    out: Path = typer.Option(Path("src/facexpr/data/expression_reader.safetensors"), help="Where to write the reader."),
+    per_face: int = typer.Option(20, min=1, help="Rendered samples per neutral face (each also read mirrored)."),
+    steps: int = typer.Option(3000, min=1, help="Training steps."),
+):
+    """Train the expression reader: render real neutral faces (London train split, Canada, lisa,
+    zoom) to known codes with warp, read them with MediaPipe, fit a small MLP (needs torch; about
+    40 minutes on 2 CPU cores, most of it rendering; resumable)."""
+    from ..extras import require
+
+    try:
+        require("facexpr research train-reader", "torch", extra="train")
+        from .reader_data import ReaderDataConfig, generate
+        from .reader_train import ReaderTrainConfig, train
+
+        root = _root(data)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        log = lambda m: typer.echo(m, err=True)  # noqa: E731
+        generate(root, cache, ReaderDataConfig(per_face=per_face), log=log)
+        metrics = train(cache, out, ReaderTrainConfig(steps=steps), log=log)
+    except FacexprError as e:
+        _fail(str(e), e.exit_code)
+    typer.echo(json.dumps({k: v for k, v in metrics.items() if k != "per_shape_mae"}, indent=1))
+
+
 app.command("build-prior")(build_prior)
+app.command("train-reader")(train_reader)
 app.command("fit-expression")(fit_expression)
 app.command("fit-fusion", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(fit_fusion)
 

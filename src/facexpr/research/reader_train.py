@@ -1,7 +1,7 @@
 """Train the expression reader (:mod:`facexpr.expression.reader`) on the renders of
-:mod:`facexpr.train.reader_data`.
+:mod:`facexpr.research.reader_data`.
 
-    facexpr train-reader --data ../shared/data --cache runs/reader/data.npz \\
+    facexpr research train-reader --data ../shared/data --cache runs/reader/data.npz \\
         --out src/facexpr/data/expression_reader.safetensors
 
 A small MLP (features → 52 sigmoid outputs) trained with Adam on CPU in about a minute. Faces are
@@ -116,7 +116,7 @@ def train(data: Path, out: Path, cfg: ReaderTrainConfig = ReaderTrainConfig(), l
     reader.meta = {"config": asdict(cfg), "metrics": metrics, "data_sha256": _sha(data),
                    "data": "renders of real neutral faces (London train split ids 001-060 and Canada, CC-BY 4.0; "
                            "lisa/zoom, CC0) edited by facexpr's warp to known codes, read by MediaPipe "
-                           "(facexpr.train.reader_data)"}
+                           "(facexpr.research.reader_data)"}
     reader.save(out)
     log(f"saved {out}: held-out MAE reader {metrics['heldout_mae']['reader']:.4f} vs MediaPipe "
         f"{metrics['heldout_mae']['mediapipe']:.4f}; reader answers {len(metrics['reader_answers'])} shapes")
