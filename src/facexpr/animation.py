@@ -4,12 +4,15 @@ head rotation) rendered onto the photo's face.
 Per frame::
 
     driver frame ─► track its face (a crop around the last one) ─► expression code ─► One-Euro
-    ─► retarget onto the photo's face ─► render (any method; default ``warp``) ─► paste back
+    ─► retarget onto the photo's face ─► render + paste back (:func:`facexpr.pipeline.render`,
+    any method that can transfer; default ``warp``)
 
 * **Relative motion** (default): the driver's blendshape change since a reference (its first
   frame with a face, ``reference_frame`` or a ``driving_neutral`` photo) is added to the photo's
   own expression, so a driver who does not start neutral, or has another face shape, does not
-  deform the photo. ``relative=False`` copies the driver's expression as ``transfer`` does.
+  deform the photo. The reference and every frame are read the same way (the fitted expression
+  code, :func:`facexpr.expression.analysis.describe`), so a driver that holds its reference
+  expression moves nothing. ``relative=False`` copies the driver's expression as ``transfer`` does.
 * **Stability**: the expression code (52 blendshapes), the head rotation and the rendered
   geometry are One-Euro filtered (:mod:`facexpr.one_euro`); :func:`jitter` measures the result.
 * **Lost face** (occlusion, a hand): the last good expression is held, decays towards the
@@ -38,15 +41,17 @@ from .errors import FaceNotFound, InputError
 from .expression.analysis import analyze_faces, describe
 from .expression.blendshapes import REGIONS
 from .expression.model import load_default_model
-from .expression.retarget import (MAX_INTENSITY, RetargetConfig, apply_delta, expression_delta, relative_delta,
+from .expression.retarget import (TRANSFER, Intent, RetargetConfig, apply_delta, expression_delta, relative_delta,
                                   region_point_weights, retargeted)
-from .faces.landmarks import Face, box_iou, close_quietly, get_landmarker, quiet_native_stderr, select_face
-from .faces.paste import paste_back
+from .faces.landmarks import (Detection, Face, box_iou, close_quietly, get_landmarker, quiet_native_stderr,
+                              select_face)
 from .io import ImageLike, load_image
 from .io_video import VideoInfo, VideoWriter, frame_window, probe, read_frames, write_image_sequence
-from .methods import RenderJob, get_method
-from .methods.warp.method import Warp, WarpConfig
+from .limits import check_intensity, check_regions
+from .methods import RenderJob
+from .methods.warp.method import Warp
 from .one_euro import OneEuroConfig, OneEuroFilter
+from .pipeline import StageTimer, load_method, render
 from . import assets
 
 MAX_POSE_DEG = 15.0
@@ -74,9 +79,9 @@ class AnimateConfig:
     workers: int = 2                  # render threads
     warp_grid: int = 160              # warp: mesh-map grid (px on the long side; transfer uses 320)
 
-    def __post_init__(self):
-        if not 0.0 <= self.intensity <= MAX_INTENSITY:
-            raise InputError(f"intensity must be between 0 and {MAX_INTENSITY}, got {self.intensity}")
+    def __post_init__(self):  # validated once, here, with the limits transfer and edit use
+        object.__setattr__(self, "intensity", check_intensity(self.intensity))
+        object.__setattr__(self, "regions", check_regions(self.regions))
         if self.size is not None and not 64 <= self.size <= 4096:
             raise InputError(f"size must be between 64 and 4096 px, got {self.size}")
         if not 0.0 <= self.max_pose_deg <= 45.0:
@@ -98,12 +103,14 @@ class AnimatedFrame:
 
 
 def _method(name: str, grid: int):
-    """The rendering method; ``warp`` with a coarser mesh-map grid than a single transfer's (the
-    displacement field is smooth: a 160-px grid over a 512-px face changes it by well under a
-    pixel, and is ~4x cheaper to evaluate per frame)."""
-    if name == "warp":
-        return Warp(replace(WarpConfig(), grid=int(grid)))
-    return get_method(name)
+    """The pipeline's method for a transfer (refused when it cannot transfer); ``warp`` with a
+    coarser mesh-map grid than a single transfer's (the displacement field is smooth: a 160-px
+    grid over a 512-px face changes it by well under a pixel, and is ~4x cheaper to evaluate per
+    frame)."""
+    method = load_method(name, TRANSFER)
+    if isinstance(method, Warp):
+        return Warp(replace(method.config, grid=int(grid)), spec=method.spec)
+    return method
 
 
 def _resize_long(img: np.ndarray, size: int | None) -> np.ndarray:
@@ -117,13 +124,14 @@ def _resize_long(img: np.ndarray, size: int | None) -> np.ndarray:
 
 class FaceTracker:
     """The driver's face frame after frame: MediaPipe on a square crop around the last face (one
-    inference), the whole frame when that fails or no face is known yet (at most two)."""
+    inference), the whole frame when that fails or no face is known yet (at most two). Returns
+    the analysed face (:func:`~facexpr.expression.analysis.describe`), as :class:`VideoTracker` does."""
 
     def __init__(self):
         self.lm = get_landmarker()
-        self.last: Face | None = None
+        self.last: Detection | None = None
 
-    def _whole(self, rgb: np.ndarray) -> Face | None:
+    def _whole(self, rgb: np.ndarray) -> Detection | None:
         h, w = rgb.shape[:2]
         s = min(1.0, 1024 / max(h, w))
         small = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA) if s < 1 else rgb
@@ -153,7 +161,7 @@ class FaceTracker:
         if face is not None and face.size < 24:
             face = None
         self.last = face
-        return face
+        return None if face is None else describe(face)
 
 
 class VideoTracker:
@@ -190,7 +198,7 @@ class VideoTracker:
         pts = np.array([(p.x * w, p.y * h, p.z * w) for p in res.face_landmarks[0]], dtype=np.float64)
         bs = np.array([c.score for c in res.face_blendshapes[0]], dtype=np.float32)
         pose = np.asarray(res.facial_transformation_matrixes[0], dtype=np.float64)
-        face = Face(pts, bs, pose, (w, h))
+        face = Detection(pts, bs, pose, (w, h))
         return describe(face) if face.size >= 24 else None  # the fitted expression code, as everywhere
 
     def close(self) -> None:
@@ -233,6 +241,7 @@ class Animation:
         self.model = load_default_model()
         # relative motion is the driver's change from its own reference: no between-people gate
         self.rcfg = RetargetConfig(cfg.intensity, tuple(cfg.regions), gate=not cfg.relative)
+        self.intent = Intent(TRANSFER, None, cfg.intensity, tuple(cfg.regions), relative=cfg.relative)
         self.point_weights = region_point_weights(self.model.mean_shape, cfg.regions)
         self.face = select_face(analyze_faces(self.photo, thorough=cfg.photo_face is not None), cfg.photo_face,
                                 f"photo {name}")
@@ -379,7 +388,7 @@ class Animation:
 
     def _geometry(self, delta, rot, geo_filter, t: float):
         """The retargeted photo face for ``delta`` (posed, its landmarks lightly filtered)."""
-        rt = retargeted(self.face, delta, self.model, point_weights=self.point_weights)
+        rt = retargeted(self.face, delta, self.model, point_weights=self.point_weights, intent=self.intent)
         lm = rt.landmarks
         if self.cfg.pose:
             lm = self._posed(lm, rot)
@@ -389,17 +398,12 @@ class Animation:
         return replace(rt, landmarks=lm) if lm is not rt.landmarks else rt
 
     def _render(self, delta, rot, rt, driver_img, driver_face) -> tuple[np.ndarray, np.ndarray, dict]:
-        ms = {}
         if not np.any(delta) and not np.any(rot):
-            return self.photo.copy(), rt.xy.copy(), ms
-        t = time.perf_counter()
-        patch = self.method.render(RenderJob(self.photo, self.face, driver_img, driver_face, rt,
-                                             {"intensity": self.cfg.intensity, "regions": tuple(self.cfg.regions)}))
-        ms["render"] = (time.perf_counter() - t) * 1000
-        t = time.perf_counter()
-        out = paste_back(self.photo, patch)
-        ms["paste"] = (time.perf_counter() - t) * 1000
-        return out, rt.xy.copy(), ms
+            return self.photo.copy(), rt.xy.copy(), {}
+        timer = StageTimer()
+        out, _ = render(self.method, RenderJob(self.photo, self.face, driver_img, driver_face, rt), self.model,
+                        timer=timer)
+        return out, rt.xy.copy(), timer.ms
 
     def __iter__(self) -> Iterator[AnimatedFrame]:
         cfg = self.cfg

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..faces.align import to_canonical
 from ..faces import landmarks
-from ..faces.landmarks import Face
+from ..faces.landmarks import Detection, Face
 from .blendshapes import FITTED, FROM_MEDIAPIPE, INDEX, NAMES
 from .prior import ExpressionPrior, load_default_prior
 from . import action_units
@@ -228,16 +228,17 @@ def fuse(fitted: np.ndarray, mediapipe: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
-def describe(face: Face, fitter: ExpressionFitter | None = None) -> Face:
-    """``face`` with its expression code fitted and fused (``blendshapes``); MediaPipe's own
-    scores stay in ``extras['mediapipe_blendshapes']`` and the fit in ``extras['fit']``."""
-    if "fit" in face.extras:
+def describe(face: Detection | Face, fitter: ExpressionFitter | None = None) -> Face:
+    """The analysed :class:`Face` of a raw MediaPipe :class:`Detection`: its expression code fitted
+    and fused (``blendshapes``), the detection kept as ``detection`` (MediaPipe's own scores:
+    ``mediapipe_scores``) and the fit as ``fit``. A face already analysed is returned as it is."""
+    if isinstance(face, Face):
         return face
     fitter = fitter or default_fitter()
-    raw = np.asarray(face.extras.get("mediapipe_blendshapes", face.blendshapes), np.float32)
+    raw = np.asarray(face.blendshapes, np.float32)
     res = fitter.fit(face.landmarks, raw)
-    extras = dict(face.extras, mediapipe_blendshapes=raw, fit=res)
-    return replace(face, blendshapes=fuse(res.expression, raw).astype(np.float32), extras=extras)
+    return Face(face.landmarks, fuse(res.expression, raw).astype(np.float32), face.pose, face.image_size,
+                detection=face, fit=res)
 
 
 def analyze_faces(rgb: np.ndarray, thorough: bool = False) -> list[Face]:
@@ -245,10 +246,18 @@ def analyze_faces(rgb: np.ndarray, thorough: bool = False) -> list[Face]:
     return [describe(f) for f in landmarks.analyze_faces(rgb, thorough=thorough)]
 
 
-def reanalyze(rgb: np.ndarray, near: Face) -> Face | None:
+def reanalyze(rgb: np.ndarray, near) -> Face | None:
     """:func:`facexpr.faces.landmarks.reanalyze` with the fitted code (e.g. to measure an edit)."""
     face = landmarks.reanalyze(rgb, near)
     return None if face is None else describe(face)
+
+
+def mediapipe_scores(face: Detection | Face) -> np.ndarray:
+    """MediaPipe's own 52 scores of ``face`` (a detection's, or those an analysed face was fitted
+    from); a face made by the program has none, and its code stands in for them."""
+    if isinstance(face, Detection):
+        return face.blendshapes
+    return face.blendshapes if face.mediapipe_scores is None else face.mediapipe_scores
 
 
 # Shapes whose change is read from MediaPipe's classifier in a change measurement: the smile, jaw,
@@ -275,7 +284,7 @@ def change_between(before: Face, after: Face) -> np.ndarray:
     *same* face (e.g. before and after an edit): :meth:`ExpressionFitter.fit_change`, the shapes
     of :data:`CHANGE_FROM_MEDIAPIPE` read by MediaPipe's classifier, every other one from the
     landmarks."""
-    mp = [np.asarray(f.extras.get("mediapipe_blendshapes", f.blendshapes), np.float64) for f in (before, after)]
+    mp = [np.asarray(mediapipe_scores(f), np.float64) for f in (before, after)]
     return change_fitter().fit_change(before.landmarks, after.landmarks, *mp)
 
 
@@ -284,8 +293,8 @@ def face_report(face: Face, with_landmarks: bool = True) -> dict:
     it came from, action units, and (optionally) the landmarks."""
     face = describe(face)
     d = face.to_dict(with_landmarks=False)
-    raw = face.extras["mediapipe_blendshapes"]
-    fit: FitResult = face.extras["fit"]
+    raw = face.mediapipe_scores
+    fit: FitResult = face.fit
     d["blendshapes"] = {n: round(float(v), 4) for n, v in zip(NAMES, face.blendshapes)}
     d["mediapipe_blendshapes"] = {n: round(float(v), 4) for n, v in zip(NAMES, raw)}
     d["fit"] = {"residual": round(fit.residual, 5), "fitted": list(FITTED),

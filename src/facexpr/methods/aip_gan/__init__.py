@@ -16,9 +16,9 @@ from ..spec import MethodSpec
 
 SPECS = (
     MethodSpec(name="aip-gan", adapter="facexpr.methods.source_warp:SourceWarpMethod",
-               capabilities=frozenset({"transfer"}), weights=("aip_gan_g128",), crop_size=128,
+               capabilities=frozenset({"transfer"}), landmark_driven=True, weights=("aip_gan_g128",), crop_size=128,
                config="configs/aip-gan-cpu.yaml", card="docs/models/aip-gan.md",
                task="facexpr.methods.aip_gan.train:AIPTask",
-               generator="facexpr.methods.aip_gan.method:AIPAdapter", kwargs={"family": "aip-gan"},
+               generator="facexpr.methods.aip_gan.method:AIPAdapter",
                summary="Ali & Hughes 2020: attended expression + identity features, bilinear pooling, refine the warp"),
 )

@@ -16,9 +16,9 @@ from ..spec import MethodSpec
 
 SPECS = (
     MethodSpec(name="au-swap", adapter="facexpr.methods.source_warp:SourceWarpMethod",
-               capabilities=frozenset({"transfer"}), weights=("au_swap_g128",), crop_size=128,
+               capabilities=frozenset({"transfer"}), landmark_driven=True, weights=("au_swap_g128",), crop_size=128,
                config="configs/au-swap-cpu.yaml", card="docs/models/au-swap.md",
                task="facexpr.methods.au_swap.train:AUSwapTask",
-               generator="facexpr.methods.au_swap.method:AUSwapAdapter", kwargs={"family": "au-swap"},
+               generator="facexpr.methods.au_swap.method:AUSwapAdapter",
                summary="Shao et al. 2019: swapped AU-related features of the source refine the warp (transfer, swap)"),
 )
