@@ -55,6 +55,7 @@ from .pipeline import StageTimer, load_method, render
 from . import assets
 
 MAX_POSE_DEG = 15.0
+SETTLE_READS = 8  # tracked reads of a first frame: the landmarks move < 0.1 px a read after ~5
 
 
 @dataclass(frozen=True)
@@ -182,10 +183,11 @@ class VideoTracker:
         with quiet_native_stderr():
             self._lm = vision.FaceLandmarker.create_from_options(opts)
         self._t = -1
+        self._offset = 0  # ms the clock was advanced by settling (MediaPipe smooths by time)
 
     def __call__(self, rgb: np.ndarray, t_ms: int) -> Face | None:
         h, w = rgb.shape[:2]
-        t_ms = max(int(t_ms), self._t + 1)
+        t_ms = max(int(t_ms) + self._offset, self._t + 1)
         first, self._t = self._t < 0, t_ms
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         if first:  # the first inference prints delegate INFO lines from C++
@@ -201,9 +203,44 @@ class VideoTracker:
         face = Detection(pts, bs, pose, (w, h))
         return describe(face) if face.size >= 24 else None  # the fitted expression code, as everywhere
 
+    def settle(self, rgb: np.ndarray, t_ms: int, step_ms: int, reads: int = SETTLE_READS) -> Face | None:
+        """The reading of ``rgb`` once tracking has settled on it. A first reading comes from the
+        detector's box, every later one from the box of the previous landmarks, and on a still
+        face those differ by far more than expression (a code change of up to 0.4 on the same
+        frame): so the reference and the first frame of a drive are read this same way, a fixed
+        number of times ``step_ms`` (a frame) apart, and a driver that holds its reference
+        expression reads as no change. Later frames' times follow on from the last read."""
+        face = None
+        for k in range(reads):
+            if k:
+                self._offset += int(step_ms)
+            face = self(rgb, t_ms)
+            if face is None:
+                return None
+        return face
+
     def close(self) -> None:
         lm, self._lm = self._lm, None
         close_quietly(lm)
+
+
+
+def _video_tracker() -> VideoTracker | None:
+    try:
+        return VideoTracker()
+    except Exception:  # MediaPipe without VIDEO mode: crop tracking in IMAGE mode
+        return None
+
+
+def _read_reference(rgb: np.ndarray, step_ms: int) -> Face | None:
+    """A driver's reference face, read as its frames are (:meth:`VideoTracker.settle`)."""
+    video = _video_tracker()
+    if video is None:
+        return FaceTracker()(rgb)
+    try:
+        return video.settle(rgb, 0, step_ms)
+    finally:
+        video.close()
 
 
 def _rotation(face: Face) -> np.ndarray:
@@ -253,19 +290,24 @@ class Animation:
     def frame_count(self) -> int:
         return self.stop - self.first
 
+    @property
+    def _frame_ms(self) -> int:
+        return max(1, round(1000 / float(self.fps)))
+
     def _find_reference(self) -> tuple[np.ndarray, np.ndarray]:
         cfg = self.cfg
         what = f"driving video {self.driving}"
         if cfg.driving_neutral is not None:
             img = load_image(cfg.driving_neutral, f"driving neutral {cfg.driving_neutral}")
             f = select_face(analyze_faces(img), None, f"driving neutral {cfg.driving_neutral}")
+            f = _read_reference(img, self._frame_ms) if f.size >= 24 else f  # read as the frames are
             return f.blendshapes.astype(np.float64), _rotation(f)
         if cfg.reference_frame is not None:
             if not 0 <= cfg.reference_frame < self.info.frames:
                 raise InputError(f"{what}: reference frame {cfg.reference_frame} out of range "
                                  f"(0-{self.info.frames - 1})")
             fr = next(read_frames(self.driving, cfg.reference_frame, cfg.reference_frame + 1, what), None)
-            f = FaceTracker()(fr.image) if fr is not None else None
+            f = _read_reference(fr.image, self._frame_ms) if fr is not None else None
             if f is None:
                 raise FaceNotFound(f"{what}: no face found in reference frame {cfg.reference_frame}")
             return f.blendshapes.astype(np.float64), _rotation(f)
@@ -274,21 +316,26 @@ class Animation:
             for fr in read_frames(self.driving, lo, hi, what):
                 f = tracker(fr.image)
                 if f is not None:
+                    f = _read_reference(fr.image, self._frame_ms) or f
                     return f.blendshapes.astype(np.float64), _rotation(f)
         raise FaceNotFound(f"{what}: no face found in any frame of the video")
 
     # ------------------------------------------------------------------ the per-frame pipeline
 
     def _driver(self, out: queue.Queue, stop: threading.Event) -> None:
-        try:
-            video = VideoTracker()
-        except Exception:  # MediaPipe without VIDEO mode: crop tracking in IMAGE mode
-            video = None
+        video = _video_tracker()
         fallback = FaceTracker()
+        settled = False
         try:
             for fr in read_frames(self.driving, self.first, self.stop, f"driving video {self.driving}"):
                 t = time.perf_counter()
-                face = video(fr.image, round(fr.time * 1000)) if video is not None else fallback(fr.image)
+                if video is None:
+                    face = fallback(fr.image)
+                elif not settled:  # the first face is read as the reference was
+                    face = video.settle(fr.image, round(fr.time * 1000), self._frame_ms)
+                    settled = face is not None
+                else:
+                    face = video(fr.image, round(fr.time * 1000))
                 dt = (time.perf_counter() - t) * 1000
                 while not stop.is_set():
                     try:

@@ -257,14 +257,21 @@ class GeneratorMethod:
     retargeted landmarks and intent. A family with its own retargeting adds ``geometry(job)``."""
 
     doc = "docs/TRAINING.md"  # where a missing generator is explained
+    family: str | None = None  # the method built when neither a spec nor a family is given (None: the file's)
+    label = "generator"        # what error messages call it before its spec is known
+
+    def load_parts(self) -> None:
+        """Load what the method needs besides the generator (its weights exist, not yet read)."""
 
     def __init__(self, generator: str | Path, family: str | None = None, device: str = "cpu",
                  spec: MethodSpec | None = None):
+        family = family or self.family
         spec = spec or (get_spec(family, shipped=False) if family else None)
         path = Path(generator)
         if not path.is_file():
-            raise ModelError(f"{spec.name if spec else 'generator'}: generator weights {path} not found "
+            raise ModelError(f"{spec.name if spec else self.label}: generator weights {path} not found "
                              f"(train and export one, see {self.doc})")
+        self.load_parts()
         self.exported = ExportedMethod(path, device, spec=spec)
         task = str(self.exported.card.get("task"))
         if spec is None:  # built directly from a file: the method its family trained

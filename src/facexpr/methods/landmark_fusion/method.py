@@ -39,13 +39,16 @@ class LandmarkFusionMethod(GeneratorMethod):
     moved by the edit)."""
 
     doc = "docs/models/landmark-fusion.md"
+    label = "landmark-fusion"
 
     def __init__(self, generator: str | Path, fusion: str | Path, device: str = "cpu",
                  spec: MethodSpec | None = None):
-        fusion = Path(fusion)
+        self.fusion_path = Path(fusion)
         super().__init__(generator, None, device, spec)
-        self.fusion, self.fusion_meta = load_net(fusion, "mlp")
         self.reference = load_default_model().mean_shape
+
+    def load_parts(self) -> None:
+        self.fusion, self.fusion_meta = load_net(self.fusion_path, "mlp")
 
     def accepts(self, task: str) -> bool:
         return task.startswith("landmark-fusion")

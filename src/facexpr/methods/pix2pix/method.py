@@ -118,6 +118,7 @@ class Pix2PixMethod(GeneratorMethod):
     landmarks — on the product's warp (``pix2pix-warp``) after the closed loop corrected them."""
 
     doc = "docs/models/pix2pix.md"
+    family = "pix2pix"
 
     def geometry(self, job) -> Retargeted:
         return as_geometry(job, source_in_target(job, self.size))

@@ -135,6 +135,8 @@ class AUMethod(GeneratorMethod):
     transfer: with the gate, ``--regions``, the intensity and a source's neutral photo already in
     them) or of the edit; the generator's own AUs are a prefix of them."""
 
+    family = "relative-au"
+
     def accepts(self, task: str) -> bool:
         return task == self.spec.name
 
