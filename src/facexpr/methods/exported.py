@@ -130,10 +130,12 @@ def load_exported(path: str | Path, device: str = "cpu"):
 
 
 def exported_spec(path: Path, family: MethodSpec, warp_base: bool) -> MethodSpec:
-    """The spec of an exported file run by path: its family's capabilities and traits; whether
-    it renders the retargeted landmarks is what its adapter says (an ablation may refine a plain
-    landmark warp instead of the product's)."""
-    return replace(family, name=str(path), weights=(), kwargs={}, shipped=False, landmark_driven=warp_base)
+    """The spec of an exported file run by path: its family's capabilities and traits, except
+    that it renders the pipeline's geometry (no fusion module or key points of its own come with
+    a file), and renders the retargeted landmarks as its adapter says (an ablation may refine a
+    plain landmark warp instead of the product's)."""
+    return replace(family, name=str(path), weights=(), kwargs={}, shipped=False, landmark_driven=warp_base,
+                   own_geometry=False)
 
 
 def check_traits(spec: MethodSpec, warp_base: bool, path: Path) -> None:

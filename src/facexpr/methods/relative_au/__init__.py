@@ -5,8 +5,8 @@ absolute-AU ablation ``ganimation`` (Pumarola et al. 2018).
 * :mod:`.method`: the inference adapter (:class:`~.method.AUMethod`) and the generator adapters;
 * :mod:`.train`: the training recipes ``relative-au`` and ``ganimation``.
 
-All transfer (the wanted AUs are the source's, on the chosen regions) and edit (an
-:class:`~facexpr.methods.base.EditRequest`'s ``want_aus``); ``relative-au-warp`` is relative-au on
+All transfer and edit, told the job's :class:`~facexpr.expression.retarget.Intent` ``want_aus``
+(a transfer's: the AUs of the retargeted code; an edit's: ``clip(current + change)``); ``relative-au-warp`` is relative-au on
 the shared "warp + learned residual" renderer (issue 12), ``ganimation-warp`` its absolute-AU
 ablation. Weights: ``src/facexpr/data/{relative_au,ganimation,relative_au_warp,ganimation_warp}_g128.safetensors``,
 listed and checksummed in :mod:`facexpr.assets`; missing weights raise :class:`facexpr.errors.ModelError` (exit code 3).
