@@ -21,7 +21,7 @@ from ..faces.mesh import meet_not_cross
 from ..faces.landmarks import Face, analysed
 from ..faces.topology import (BROW_LEFT, BROW_RIGHT, EYE_LEFT, EYE_RIGHT, IRIS_LEFT, IRIS_RIGHT, IRISES,
                               LEFT_LID_PAIRS, LIPS_INNER, LIPS_OUTER, RIGHT_LID_PAIRS, STABLE)
-from ..limits import MAX_INTENSITY
+from ..limits import MAX_INTENSITY, check_intensity, check_regions
 from . import action_units
 from .blendshapes import FITTED, INDEX, NAMES, REGIONS, region_mask
 from .model import ExpressionModel
@@ -46,10 +46,9 @@ class RetargetConfig:
     # neutral/smiling pairs (0.035; median 0.019, max 0.051), not at all from twice that.
     view_trust: tuple[float, float] = (0.035, 0.070)
 
-    def __post_init__(self):
-        if not 0.0 <= self.intensity <= MAX_INTENSITY:
-            raise ValueError(f"intensity must be between 0 and {MAX_INTENSITY}, got {self.intensity}")
-        region_mask(self.regions)  # validates the names
+    def __post_init__(self):  # the request's limits (a user's error: one line, exit code 2)
+        object.__setattr__(self, "intensity", check_intensity(self.intensity))
+        object.__setattr__(self, "regions", check_regions(self.regions))
 
 
 TRANSFER = "transfer"  # the source's expression (or its change from a reference) onto the target

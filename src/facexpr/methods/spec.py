@@ -42,10 +42,22 @@ class MethodSpec:
         return [assets.resolve(w) for w in self.weights]
 
 
+def source_warp_spec(family: str, task: str, adapter: str, summary: str) -> MethodSpec:
+    """The spec of a generator told the source photo on the product's warp (au-swap, aip-gan;
+    rendered by :class:`facexpr.methods.source_warp.SourceWarpMethod`): transfer only (an edit has
+    no source photo), landmark-driven; files named after the family by the usual layout."""
+    module = family.replace("-", "_")
+    return MethodSpec(name=family, adapter="facexpr.methods.source_warp:SourceWarpMethod",
+                      capabilities=frozenset({"transfer"}), landmark_driven=True, weights=(f"{module}_g128",),
+                      crop_size=128, config=f"configs/{family}-cpu.yaml", card=f"docs/models/{family}.md",
+                      task=f"facexpr.methods.{module}.train:{task}",
+                      generator=f"facexpr.methods.{module}.method:{adapter}", summary=summary)
+
+
 def load_ref(ref: str):
     """The object a ``"package.module:attribute"`` reference names."""
     module, _, attr = ref.partition(":")
     return getattr(importlib.import_module(module), attr)
 
 
-__all__ = ["MethodSpec", "load_ref"]
+__all__ = ["MethodSpec", "source_warp_spec", "load_ref"]
