@@ -174,10 +174,12 @@ class ExportedMethod:
 
     def render(self, job) -> Patch:
         """Render ``job``: an edit through :meth:`render_aus`, a transfer through
-        :meth:`render_landmarks`; both with the retargeted landmarks and the intent's ``want_aus``."""
+        :meth:`render_landmarks`; both with the retargeted landmarks, and a family told action units
+        (``au_conditioned``) with the intent's ``want_aus``."""
         if job.intent.kind == EDIT:
             return self.render_aus(job, job.intent.want_aus, job.retargeted.landmarks)
-        return self.render_landmarks(job, job.retargeted.landmarks, job.intent.want_aus)
+        return self.render_landmarks(job, job.retargeted.landmarks,
+                                     job.intent.want_aus if self.spec.au_conditioned else None)
 
     @torch.no_grad()
     def _generate(self, job, landmarks: np.ndarray, want_aus: np.ndarray | None):
