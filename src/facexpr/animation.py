@@ -186,6 +186,10 @@ class VideoTracker:
         self._offset = 0  # ms the clock was advanced by settling (MediaPipe smooths by time)
 
     def __call__(self, rgb: np.ndarray, t_ms: int) -> Face | None:
+        face = self._read(rgb, t_ms)
+        return None if face is None else describe(face)  # the fitted expression code, as everywhere
+
+    def _read(self, rgb: np.ndarray, t_ms: int) -> Detection | None:
         h, w = rgb.shape[:2]
         t_ms = max(int(t_ms) + self._offset, self._t + 1)
         first, self._t = self._t < 0, t_ms
@@ -201,7 +205,7 @@ class VideoTracker:
         bs = np.array([c.score for c in res.face_blendshapes[0]], dtype=np.float32)
         pose = np.asarray(res.facial_transformation_matrixes[0], dtype=np.float64)
         face = Detection(pts, bs, pose, (w, h))
-        return describe(face) if face.size >= 24 else None  # the fitted expression code, as everywhere
+        return face if face.size >= 24 else None
 
     def settle(self, rgb: np.ndarray, t_ms: int, step_ms: int, reads: int = SETTLE_READS) -> Face | None:
         """The reading of ``rgb`` once tracking has settled on it. A first reading comes from the
@@ -214,15 +218,14 @@ class VideoTracker:
         for k in range(reads):
             if k:
                 self._offset += int(step_ms)
-            face = self(rgb, t_ms)
+            face = self._read(rgb, t_ms)
             if face is None:
                 return None
-        return face
+        return describe(face)
 
     def close(self) -> None:
         lm, self._lm = self._lm, None
         close_quietly(lm)
-
 
 
 def _video_tracker() -> VideoTracker | None:
@@ -300,7 +303,7 @@ class Animation:
         if cfg.driving_neutral is not None:
             img = load_image(cfg.driving_neutral, f"driving neutral {cfg.driving_neutral}")
             f = select_face(analyze_faces(img), None, f"driving neutral {cfg.driving_neutral}")
-            f = _read_reference(img, self._frame_ms) if f.size >= 24 else f  # read as the frames are
+            f = _read_reference(img, self._frame_ms) or f  # read as the frames are
             return f.blendshapes.astype(np.float64), _rotation(f)
         if cfg.reference_frame is not None:
             if not 0 <= cfg.reference_frame < self.info.frames:
