@@ -176,3 +176,16 @@ def current_aus(face) -> np.ndarray:
 
 def test_every_run_is_covered():
     assert len(list(_runs())) == len(available()) * len(RUNS)
+
+
+def test_traits_are_declared_once_on_the_spec():
+    """The registry builds each method with its spec and never sets anything on it: capabilities
+    and traits live on the spec alone, and a method has ``geometry`` exactly when its spec says so."""
+    from facexpr.methods import get_method
+
+    for name in available():
+        method, spec = get_method(name), get_spec(name)
+        assert method.spec is spec and method.name == name
+        assert not any(hasattr(method, a) for a in ("capabilities", "landmark_driven", "au_conditioned"))
+        assert hasattr(method, "geometry") == spec.own_geometry, name
+        assert spec.landmark_driven == bool(getattr(getattr(method, "exported", None), "warp_base", name == "warp"))
