@@ -1,5 +1,5 @@
 """Speed and quality of ``facexpr animate``: frames/s end to end (decode → track → render → encode),
-a per-stage profile, and — with ``--check`` — the bars of issue 15 on every shared driving video:
+a per-stage profile, and — with ``--check`` — what a usable animation must keep, on every shared video:
 frame count and rate equal to the driver's, audio present when the driver has sound (duration
 within one frame), identity kept on sampled frames (dlib judge, distance < 0.6), and jitter of the
 output (MediaPipe on the rendered frames) with and without One-Euro filtering.

@@ -1,4 +1,4 @@
-"""How much expression is left in au-swap's AU-free features (issue 13's disentanglement bar).
+"""How much expression is left in au-swap's AU-free features (the paper's disentanglement: they should hold none).
 
 A probe classifier is trained *afterwards* on frozen features of London faces: neutral vs smiling,
 so chance is 0.5. It is an L2-regularised logistic regression on standardised features, scored by

@@ -1,4 +1,4 @@
-"""The import structure of ``src/facexpr`` (issue 11): every import, at module level or inside a
+"""The import structure of ``src/facexpr``: every import, at module level or inside a
 function, points down the layers; there is no cycle; the project's own modules are imported at the
 top of each file (with the few documented exceptions below).
 

@@ -1,4 +1,4 @@
-"""aip-gan (Ali & Hughes 2020, issue 14): attention modules (ranges, shapes, the ablation's ones),
+"""aip-gan (Ali & Hughes 2020): attention modules (ranges, shapes, the ablation's ones),
 the bilinear pooling (starts as the identity; the concatenation ablation), the intrinsic image's
 neutral landmarks, the training task (smoke run, export, reload) and the capability declaration."""
 from __future__ import annotations

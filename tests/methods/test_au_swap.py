@@ -1,4 +1,4 @@
-"""au-swap (Shao et al. 2019, issue 13): the networks' shapes and attention, the expression classes
+"""au-swap (Shao et al. 2019): the networks' shapes and attention, the expression classes
 the adversary learns, the swap-twice identity at initialisation, the training task (smoke run,
 export, reload), the capability declaration and the ``swap`` command with bad input."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The papers' baselines on the shared warp + learned residual renderer (issue 12): ``pix2pix-warp``
+"""The papers' baselines on the shared warp + learned residual renderer: ``pix2pix-warp``
 (landmark-fusion-warp without the fusion module and the target's key-point image) and
 ``ganimation-warp`` (relative-au-warp told absolute AUs, no MSF skips) — registered, trainable,
 exported, starting as the warp, and pix2pix-warp driven by the source's own key points."""

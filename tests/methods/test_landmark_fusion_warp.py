@@ -1,4 +1,4 @@
-"""landmark-fusion on the shared warp + learned residual renderer (issue 12): the training task
+"""landmark-fusion on the shared warp + learned residual renderer: the training task
 (smoke run, export, reload), that a fresh generator returns the product's warp, the fusion module's
 geometry reaching the pipeline (and its closed loop) and the fusion's prior-expression training data."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""relative-au on the shared warp + learned residual renderer (issue 12): the training task (smoke
+"""relative-au on the shared warp + learned residual renderer: the training task (smoke
 run, export, reload), that a short run leaves the warp in the right direction, that the family is
 shipped (its weights checksum-verified), the older relative-au weights still load, and the whole inference path (crop, base flow, fields at the photo's resolution, paste-back)."""
 from __future__ import annotations

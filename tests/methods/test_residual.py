@@ -1,4 +1,4 @@
-"""The shared "warp + learned residual" renderer (issue 12): shapes, output == the warp at
+"""The shared "warp + learned residual" renderer: shapes, output == the warp at
 initialisation (generic and relative-au's), the fields applied at another resolution, gradients
 that reach every field (so training can leave the warp), and the layering of the new modules."""
 from __future__ import annotations

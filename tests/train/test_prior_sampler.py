@@ -1,4 +1,4 @@
-"""The prior-driven self-supervised sampler (issue 10 item 7, issue 12 item 2): every kind of change
+"""The prior-driven self-supervised sampler: every kind of change
 is drawn, emotions go through the edit table, brows, lids, nose and lip corners move, the AU labels
 are the 22 of the fitted code; the legacy sampler and old configs are unchanged."""
 from __future__ import annotations

@@ -20,6 +20,10 @@ NAMES = (
     "mouthUpperUpLeft", "mouthUpperUpRight", "noseSneerLeft", "noseSneerRight",
 )
 INDEX = {n: i for i, n in enumerate(NAMES)}
+# The code of a mirrored face: index i of a mirror image's code holds the original's MIRRORED[i]
+# (Left <-> Right swapped; gaze In/Out also swap sides but keep their names, as MediaPipe scores
+# them per eye).
+MIRRORED = tuple(INDEX[n.replace("Left", "#").replace("Right", "Left").replace("#", "Right")] for n in NAMES)
 
 REGIONS = ("brows", "eyes", "mouth")
 

@@ -81,3 +81,68 @@ class ExpressionPrior:
 @lru_cache(maxsize=4)
 def load_default_prior(path: str | None = None) -> ExpressionPrior:
     return ExpressionPrior.load(Path(path) if path else DEFAULT_PATH)
+
+
+@dataclass(frozen=True)
+class MirrorPlane:
+    """The reflection that takes a canonical face onto its own mirror image: reflect every point
+    in the face's symmetry plane (``normal · x = offset``) and swap each landmark with its
+    partner (:data:`facexpr.faces.topology.MIRROR`). It is an exact involution, so a model made
+    symmetric with it reads a mirrored face exactly as the mirrored reading of the face."""
+
+    normal: np.ndarray
+    offset: float
+    perm: np.ndarray
+
+    @classmethod
+    def of(cls, mean: np.ndarray, perm=None) -> "MirrorPlane":
+        """The symmetry plane of ``mean`` (478, 3): its normal is the main direction joining
+        partner points, its offset puts it half-way between them."""
+        from ..faces.topology import MIRROR
+        perm = np.asarray(MIRROR if perm is None else perm)
+        pairs = perm != np.arange(len(perm))
+        normal = np.linalg.svd(mean[pairs] - mean[perm[pairs]], full_matrices=False)[2][0]
+        offset = float(np.mean((mean + mean[perm]) @ normal) / 2)
+        return cls(normal, offset, perm)
+
+    def points(self, x: np.ndarray) -> np.ndarray:
+        """Mirror (..., 478, 3) positions."""
+        r = x - 2.0 * ((x @ self.normal) - self.offset)[..., None] * self.normal
+        return r[..., self.perm, :]
+
+    def vectors(self, v: np.ndarray) -> np.ndarray:
+        """Mirror (..., 478, 3) displacements (no offset)."""
+        r = v - 2.0 * (v @ self.normal)[..., None] * self.normal
+        return r[..., self.perm, :]
+
+    def basis(self, b: np.ndarray) -> np.ndarray:
+        """A (52, 478, 3) per-blendshape basis made mirror-symmetric: shape n's motion is the mean
+        of its own and the mirror image of its Left/Right partner's, so a left brow raise is
+        exactly a mirrored right one and a midline shape is left-right symmetric."""
+        from .blendshapes import MIRRORED
+        return (b + self.vectors(b[list(MIRRORED)])) / 2.0
+
+
+def symmetrize(prior: ExpressionPrior) -> ExpressionPrior:
+    """The prior closed under mirroring, so a fit cannot learn one studio's left/right asymmetry
+    (its light, camera and the calibration faces) and report it as expression on a stranger.
+
+    The mean becomes the average of itself and its mirror image; the identity prior becomes the
+    Gaussian whose covariance is the average of the original and the mirrored one (modes and
+    their mirror images, each scaled by 1/√2); each expression shape is averaged with its
+    mirrored partner; the neutral reference scores are averaged with their swapped selves. The
+    neutral code must be calibrated again afterwards (:func:`calibrate`)."""
+    from .blendshapes import MIRRORED
+    mp = MirrorPlane.of(prior.mean)
+    sw = list(MIRRORED)
+    valid = prior.valid & prior.valid[mp.perm]
+    identity = np.concatenate([prior.identity, mp.vectors(prior.identity)]) / np.sqrt(2.0)
+    identity[:, ~valid] = 0.0
+    meta = dict(prior.meta, symmetric="mean, identity covariance, expression and observed bases and "
+                                      "neutral scores averaged with their mirror images")
+    return ExpressionPrior(
+        mean=(prior.mean + mp.points(prior.mean)) / 2.0, identity=identity,
+        expression=mp.basis(prior.expression), valid=valid, shading=prior.shading, meta=meta,
+        observed=None if prior.observed is None else mp.basis(prior.observed),
+        neutral_scores=None if prior.neutral_scores is None else (prior.neutral_scores + prior.neutral_scores[sw]) / 2,
+        neutral_code=None)

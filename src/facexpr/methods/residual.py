@@ -1,4 +1,4 @@
-""""Warp + learned residual": the rendering shape every generator shares (issue 12).
+""""Warp + learned residual": the rendering shape every generator shares.
 
 The geometry is done by a warp, the network only adds what a warp cannot. For a crop of side S
 (128–256 px) the family's condition gives the wanted landmarks, and the *base flow* is the dense

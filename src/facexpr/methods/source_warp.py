@@ -2,7 +2,7 @@
 
 ``au-swap`` (Shao et al. 2019) and ``aip-gan`` (Ali & Hughes 2020) both encode the source image
 into expression features and the target into identity (AU-free) features. On the shared "warp +
-learned residual" shape (:mod:`.residual`, issue 12) the product's warp moves the target to the
+learned residual" shape (:mod:`.residual`) the product's warp moves the target to the
 retargeted landmarks (:mod:`.warp_base`) and the family's network, told both images, adds a flow
 correction, a colour residual and a blend mask at the photo's own resolution; at initialisation
 the output is the warp.

@@ -1,4 +1,4 @@
-"""The product's ``warp`` as the base a generator refines (issue 12, "warp + learned residual").
+"""The product's ``warp`` as the base a generator refines ("warp + learned residual").
 
 A generator on the shared residual shape (:mod:`facexpr.methods.residual`) used to start from a
 plain landmark warp of the crop: no mouth interior, no rigid irises, no opened-eye sclera, no

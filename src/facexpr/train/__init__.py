@@ -1,4 +1,4 @@
-"""Training: what the four GAN methods share (issue 4).
+"""Training: what every GAN method shares, so a method adds only its networks and losses.
 
 * :mod:`~facexpr.train.prepare` — ``facexpr prepare``: the annotated, resumable crop cache;
 * :mod:`~facexpr.train.sources` — datasets as lists of images (through :mod:`facexpr.datasets`);

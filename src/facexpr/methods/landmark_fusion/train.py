@@ -31,7 +31,7 @@ class LandmarkFusionTask(Pix2PixTask, LandmarkFusionAdapter):
 
 
 class LandmarkFusionWarpTask(Pix2PixWarpTask, LandmarkFusionWarpAdapter):
-    """landmark-fusion on the product's warp (issue 12, :class:`~.method.LandmarkFusionWarpAdapter`):
+    """landmark-fusion on the product's warp (:class:`~.method.LandmarkFusionWarpAdapter`):
     :class:`~facexpr.methods.pix2pix.train.Pix2PixWarpTask`'s recipe, the U-Net told the target's
     own key-point image too (``model.target_map``, default true). At training time the fused key
     points are the regime's ``want_landmarks`` (the ground truth's), as for the crop generator."""

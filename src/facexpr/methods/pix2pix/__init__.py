@@ -4,7 +4,7 @@ module (:mod:`.method`; training recipe :mod:`.train`; networks: the shared U-Ne
 :mod:`facexpr.methods.nets`). Transfer only: it is driven by a source face's key points, so an AU
 edit has nothing to draw and is refused.
 
-``pix2pix-warp`` (issue 12) is the baseline on the shared "warp + learned residual" renderer: the
+``pix2pix-warp`` is the baseline on the shared "warp + learned residual" renderer: the
 source's key points drive the product's warp and a plain U-Net (:mod:`.nets`, told the wanted
 key-point image only) refines it — landmark-fusion-warp without the fusion module and without the
 target's own key-point image."""

@@ -7,7 +7,7 @@ no fusion module. Because both crops are aligned to one template, the source's k
 the source's face shape (eye distance, jaw, lip thickness): exactly the identity leak the fusion
 module exists to remove. Its row in ``docs/RESULTS.md`` measures that difference.
 
-``pix2pix-warp`` (issue 12) is the same baseline on the shared "warp + learned residual" renderer
+``pix2pix-warp`` is the same baseline on the shared "warp + learned residual" renderer
 (:class:`Pix2PixWarpAdapter`): the source's key points, placed in the target's frame, drive the
 product's warp, and a plain U-Net told the wanted key-point image refines it.
 """
@@ -58,7 +58,7 @@ class Pix2PixAdapter(GeneratorAdapter):
 
 
 class Pix2PixWarpAdapter(Pix2PixAdapter):
-    """A key-point-image U-Net on the product's warp (issue 12): the warp moves the target to the
+    """A key-point-image U-Net on the product's warp: the warp moves the target to the
     wanted key points (:mod:`facexpr.methods.warp_base`, the sample's ``base``; the base flow tells
     the net where), and the U-Net (:class:`~.nets.KeypointUNet`: the wanted key-point image, plus
     the target's own unless the spec says ``target_map: False``) adds a flow correction, a colour

@@ -1,4 +1,4 @@
-"""The key-point-image U-Net on the shared "warp + learned residual" renderer (issue 12): pix2pix's
+"""The key-point-image U-Net on the shared "warp + learned residual" renderer: pix2pix's
 generator shape on the warp, and (with the target's own key-point image as well) landmark-fusion's
 modified U-Net. Both families' ``*-warp`` methods build it through :func:`keypoint_warp_generator`."""
 from __future__ import annotations

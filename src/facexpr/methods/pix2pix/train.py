@@ -133,7 +133,7 @@ class Pix2PixWarpModel(Pix2PixModel):
 
 
 class Pix2PixWarpTask(Pix2PixTask, Pix2PixWarpAdapter):
-    """A key-point-image U-Net on the product's warp (issue 12, :class:`~.method.Pix2PixWarpAdapter`):
+    """A key-point-image U-Net on the product's warp (:class:`~.method.Pix2PixWarpAdapter`):
     pix2pix's conditional PatchGAN on (image, wanted key-point image) and its D phase; the generator
     refines the warp. G terms: ``adv``; ``l1`` (3-level pyramid) and
     ``perceptual`` to the ground truth where there is one; ``tv`` of the flow correction and the

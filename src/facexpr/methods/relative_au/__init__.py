@@ -6,8 +6,9 @@ absolute-AU ablation ``ganimation`` (Pumarola et al. 2018).
 * :mod:`.train`: the training recipes ``relative-au`` and ``ganimation``.
 
 All transfer and edit, told the job's :class:`~facexpr.expression.retarget.Intent` ``want_aus``
-(a transfer's: the AUs of the retargeted code; an edit's: ``clip(current + change)``); ``relative-au-warp`` is relative-au on
-the shared "warp + learned residual" renderer (issue 12), ``ganimation-warp`` its absolute-AU
+(a transfer's: the AUs of the retargeted code; an edit's: ``clip(current + change)``);
+``relative-au-warp`` is relative-au on the shared "warp + learned residual" renderer,
+``ganimation-warp`` its absolute-AU
 ablation. Weights: ``src/facexpr/data/{relative_au,ganimation,relative_au_warp,ganimation_warp}_g128.safetensors``,
 listed and checksummed in :mod:`facexpr.assets`; missing weights raise :class:`facexpr.errors.ModelError` (exit code 3).
 """
@@ -35,7 +36,7 @@ SPECS = (
           "Ling et al. 2020: generator conditioned on wanted − current AUs (flow + colour field)"),
     _spec("ganimation", "GANimationTask", "GANimationAdapter",
           "Pumarola et al. 2018: the absolute-AU ablation (attention + colour head)"),
-    # issue 12: relative-au on the shared warp + learned residual renderer (it refines the product's warp)
+    # relative-au on the shared warp + learned residual renderer (it refines the product's warp)
     _spec("relative-au-warp", "RelativeAUWarpTask", "RelativeAUWarpAdapter",
           "Ling et al. 2020 on the warp: relative AUs (22) condition a U-Net that refines warp's render",
           config="configs/relative-au-warp-cpu.yaml", on_warp=True),

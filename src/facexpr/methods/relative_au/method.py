@@ -9,7 +9,7 @@ into its condition (``relative-au``: wanted − the target's AUs; ``ganimation``
 the pipeline: a transfer's are the AUs of the retargeted code (the gate between two people,
 ``--regions``, the intensity and ``--source-neutral`` in them), an edit's ``clip(current + change)``.
 
-``relative-au-warp`` (issue 12) is relative-au on the shared "warp + learned residual" shape
+``relative-au-warp`` is relative-au on the shared "warp + learned residual" shape
 (:mod:`facexpr.methods.residual`): told the 22 AUs of the prior-fitted code, its geometry is the
 landmark warp to the retargeted landmarks (the expression model driven by the wanted change), which
 the MSF U-Net refines (:class:`RelativeAUWarpAdapter`).

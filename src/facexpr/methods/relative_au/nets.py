@@ -27,7 +27,7 @@ Multi-Scale Feature Fusion (MSF) units, conditioned on an AU vector.
     attention mask ``A``; ``out = A · x + (1 − A) · C``.
 
   - ``"features"``: no head; ``forward`` returns the decoder's last features. The MSF U-Net is
-    then the backbone of :class:`RelativeAUWarpGenerator` (issue 12: the geometry comes from a
+    then the backbone of :class:`RelativeAUWarpGenerator` (the geometry comes from a
     landmark warp driven by the wanted AU change, the net refines it; :mod:`facexpr.methods.residual`).
 
 Any input whose side is a multiple of ``2 ** depth`` (16 with the default depth 4) works: the

@@ -30,7 +30,7 @@ Losses (weights in ``loss.weights``, the usual choice ``loss.adversarial: wgan``
   learn). ``l1`` and ``cycle`` are taken over a 3-level image pyramid (:func:`~facexpr.train.losses.pyramid_l1`):
   a pixel difference alone gives a motion a gradient only within about a pixel of the right place.
 
-``relative-au-warp`` (:class:`RelativeAUWarpTask`, issue 12): the same MSF U-Net and critic on the
+``relative-au-warp`` (:class:`RelativeAUWarpTask`): the same MSF U-Net and critic on the
 shared "warp + learned residual" renderer (:mod:`facexpr.methods.residual`), told the 22 AUs of the
 prior-fitted code (``data.code: fitted``, ``data.aus: all``; configs pair it with the prior
 sampler). The geometry is the product's warp to the wanted landmarks (``model.base: warp``, with its mouth
