@@ -20,7 +20,7 @@ from facexpr.datasets import data_root, london
 from facexpr.evaluate.judges.emotion_faceapi import EMOTIONS, get_faceapi_emotion
 from facexpr.faces.identity import get_dlib_identity
 from facexpr.expression.blendshapes import region_mask
-from facexpr.faces.landmarks import analyze_faces
+from facexpr.expression.analysis import analyze_faces  # analysed faces: codes comparable with the results'
 from facexpr.io import load_image, save_image
 
 

@@ -45,7 +45,7 @@ def main() -> None:
         n, s = n_faces[0], s_faces[0]
         cn = to_canonical(n.landmarks, default.mean_shape)[0]
         cs = to_canonical(s.landmarks, default.mean_shape)[0]
-        mp = s.extras["mediapipe_blendshapes"] - n.extras["mediapipe_blendshapes"]
+        mp = s.mediapipe_scores - n.mediapipe_scores
         code = s.blendshapes - n.blendshapes
         preds = {"no change": cn, "london": cn + london_only.displacement(mp),
                  "prior": cn + pure.displacement(code), "default": cn + default.displacement(code)}

@@ -65,14 +65,14 @@ def target_img(target_path: Path) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def source_faces(source_img):
-    from facexpr.faces.landmarks import analyze_faces
+    from facexpr.expression.analysis import analyze_faces  # analysed faces: the code renderers read
 
     return analyze_faces(source_img)
 
 
 @pytest.fixture(scope="session")
 def target_faces(target_img):
-    from facexpr.faces.landmarks import analyze_faces
+    from facexpr.expression.analysis import analyze_faces  # analysed faces: the code renderers read
 
     return analyze_faces(target_img)
 
@@ -107,7 +107,7 @@ def warp_result(source_path, target_path):
 @pytest.fixture(scope="session")
 def warp_output_faces(warp_result):
     """The transfer result analysed again, as a user would."""
-    from facexpr.faces.landmarks import analyze_faces
+    from facexpr.expression.analysis import analyze_faces  # analysed faces: the code renderers read
 
     return analyze_faces(warp_result.image)
 

@@ -139,3 +139,75 @@ def test_pose_and_absolute_modes_run(wolfgang, target_path):
     for kw in ({"pose": True, "max_pose_deg": 10.0}, {"relative": False}):
         frames = list(facexpr.animate(target_path, wolfgang, max_frames=4, size=256, start=12.0, **kw))
         assert len(frames) == 4 and all(f.image.shape == (256, 256, 3) for f in frames)
+
+
+def _still_driver(path, image, frames: int = 10, fps: int = 24):
+    """A lossless video of ``image`` repeated: every frame decodes to the same pixels (H.264 does
+    not: its quality ramps over the first frames)."""
+    import av
+
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("ffv1", rate=fps)
+        s.width, s.height, s.pix_fmt = image.shape[1], image.shape[0], "bgr0"
+        for _ in range(frames):
+            for p in s.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
+def test_a_driver_equal_to_its_reference_moves_nothing(tmp_path, source_path, target_path):
+    """Relative motion is the driver's change from its reference: a driver that holds its
+    reference expression (here a smile, every frame the same) leaves the photo as it is —
+    outside the warp's reach bit for bit, inside within rounding. The reference and the frames
+    are read the same way (the fitted code, tracking settled), so no constant offset between two
+    readings of one face (MediaPipe's raw scores against the fit: up to 87 grey levels) moves it."""
+    import cv2
+
+    import facexpr
+    from facexpr.animation import _resize_long
+    from facexpr.faces.topology import FACE_OVAL
+    from facexpr.io import load_image
+    from facexpr.io_video import read_frames
+
+    still = cv2.resize(load_image(source_path), (480, 480), interpolation=cv2.INTER_AREA)
+    drv = _still_driver(tmp_path / "still.mkv", still)
+    assert all(np.array_equal(f.image, still) for f in read_frames(drv))
+    photo = _resize_long(load_image(target_path), 256)
+    oval = facexpr.analyze(photo)[0].xy[list(FACE_OVAL)]
+    c = oval.mean(0)
+    ys, xs = np.mgrid[:photo.shape[0], :photo.shape[1]]
+    reach = 1.6 * np.linalg.norm(oval - c, axis=1).max()  # the warp fades to nothing at 1.45x the oval
+    outside = np.hypot(xs - c[0], ys - c[1]) > reach
+    frames = list(facexpr.animate(target_path, drv, size=256))
+    assert len(frames) == 10 and all(f.found for f in frames)
+    for f in frames:
+        d = np.abs(f.image.astype(int) - photo)
+        assert d[outside].max() == 0, f.index
+        assert d.max() <= 1, (f.index, d.max())
+
+
+def test_animate_validates_like_transfer(tmp_path, target_path, wolfgang):
+    """animate takes the pipeline's limits and methods: a bad region is one line and exit code 2
+    (not a traceback), and a method that cannot transfer is refused before any frame."""
+    import facexpr
+    from facexpr.errors import MethodCannot, RegionError
+
+    r = subprocess.run(facexpr_cmd() + ["animate", str(target_path), "--driving", str(wolfgang), "-o",
+                                        str(tmp_path / "x.mp4"), "--regions", "nose"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith("facexpr: error: ") and r.stderr.count("\n") == 1 and "nose" in r.stderr, r.stderr
+    assert not (tmp_path / "x.mp4").exists()
+    with pytest.raises(RegionError):
+        facexpr.animate(target_path, wolfgang, regions=["nose"])
+    from facexpr.methods import MethodSpec, register
+    from facexpr.methods.registry import _SPECS
+
+    register(MethodSpec(name="edit-only", adapter="facexpr.methods.warp.method:Warp", capabilities=frozenset({"edit"})))
+    try:
+        with pytest.raises(MethodCannot, match="cannot transfer"):
+            facexpr.animate(target_path, wolfgang, method="edit-only")
+    finally:
+        _SPECS.pop("edit-only")

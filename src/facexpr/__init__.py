@@ -86,8 +86,10 @@ def edit(target: ImageLike, aus=None, emotion: str | None = None, intensity: flo
 
 
 def analyze(image: ImageLike, thorough: bool = True) -> list:
-    """Every face in ``image`` (largest first): landmarks, head pose and the expression code
-    (``blendshapes``: fitted with the 3D prior, fused with MediaPipe's scores)."""
+    """Every face in ``image`` (largest first), each a :class:`facexpr.faces.Face`: landmarks,
+    head pose, the expression code (``blendshapes``: fitted with the 3D prior, fused with
+    MediaPipe's scores), MediaPipe's own scores (``mediapipe_scores``; the raw reading is
+    ``detection``) and the fit (``fit``)."""
     from .expression.analysis import analyze_faces
     from .io import load_image
 

@@ -4,12 +4,15 @@ head rotation) rendered onto the photo's face.
 Per frame::
 
     driver frame ─► track its face (a crop around the last one) ─► expression code ─► One-Euro
-    ─► retarget onto the photo's face ─► render (any method; default ``warp``) ─► paste back
+    ─► retarget onto the photo's face ─► render + paste back (:func:`facexpr.pipeline.render`,
+    any method that can transfer; default ``warp``)
 
 * **Relative motion** (default): the driver's blendshape change since a reference (its first
   frame with a face, ``reference_frame`` or a ``driving_neutral`` photo) is added to the photo's
   own expression, so a driver who does not start neutral, or has another face shape, does not
-  deform the photo. ``relative=False`` copies the driver's expression as ``transfer`` does.
+  deform the photo. The reference and every frame are read the same way (the fitted expression
+  code, :func:`facexpr.expression.analysis.describe`), so a driver that holds its reference
+  expression moves nothing. ``relative=False`` copies the driver's expression as ``transfer`` does.
 * **Stability**: the expression code (52 blendshapes), the head rotation and the rendered
   geometry are One-Euro filtered (:mod:`facexpr.one_euro`); :func:`jitter` measures the result.
 * **Lost face** (occlusion, a hand): the last good expression is held, decays towards the
@@ -38,18 +41,21 @@ from .errors import FaceNotFound, InputError
 from .expression.analysis import analyze_faces, describe
 from .expression.blendshapes import REGIONS
 from .expression.model import load_default_model
-from .expression.retarget import (MAX_INTENSITY, RetargetConfig, apply_delta, expression_delta, relative_delta,
+from .expression.retarget import (TRANSFER, Intent, RetargetConfig, apply_delta, expression_delta, relative_delta,
                                   region_point_weights, retargeted)
-from .faces.landmarks import Face, box_iou, close_quietly, get_landmarker, quiet_native_stderr, select_face
-from .faces.paste import paste_back
+from .faces.landmarks import (Detection, Face, box_iou, close_quietly, get_landmarker, quiet_native_stderr,
+                              select_face)
 from .io import ImageLike, load_image
 from .io_video import VideoInfo, VideoWriter, frame_window, probe, read_frames, write_image_sequence
-from .methods import RenderJob, get_method
-from .methods.warp.method import Warp, WarpConfig
+from .limits import check_intensity, check_regions
+from .methods import RenderJob
+from .methods.warp.method import Warp
 from .one_euro import OneEuroConfig, OneEuroFilter
+from .pipeline import StageTimer, load_method, render
 from . import assets
 
 MAX_POSE_DEG = 15.0
+SETTLE_READS = 8  # tracked reads of a first frame: the landmarks move < 0.1 px a read after ~5
 
 
 @dataclass(frozen=True)
@@ -74,9 +80,9 @@ class AnimateConfig:
     workers: int = 2                  # render threads
     warp_grid: int = 160              # warp: mesh-map grid (px on the long side; transfer uses 320)
 
-    def __post_init__(self):
-        if not 0.0 <= self.intensity <= MAX_INTENSITY:
-            raise InputError(f"intensity must be between 0 and {MAX_INTENSITY}, got {self.intensity}")
+    def __post_init__(self):  # validated once, here, with the limits transfer and edit use
+        object.__setattr__(self, "intensity", check_intensity(self.intensity))
+        object.__setattr__(self, "regions", check_regions(self.regions))
         if self.size is not None and not 64 <= self.size <= 4096:
             raise InputError(f"size must be between 64 and 4096 px, got {self.size}")
         if not 0.0 <= self.max_pose_deg <= 45.0:
@@ -98,12 +104,14 @@ class AnimatedFrame:
 
 
 def _method(name: str, grid: int):
-    """The rendering method; ``warp`` with a coarser mesh-map grid than a single transfer's (the
-    displacement field is smooth: a 160-px grid over a 512-px face changes it by well under a
-    pixel, and is ~4x cheaper to evaluate per frame)."""
-    if name == "warp":
-        return Warp(replace(WarpConfig(), grid=int(grid)))
-    return get_method(name)
+    """The pipeline's method for a transfer (refused when it cannot transfer); ``warp`` with a
+    coarser mesh-map grid than a single transfer's (the displacement field is smooth: a 160-px
+    grid over a 512-px face changes it by well under a pixel, and is ~4x cheaper to evaluate per
+    frame)."""
+    method = load_method(name, TRANSFER)
+    if isinstance(method, Warp):
+        return Warp(replace(method.config, grid=int(grid)), spec=method.spec)
+    return method
 
 
 def _resize_long(img: np.ndarray, size: int | None) -> np.ndarray:
@@ -117,13 +125,14 @@ def _resize_long(img: np.ndarray, size: int | None) -> np.ndarray:
 
 class FaceTracker:
     """The driver's face frame after frame: MediaPipe on a square crop around the last face (one
-    inference), the whole frame when that fails or no face is known yet (at most two)."""
+    inference), the whole frame when that fails or no face is known yet (at most two). Returns
+    the analysed face (:func:`~facexpr.expression.analysis.describe`), as :class:`VideoTracker` does."""
 
     def __init__(self):
         self.lm = get_landmarker()
-        self.last: Face | None = None
+        self.last: Detection | None = None
 
-    def _whole(self, rgb: np.ndarray) -> Face | None:
+    def _whole(self, rgb: np.ndarray) -> Detection | None:
         h, w = rgb.shape[:2]
         s = min(1.0, 1024 / max(h, w))
         small = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA) if s < 1 else rgb
@@ -153,7 +162,7 @@ class FaceTracker:
         if face is not None and face.size < 24:
             face = None
         self.last = face
-        return face
+        return None if face is None else describe(face)
 
 
 class VideoTracker:
@@ -174,10 +183,15 @@ class VideoTracker:
         with quiet_native_stderr():
             self._lm = vision.FaceLandmarker.create_from_options(opts)
         self._t = -1
+        self._offset = 0  # ms the clock was advanced by settling (MediaPipe smooths by time)
 
     def __call__(self, rgb: np.ndarray, t_ms: int) -> Face | None:
+        face = self._read(rgb, t_ms)
+        return None if face is None else describe(face)  # the fitted expression code, as everywhere
+
+    def _read(self, rgb: np.ndarray, t_ms: int) -> Detection | None:
         h, w = rgb.shape[:2]
-        t_ms = max(int(t_ms), self._t + 1)
+        t_ms = max(int(t_ms) + self._offset, self._t + 1)
         first, self._t = self._t < 0, t_ms
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         if first:  # the first inference prints delegate INFO lines from C++
@@ -190,12 +204,46 @@ class VideoTracker:
         pts = np.array([(p.x * w, p.y * h, p.z * w) for p in res.face_landmarks[0]], dtype=np.float64)
         bs = np.array([c.score for c in res.face_blendshapes[0]], dtype=np.float32)
         pose = np.asarray(res.facial_transformation_matrixes[0], dtype=np.float64)
-        face = Face(pts, bs, pose, (w, h))
-        return describe(face) if face.size >= 24 else None  # the fitted expression code, as everywhere
+        face = Detection(pts, bs, pose, (w, h))
+        return face if face.size >= 24 else None
+
+    def settle(self, rgb: np.ndarray, t_ms: int, step_ms: int, reads: int = SETTLE_READS) -> Face | None:
+        """The reading of ``rgb`` once tracking has settled on it. A first reading comes from the
+        detector's box, every later one from the box of the previous landmarks, and on a still
+        face those differ by far more than expression (a code change of up to 0.4 on the same
+        frame): so the reference and the first frame of a drive are read this same way, a fixed
+        number of times ``step_ms`` (a frame) apart, and a driver that holds its reference
+        expression reads as no change. Later frames' times follow on from the last read."""
+        face = None
+        for k in range(reads):
+            if k:
+                self._offset += int(step_ms)
+            face = self._read(rgb, t_ms)
+            if face is None:
+                return None
+        return describe(face)
 
     def close(self) -> None:
         lm, self._lm = self._lm, None
         close_quietly(lm)
+
+
+def _video_tracker() -> VideoTracker | None:
+    try:
+        return VideoTracker()
+    except Exception:  # MediaPipe without VIDEO mode: crop tracking in IMAGE mode
+        return None
+
+
+def _read_reference(rgb: np.ndarray, step_ms: int) -> Face | None:
+    """A driver's reference face, read as its frames are (:meth:`VideoTracker.settle`)."""
+    video = _video_tracker()
+    if video is None:
+        return FaceTracker()(rgb)
+    try:
+        return video.settle(rgb, 0, step_ms)
+    finally:
+        video.close()
 
 
 def _rotation(face: Face) -> np.ndarray:
@@ -233,6 +281,7 @@ class Animation:
         self.model = load_default_model()
         # relative motion is the driver's change from its own reference: no between-people gate
         self.rcfg = RetargetConfig(cfg.intensity, tuple(cfg.regions), gate=not cfg.relative)
+        self.intent = Intent(TRANSFER, None, cfg.intensity, tuple(cfg.regions), relative=cfg.relative)
         self.point_weights = region_point_weights(self.model.mean_shape, cfg.regions)
         self.face = select_face(analyze_faces(self.photo, thorough=cfg.photo_face is not None), cfg.photo_face,
                                 f"photo {name}")
@@ -244,19 +293,24 @@ class Animation:
     def frame_count(self) -> int:
         return self.stop - self.first
 
+    @property
+    def _frame_ms(self) -> int:
+        return max(1, round(1000 / float(self.fps)))
+
     def _find_reference(self) -> tuple[np.ndarray, np.ndarray]:
         cfg = self.cfg
         what = f"driving video {self.driving}"
         if cfg.driving_neutral is not None:
             img = load_image(cfg.driving_neutral, f"driving neutral {cfg.driving_neutral}")
             f = select_face(analyze_faces(img), None, f"driving neutral {cfg.driving_neutral}")
+            f = _read_reference(img, self._frame_ms) or f  # read as the frames are
             return f.blendshapes.astype(np.float64), _rotation(f)
         if cfg.reference_frame is not None:
             if not 0 <= cfg.reference_frame < self.info.frames:
                 raise InputError(f"{what}: reference frame {cfg.reference_frame} out of range "
                                  f"(0-{self.info.frames - 1})")
             fr = next(read_frames(self.driving, cfg.reference_frame, cfg.reference_frame + 1, what), None)
-            f = FaceTracker()(fr.image) if fr is not None else None
+            f = _read_reference(fr.image, self._frame_ms) if fr is not None else None
             if f is None:
                 raise FaceNotFound(f"{what}: no face found in reference frame {cfg.reference_frame}")
             return f.blendshapes.astype(np.float64), _rotation(f)
@@ -265,21 +319,26 @@ class Animation:
             for fr in read_frames(self.driving, lo, hi, what):
                 f = tracker(fr.image)
                 if f is not None:
+                    f = _read_reference(fr.image, self._frame_ms) or f
                     return f.blendshapes.astype(np.float64), _rotation(f)
         raise FaceNotFound(f"{what}: no face found in any frame of the video")
 
     # ------------------------------------------------------------------ the per-frame pipeline
 
     def _driver(self, out: queue.Queue, stop: threading.Event) -> None:
-        try:
-            video = VideoTracker()
-        except Exception:  # MediaPipe without VIDEO mode: crop tracking in IMAGE mode
-            video = None
+        video = _video_tracker()
         fallback = FaceTracker()
+        settled = False
         try:
             for fr in read_frames(self.driving, self.first, self.stop, f"driving video {self.driving}"):
                 t = time.perf_counter()
-                face = video(fr.image, round(fr.time * 1000)) if video is not None else fallback(fr.image)
+                if video is None:
+                    face = fallback(fr.image)
+                elif not settled:  # the first face is read as the reference was
+                    face = video.settle(fr.image, round(fr.time * 1000), self._frame_ms)
+                    settled = face is not None
+                else:
+                    face = video(fr.image, round(fr.time * 1000))
                 dt = (time.perf_counter() - t) * 1000
                 while not stop.is_set():
                     try:
@@ -379,7 +438,7 @@ class Animation:
 
     def _geometry(self, delta, rot, geo_filter, t: float):
         """The retargeted photo face for ``delta`` (posed, its landmarks lightly filtered)."""
-        rt = retargeted(self.face, delta, self.model, point_weights=self.point_weights)
+        rt = retargeted(self.face, delta, self.model, point_weights=self.point_weights, intent=self.intent)
         lm = rt.landmarks
         if self.cfg.pose:
             lm = self._posed(lm, rot)
@@ -389,17 +448,12 @@ class Animation:
         return replace(rt, landmarks=lm) if lm is not rt.landmarks else rt
 
     def _render(self, delta, rot, rt, driver_img, driver_face) -> tuple[np.ndarray, np.ndarray, dict]:
-        ms = {}
         if not np.any(delta) and not np.any(rot):
-            return self.photo.copy(), rt.xy.copy(), ms
-        t = time.perf_counter()
-        patch = self.method.render(RenderJob(self.photo, self.face, driver_img, driver_face, rt,
-                                             {"intensity": self.cfg.intensity, "regions": tuple(self.cfg.regions)}))
-        ms["render"] = (time.perf_counter() - t) * 1000
-        t = time.perf_counter()
-        out = paste_back(self.photo, patch)
-        ms["paste"] = (time.perf_counter() - t) * 1000
-        return out, rt.xy.copy(), ms
+            return self.photo.copy(), rt.xy.copy(), {}
+        timer = StageTimer()
+        out, _ = render(self.method, RenderJob(self.photo, self.face, driver_img, driver_face, rt), self.model,
+                        timer=timer)
+        return out, rt.xy.copy(), timer.ms
 
     def __iter__(self) -> Iterator[AnimatedFrame]:
         cfg = self.cfg

@@ -5,12 +5,15 @@
 * :func:`run_edit`: the target photo with some action units changed by relative amounts
   (``AU12=+0.8``) and/or an emotion's prototype added (:mod:`facexpr.expression.emotions`).
 
-Both share face selection, rendering (any registered method), paste-back and, for
+All share face selection, rendering (any registered method), paste-back and, for
 landmark-driven methods, the closed-loop correction. A request is validated once, when its config
-is built (:class:`TransferConfig`, :class:`EditConfig`: limits from :mod:`facexpr.limits`), and
-reaches the method typed (:class:`~facexpr.methods.base.TransferRequest`,
-:class:`~facexpr.methods.base.EditRequest`); a method that does not declare the capability is
-refused (:class:`~facexpr.errors.MethodCannot`) before any image is read. Each stage is timed (``.timings``,
+is built (:class:`TransferConfig`, :class:`EditConfig`, :class:`~facexpr.animation.AnimateConfig`:
+limits from :mod:`facexpr.limits`), retargeted once into its typed form
+(:class:`~facexpr.expression.retarget.Retargeted` and its
+:class:`~facexpr.expression.retarget.Intent`), and rendered through :func:`render`, the one entry
+point transfer, swap, edit, animate and the evaluation share; a method that does not declare the
+capability is refused (:class:`~facexpr.errors.MethodCannot`, :func:`load_method`) before any image
+is read. Each stage is timed (``.timings``,
 milliseconds) so ``--profile`` and the benchmarks show where time goes. Models are loaded once
 per process and reused across calls.
 """
@@ -24,18 +27,19 @@ import cv2
 import numpy as np
 
 from .errors import MalformedAUSpec
-from .expression.analysis import analyze_faces
+from .expression.action_units import AUS
+from .expression.analysis import analyze_faces, mediapipe_scores
 from .expression.blendshapes import FROM_MEDIAPIPE, NAMES, REGIONS
 from .expression.emotions import (UNITS, au_index, au_deltas, check_delta, current_units, desired_aus,
                                   edited_blendshapes, emotion_delta, emotion_prototype, unit_name)
 from .expression.model import load_default_model
-from .expression.retarget import (RetargetConfig, Retargeted, expression_ratio, retarget, retargeted,
+from .expression.retarget import (Intent, RetargetConfig, Retargeted, expression_ratio, retarget, retargeted,
                                   with_extra)
 from .faces.landmarks import Face, reanalyze, select_face
 from .faces.paste import paste_back
 from .io import ImageLike, load_image
 from .limits import check_intensity, check_regions
-from .methods import EDIT, TRANSFER, EditRequest, RenderJob, TransferRequest, get_method, require
+from .methods import EDIT, TRANSFER, Method, RenderJob, get_method, require
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,9 @@ class TransferResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-class _Timer:
+class StageTimer:
+    """Milliseconds per stage (``with timer("render"): …``), summed over repeats."""
+
     def __init__(self):
         self.ms: dict[str, float] = {}
 
@@ -77,10 +83,16 @@ def _name(x, default: str) -> str:
     return str(x) if isinstance(x, (str,)) or hasattr(x, "__fspath__") else default
 
 
+def load_method(name: str, kind: str) -> Method:
+    """The method ``name`` (loaded once per process), refused unless its spec declares ``kind``."""
+    method = get_method(name)
+    require(method.spec, kind)
+    return method
+
+
 def run_transfer(source: ImageLike, target: ImageLike, cfg: TransferConfig = TransferConfig()) -> TransferResult:
-    timer = _Timer()
-    method = get_method(cfg.method)
-    require(method, TRANSFER)
+    timer = StageTimer()
+    method = load_method(cfg.method, TRANSFER)
     with timer("load"):
         src_img = load_image(source, _name(source, "source"))
         tgt_img = load_image(target, _name(target, "target"))
@@ -98,7 +110,7 @@ def run_transfer(source: ImageLike, target: ImageLike, cfg: TransferConfig = Tra
 
 
 def _transfer_faces(method, src_img: np.ndarray, s_face: Face, tgt_img: np.ndarray, t_face: Face,
-                    cfg: TransferConfig, timer: _Timer, neu_img: np.ndarray | None = None,
+                    cfg: TransferConfig, timer: StageTimer, neu_img: np.ndarray | None = None,
                     n_face: Face | None = None) -> TransferResult:
     """Retarget, render and paste back, the faces found: what a transfer and each half of a swap do."""
     with timer("retarget"):
@@ -108,9 +120,7 @@ def _transfer_faces(method, src_img: np.ndarray, s_face: Face, tgt_img: np.ndarr
                       source_neutral=n_face, shading=ratio)
     if cfg.intensity == 0 or (not np.any(rt.delta) and not rt.from_geometry):
         return TransferResult(tgt_img.copy(), s_face, t_face, rt, dict(timer.ms))
-    request = TransferRequest(cfg.intensity, tuple(cfg.regions))
-    out, rt = _render_paste(method, RenderJob(tgt_img, t_face, src_img, s_face, rt, request), model,
-                            cfg.feedback, timer)
+    out, rt = render(method, RenderJob(tgt_img, t_face, src_img, s_face, rt), model, cfg.feedback, timer)
     return TransferResult(out, s_face, t_face, rt, dict(timer.ms))
 
 
@@ -127,9 +137,8 @@ def run_swap(a: ImageLike, b: ImageLike, cfg: TransferConfig = TransferConfig(me
     """Swap the expressions of two photos (au-swap's own setting, Shao et al. 2019): each photo is
     loaded and analysed once, then each is the other's source. ``cfg.source_face`` picks the face
     in A, ``cfg.target_face`` the face in B."""
-    method = get_method(cfg.method)
-    require(method, TRANSFER)
-    timer = _Timer()
+    method = load_method(cfg.method, TRANSFER)
+    timer = StageTimer()
     with timer("load"):
         img_a = load_image(a, _name(a, "A"))
         img_b = load_image(b, _name(b, "B"))
@@ -139,26 +148,34 @@ def run_swap(a: ImageLike, b: ImageLike, cfg: TransferConfig = TransferConfig(me
         face_b = select_face(analyze_faces(img_b, thorough=cfg.target_face is not None), cfg.target_face,
                              "B " + _name(b, "image"))
     shared = dict(timer.ms)
-    out_a = _transfer_faces(method, img_b, face_b, img_a, face_a, cfg, _Timer())
-    out_b = _transfer_faces(method, img_a, face_a, img_b, face_b, cfg, _Timer())
+    out_a = _transfer_faces(method, img_b, face_b, img_a, face_a, cfg, StageTimer())
+    out_b = _transfer_faces(method, img_a, face_a, img_b, face_b, cfg, StageTimer())
     out_a.timings = {**shared, **out_a.timings}
     out_b.timings = {**shared, **out_b.timings}
     return SwapResult(out_a, out_b)
 
 
-def _render_paste(method, job: RenderJob, model, feedback: int, timer: _Timer,
-                  no_gain: np.ndarray | None = None) -> tuple[np.ndarray, Retargeted]:
-    """Render ``job`` and paste it back; landmark-driven methods first correct the expression
-    ``feedback`` times (never amplifying the blendshapes where ``no_gain`` is True), measuring
-    each try on a copy scaled so the face is :data:`MEASURE_FACE` px — MediaPipe reads a face at
-    ~256 px anyway — and render the photo's resolution once, at the end. A method with its own
-    retargeting (``method.geometry(job)``: landmark-fusion's fusion module) replaces the job's first."""
-    own = getattr(method, "geometry", None)  # a method with its own retargeting (landmark-fusion's fusion)
-    if own is not None:
-        job = replace(job, retargeted=own(job))
+def render(method: Method, job: RenderJob, model=None, feedback: int = 0, timer: StageTimer | None = None,
+           no_gain: np.ndarray | None = None) -> tuple[np.ndarray, Retargeted]:
+    """The one render entry point: ``job`` rendered by ``method`` and pasted back, as transfer,
+    swap, edit, animate (``feedback=0``: no per-frame loop) and the evaluation do it.
+
+    What the method's spec declares decides the rest. A method with its own retargeting
+    (``own_geometry``: landmark-fusion's fusion module, pix2pix's source key points) replaces an
+    absolute transfer's geometry first (a relative one — ``--source-neutral``, an animation — is a
+    measured change it must not overwrite; an edit has no source to take key points from).
+    Landmark-driven methods then correct the expression ``feedback`` times (never amplifying the
+    blendshapes where ``no_gain`` is True), measuring each try on a copy scaled so the face is
+    :data:`MEASURE_FACE` px — MediaPipe reads a face at ~256 px anyway — and render the photo's
+    resolution once, at the end."""
+    timer = timer or StageTimer()
+    spec = method.spec
+    if spec.own_geometry and job.intent.kind == TRANSFER and not job.intent.relative:
+        job = replace(job, retargeted=method.geometry(job))
     rt = job.retargeted
     point_weights = rt.point_weights  # the --regions restriction, kept through corrections
-    if feedback and getattr(method, "landmark_driven", False) and _gainable(rt.requested, no_gain):
+    if feedback and spec.landmark_driven and _gainable(rt.requested, no_gain):
+        model = model or load_default_model()
         with timer("feedback"):
             small, s, off = _scaled_job(job, MEASURE_FACE / max(job.target_face.size, 1.0))
             for _ in range(feedback):
@@ -170,7 +187,7 @@ def _render_paste(method, job: RenderJob, model, feedback: int, timer: _Timer,
                     rt = with_extra(job.target_face, rt, delta - rt.requested, model)
                 else:
                     rt = retargeted(job.target_face, delta, model, requested=rt.requested,
-                                    point_weights=point_weights)
+                                    point_weights=point_weights, intent=rt.intent)
                 small = replace(small, retargeted=_scaled_rt(rt, s, off))
         job = replace(job, retargeted=rt)
     with timer("render"):
@@ -260,8 +277,7 @@ def _corrected(out: np.ndarray, t_face: Face, rt: Retargeted,
     if seen is None:
         return None
     want = rt.requested
-    before = t_face.extras.get("mediapipe_blendshapes", t_face.blendshapes)
-    achieved = seen.blendshapes - before
+    achieved = seen.blendshapes - mediapipe_scores(t_face)
     big = (np.abs(want) > 0.05) & _GAIN
     if no_gain is not None:
         big &= ~no_gain
@@ -348,15 +364,14 @@ def run_edit(target: ImageLike, cfg: EditConfig = EditConfig()) -> EditResult:
     deltas)``. When nothing changes (intensity 0, no change requested, or every change clipped
     away, e.g. lowering an AU that is already 0) the result is a bit-identical copy of the input.
 
-    Every method that can edit renders the same :class:`~facexpr.methods.base.EditRequest`:
-    ``relative-au``/``ganimation`` (and exported AU-conditioned generators) read its ``want_aus``;
-    landmark-driven methods (``warp``) render the target retargeted to a synthetic source, the
-    target itself with its blendshapes edited through the AU table
+    Every method that can edit renders the same job, whose intent is an edit: AU-conditioned
+    methods (``relative-au``/``ganimation`` and exported AU-conditioned generators) read its
+    ``want_aus``; landmark-driven methods (``warp``) render the target retargeted to a synthetic
+    source, the target itself with its blendshapes edited through the AU table
     (:func:`facexpr.expression.emotions.edited_blendshapes`). Any other method is refused.
     """
-    timer = _Timer()
-    method = get_method(cfg.method)
-    require(method, EDIT)
+    timer = StageTimer()
+    method = load_method(cfg.method, EDIT)
     with timer("load"):
         img = load_image(target, _name(target, "target"))
     with timer("analyze"):
@@ -374,7 +389,7 @@ def run_edit(target: ImageLike, cfg: EditConfig = EditConfig()) -> EditResult:
                       face.pose, face.image_size)
         model = load_default_model(edit=True)
         rt = retarget(edited, face, model, RetargetConfig(gate=False))
-    request = EditRequest(want.astype(np.float32), current.astype(np.float32))
-    out, rt = _render_paste(method, RenderJob(img, face, img, edited, rt, request), model, cfg.feedback, timer,
-                            no_gain=_EDIT_NO_GAIN)
+        rt.intent = Intent(EDIT, want[:len(AUS)].astype(np.float32), cfg.intensity)
+    out, rt = render(method, RenderJob(img, face, img, edited, rt), model, cfg.feedback, timer,
+                     no_gain=_EDIT_NO_GAIN)
     return EditResult(out, face, current, requested, want, rt, timer.ms)

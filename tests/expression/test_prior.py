@@ -11,7 +11,7 @@ from facexpr.expression.analysis import box_qp, default_fitter, fuse
 from facexpr.expression.blendshapes import FROM_MEDIAPIPE, INDEX
 from facexpr.expression.prior import ICT_NOTICE, ExpressionPrior, load_default_prior
 from facexpr.research.prior_build import ict_to_mediapipe_name
-from facexpr.faces.landmarks import Face
+from facexpr.faces.landmarks import Detection, Face
 
 
 def test_shipped_prior_shapes_and_licence_notice():
@@ -106,9 +106,9 @@ def test_describe_adds_code_and_keeps_mediapipe_scores():
     e[INDEX["noseSneerLeft"]] = e[INDEX["noseSneerRight"]] = 0.9
     lm = 300 * (p.mean + np.tensordot(e, p.observed, 1)) + [500, 500, 0]
     raw = np.zeros(52, np.float32)
-    face = analysis.describe(Face(lm, raw, np.eye(4), (1000, 1000)))
-    assert face.blendshapes[INDEX["noseSneerLeft"]] > 0.5
-    assert (face.extras["mediapipe_blendshapes"] == raw).all() and "fit" in face.extras
+    face = analysis.describe(Detection(lm, raw, np.eye(4), (1000, 1000)))
+    assert isinstance(face, Face) and face.blendshapes[INDEX["noseSneerLeft"]] > 0.5
+    assert (face.mediapipe_scores == raw).all() and face.fit is not None
     assert analysis.describe(face) is face  # described once
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from facexpr.errors import IntensityOutOfRange, RegionError
+
 from facexpr.expression.blendshapes import INDEX, NAMES, REGIONS, as_dict, region_mask
 from facexpr.expression.retarget import (CLOSED_EYE, MAX_INTENSITY, RetargetConfig, apply_delta,
                                          expression_delta, retarget)
@@ -48,12 +50,13 @@ def test_as_dict():
 
 @pytest.mark.parametrize("bad", [-0.01, MAX_INTENSITY + 0.01, 10.0])
 def test_config_rejects_intensity_out_of_range(bad):
-    with pytest.raises(ValueError, match="intensity"):
+    with pytest.raises(IntensityOutOfRange, match="intensity"):
         RetargetConfig(intensity=bad)
 
 
 def test_config_rejects_unknown_region():
-    with pytest.raises(ValueError):
+    """The request's own limits (facexpr.limits): a user's error, one line from the CLI."""
+    with pytest.raises(RegionError, match="lips"):
         RetargetConfig(regions=("lips",))
 
 

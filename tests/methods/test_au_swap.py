@@ -131,9 +131,9 @@ def test_an_edit_is_refused(tmp_path, smoke):
     from facexpr.methods.source_warp import SourceWarpMethod
 
     m = SourceWarpMethod(smoke[2], family="au-swap")
-    assert m.capabilities == frozenset({"transfer"}) and m.landmark_driven
+    assert m.spec.capabilities == frozenset({"transfer"}) and m.spec.landmark_driven
     with pytest.raises(MethodCannot):
-        require(m, EDIT)
+        require(m.spec, EDIT)
 
 
 def test_a_generator_of_another_family_is_refused(smoke):

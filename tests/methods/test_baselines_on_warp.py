@@ -35,7 +35,7 @@ def test_registered_trainable_and_shipped(name):
     assert spec.task.endswith("WarpTask") and spec.generator.endswith("WarpAdapter")
     assert ("edit" in spec.capabilities) == (name == "ganimation-warp")  # key points come from a source face
     m = get_method(name)  # the shipped weights, checksum-verified
-    assert m.landmark_driven and m.exported.warp_base and m.exported.card["task"] == name
+    assert m.spec.landmark_driven and m.exported.warp_base and m.exported.card["task"] == name
 
 
 def test_smoke_training_export_and_the_warp_at_init(smoke):
@@ -70,7 +70,7 @@ def test_pix2pix_warp_is_driven_by_the_sources_own_key_points(smoke, shared_data
     if name != "pix2pix-warp":
         pytest.skip("pix2pix-warp only")
     method = Pix2PixMethod(path, family=name)
-    assert method.landmark_driven
+    assert method.spec.landmark_driven
     seen = []
     own = method.geometry
 

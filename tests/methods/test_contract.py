@@ -1,4 +1,6 @@
-"""The contract of every registered method × every request kind (transfer, edit).
+"""The contract of every registered method × every request kind (transfer, edit), and of every
+method × every way of running it (transfer, edit, animate, swap): the request's intensity and
+regions arrive at the method, in the job's intent, and shape what it is told.
 
 Where a method declares a capability, the request is measurably carried out on the London pair
 (AUs measured the one way the evaluation measures them,
@@ -20,6 +22,7 @@ import pytest
 from facexpr.errors import MethodCannot
 from facexpr.evaluate.judges.expression import measure_aus
 from facexpr.expression.action_units import AUS
+from facexpr.faces.topology import BROW_LEFT, BROW_RIGHT
 from facexpr.faces.landmarks import analyze_faces
 from facexpr.io import load_image
 from facexpr.methods import CAPABILITIES, EDIT, TRANSFER, available, get_spec
@@ -88,3 +91,101 @@ def test_cli_refuses_an_edit_the_method_cannot_do(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and p.stderr.startswith("facexpr: error: method 'landmark-fusion' cannot edit")
     assert p.stderr.count("\n") == 1 and not out.exists()
+
+
+# ----------------------------------------------------------------------------- the intent arrives
+
+RUNS = ("transfer", "edit", "animate", "swap")
+INTENSITY, REGIONS = 0.7, ("mouth",)
+BROWS = [AUS.index(a) for a in (1, 2, 4)]
+
+
+def _runs():
+    for name in available():
+        for run in RUNS:
+            yield pytest.param(name, run, id=f"{name}-{run}")
+
+
+@pytest.fixture(scope="module")
+def drive(shared_data):
+    return data_file(shared_data, "video/WolfgangLanger_Pexels.mp4")
+
+
+@pytest.mark.parametrize("name,run", list(_runs()))
+def test_the_request_reaches_the_method(name, run, pair_faces, shared_data, drive, monkeypatch):
+    """Each way of running a method hands it one typed job whose intent carries the request's
+    intensity and regions (an edit: its intensity and wanted AUs); the geometry and the wanted AUs
+    obey them (brows outside ``--regions mouth`` keep the target's). A method that cannot serve
+    the kind is refused before any work."""
+    import facexpr
+    from facexpr.methods import get_method
+    from facexpr.pipeline import EditConfig, TransferConfig, run_edit, run_swap, run_transfer
+
+    src, tgt, t_face, _, _ = pair_faces
+    spec = get_spec(name)
+    kind = EDIT if run == "edit" else TRANSFER
+    if kind not in spec.capabilities:
+        with pytest.raises(MethodCannot, match=f"method '{name}' cannot {kind}"):
+            if run == "edit":
+                run_edit("never-read.jpg", EditConfig(name, ((12, 0.8),)))
+            elif run == "animate":
+                facexpr.animate("never-read.jpg", drive, method=name)
+            else:
+                run_swap("never-read.jpg", "never-read.jpg", TransferConfig(name))
+        return
+    cls = type(get_method(name))  # the class: animate renders warp with a coarser instance of its own
+    jobs = []
+    real = cls.render
+
+    def spy(self, job):
+        jobs.append(job)
+        return real(self, job)
+
+    monkeypatch.setattr(cls, "render", spy)
+    if run == "transfer":
+        run_transfer(src, tgt, TransferConfig(name, INTENSITY, REGIONS, feedback=0))
+    elif run == "swap":
+        run_swap(src, tgt, TransferConfig(name, INTENSITY, REGIONS, feedback=0))
+    elif run == "edit":
+        res = run_edit(tgt, EditConfig(name, ((12, 0.8),), intensity=INTENSITY, feedback=0))
+    else:  # near-neutral reference, smiling frames
+        frames = list(facexpr.animate(tgt, drive, method=name, intensity=INTENSITY, regions=REGIONS,
+                                      reference_frame=0, start=12.0, max_frames=2, size=None))
+        assert len(frames) == 2
+    assert jobs, "the method was never asked to render"
+    for job in jobs:
+        intent = job.intent
+        assert intent.kind == kind and intent.intensity == pytest.approx(INTENSITY)
+        have = current_aus(job.target_face)
+        if run == "edit":
+            assert intent.want_aus[AUS.index(12)] == pytest.approx(res.want_aus[AUS.index(12)], abs=1e-6)
+            assert intent.want_aus[AUS.index(12)] == pytest.approx(min(have[AUS.index(12)] + 0.8 * INTENSITY, 1), abs=1e-5)
+            continue
+        assert intent.regions == REGIONS and intent.relative == (run == "animate")
+        np.testing.assert_allclose(intent.want_aus[BROWS], have[BROWS], atol=1e-6)  # brows: the target's own
+        brows = list(BROW_RIGHT + BROW_LEFT)
+        np.testing.assert_allclose(job.retargeted.xy[brows], job.target_face.xy[brows], atol=1e-6)
+        assert np.abs(job.retargeted.xy - job.target_face.xy).max() > 0.5  # and the mouth moves
+
+
+def current_aus(face) -> np.ndarray:
+    from facexpr.expression.action_units import estimate
+
+    return estimate(face.blendshapes)
+
+
+def test_every_run_is_covered():
+    assert len(list(_runs())) == len(available()) * len(RUNS)
+
+
+def test_traits_are_declared_once_on_the_spec():
+    """The registry builds each method with its spec and never sets anything on it: capabilities
+    and traits live on the spec alone, and a method has ``geometry`` exactly when its spec says so."""
+    from facexpr.methods import get_method
+
+    for name in available():
+        method, spec = get_method(name), get_spec(name)
+        assert method.spec is spec and method.name == name
+        assert not any(hasattr(method, a) for a in ("capabilities", "landmark_driven", "au_conditioned"))
+        assert hasattr(method, "geometry") == spec.own_geometry, name
+        assert spec.landmark_driven == bool(getattr(getattr(method, "exported", None), "warp_base", name == "warp"))

@@ -36,7 +36,7 @@ def test_registered_trainable_shipped_transfer_and_edit():
     assert spec.generator.endswith(":LandmarkFusionWarpAdapter") and spec.capabilities == frozenset({"transfer", "edit"})
     assert spec_for_task("landmark-fusion").capabilities == frozenset({"transfer"})  # the crop generator
     m = get_method("landmark-fusion-warp")  # generator + the prior-trained fusion module, checksum-verified
-    assert m.landmark_driven and m.exported.warp_base and m.exported.card["steps"] == 400  # the fine-tune
+    assert m.spec.landmark_driven and m.exported.warp_base and m.exported.card["steps"] == 400  # the fine-tune
 
 
 def test_smoke_training_export_and_reload(smoke):
@@ -87,7 +87,7 @@ def test_the_fusion_geometry_drives_the_pipeline(smoke, shared_data, monkeypatch
 
     _, _, path = smoke
     method = LandmarkFusionMethod(path, assets.resolve("landmark_fusion_fusion_prior"))
-    assert method.landmark_driven
+    assert method.spec.landmark_driven
     seen = []
     fused = method.geometry
     monkeypatch.setattr(method, "geometry", lambda job: seen.append(1) or fused(job))
@@ -129,8 +129,7 @@ def test_an_edit_renders_the_pipelines_geometry(smoke, shared_data, monkeypatch)
 
     _, _, path = smoke
     method = LandmarkFusionMethod(path, assets.resolve("landmark_fusion_fusion_prior"))
-    method.capabilities = frozenset({"transfer", "edit"})
-    method.name = "landmark-fusion-warp"
+    assert method.spec.name == "landmark-fusion-warp" and "edit" in method.spec.capabilities  # the file's family
     monkeypatch.setattr(method, "fused_landmarks", lambda job: pytest.fail("an edit must not fuse"))
     monkeypatch.setattr(P, "get_method", lambda name: method)
     tgt = load_image(data_file(shared_data, TARGET_REL))

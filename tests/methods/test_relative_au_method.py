@@ -98,7 +98,7 @@ def test_shipped_methods_load_or_fail_clearly():
         except ModelError as e:
             assert "not found" in str(e) or "SHA-256" in str(e)
             continue
-        m = AUMethod(*paths, **spec.kwargs)
+        m = AUMethod(*paths, spec=spec)
         assert m.name == name and m.size == spec.crop_size == 128
 
 
@@ -111,35 +111,39 @@ def test_wrong_task_file_is_refused(exports):
 
 # ----------------------------------------------------------------------------- wanted AUs
 
-def test_transfer_want_aus_intensity_and_regions():
-    from facexpr.methods.relative_au.method import transfer_want_aus
+def test_want_aus_are_the_retargeted_intent(source_face, target_face, model):
+    """A transfer's wanted AUs are computed once, from the retargeted code: the intensity, the
+    regions and a source's neutral photo reach the AU-conditioned methods as they reach the warp."""
+    from facexpr.expression.retarget import RetargetConfig, retarget
 
-    t = np.zeros(52, np.float32)
-    s = np.zeros(52, np.float32)
-    s[[INDEX["mouthSmileLeft"], INDEX["mouthSmileRight"]]] = 0.8
-    s[INDEX["browInnerUp"]] = 0.6
-    full = transfer_want_aus(s, t)
-    np.testing.assert_allclose(full, action_units.estimate(s, action_units.AUS_V1))
-    half = transfer_want_aus(s, t, intensity=0.5)
-    assert half[K[12]] == pytest.approx(0.4) and half[K[1]] == pytest.approx(0.3)
-    mouth = transfer_want_aus(s, t, regions=("mouth",))
-    assert mouth[K[12]] == pytest.approx(0.8) and mouth[K[1]] == 0.0  # brows keep the target's value
-    big = transfer_want_aus(s, t, intensity=1.5)
-    assert big[K[12]] == 1.0  # clipped
+    full = retarget(source_face, target_face, model)
+    np.testing.assert_allclose(full.intent.want_aus,
+                               action_units.estimate(np.clip(target_face.blendshapes + full.requested, 0, 1)))
+    t_aus = action_units.estimate(target_face.blendshapes)
+    assert full.intent.want_aus[AUS.index(12)] > t_aus[AUS.index(12)] + 0.3  # the source's smile
+    mouth = retarget(source_face, target_face, model, RetargetConfig(regions=("mouth",))).intent
+    brows = [AUS.index(a) for a in (1, 2, 4)]
+    np.testing.assert_allclose(mouth.want_aus[brows], t_aus[brows], atol=1e-6)  # brows keep the target's
+    half = retarget(source_face, target_face, model, RetargetConfig(intensity=0.5)).intent
+    assert t_aus[AUS.index(12)] < half.want_aus[AUS.index(12)] < full.intent.want_aus[AUS.index(12)]
+    # --source-neutral: the source's change from its neutral photo; the source itself as its
+    # neutral is no change at all, so the generator is asked for the target's own AUs
+    same = retarget(source_face, target_face, model, source_neutral=source_face).intent
+    assert same.relative and np.allclose(same.want_aus, t_aus, atol=1e-6)
 
 
 # ----------------------------------------------------------------------------- rendering
 
 def _job(target_img, target_face, want_aus=None, source_face=None, source_img=None):
     from facexpr.expression.model import load_default_model
-    from facexpr.expression.retarget import retarget
-    from facexpr.methods import EditRequest, RenderJob, TransferRequest
+    from facexpr.expression.retarget import EDIT, Intent, retarget
+    from facexpr.methods import RenderJob
 
     sf = source_face or target_face
     rt = retarget(sf, target_face, load_default_model())
-    request = TransferRequest() if want_aus is None else EditRequest(
-        np.asarray(want_aus, np.float32), action_units.estimate(target_face.blendshapes).astype(np.float32))
-    return RenderJob(target_img, target_face, target_img if source_img is None else source_img, sf, rt, request)
+    if want_aus is not None:
+        rt.intent = Intent(EDIT, np.asarray(want_aus, np.float32))
+    return RenderJob(target_img, target_face, target_img if source_img is None else source_img, sf, rt)
 
 
 def test_render_passes_want_aus_to_the_generator(exports, target_img, target_face, monkeypatch):

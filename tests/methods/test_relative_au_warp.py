@@ -47,7 +47,7 @@ def test_registered_trainable_and_shipped():
     assert {"relative-au", "ganimation"} <= set(available())
     assert spec_for_task("relative-au-warp").generator.endswith(":RelativeAUWarpAdapter")
     m = get_method("relative-au-warp")  # the shipped weights, checksum-verified
-    assert m.capabilities == frozenset({"transfer", "edit"}) and m.landmark_driven
+    assert m.spec.capabilities == frozenset({"transfer", "edit"}) and m.spec.landmark_driven
     assert m.exported.warp_base and m.exported.card["steps"] == 2400
     cpu = load_config(CONFIGS / "relative-au-warp-cpu.yaml")
     G = get_task(cpu.task)(cpu).build()["G"]

@@ -90,7 +90,8 @@ def test_pix2pix_baseline_uses_the_source_key_points_unfused(smoke, tmp_path, sy
     from facexpr.faces.crops import alignment
     from facexpr.expression.retarget import Retargeted
     from facexpr.faces.landmarks import Face
-    from facexpr.methods.base import RenderJob, TransferRequest
+    from facexpr.expression.retarget import Intent
+    from facexpr.methods.base import RenderJob
     from facexpr.methods.pix2pix.method import Pix2PixMethod, source_in_target
     from facexpr.train.data import FaceCache
     from facexpr.faces.crops import crop_landmarks
@@ -104,7 +105,7 @@ def test_pix2pix_baseline_uses_the_source_key_points_unfused(smoke, tmp_path, sy
     in_target_crop = crop_landmarks(lm, alignment(ta.landmarks, 64))[:, :2]
     in_source_crop = crop_landmarks(sb.landmarks, alignment(sb.landmarks, 64))[:, :2]
     assert np.allclose(in_target_crop, in_source_crop, atol=1e-6)
-    job.request = TransferRequest(intensity=0.0)
+    job.retargeted.intent = Intent(intensity=0.0)
     assert np.allclose(source_in_target(job, 64), ta.landmarks)
     with pytest.raises(ModelError, match="pix2pix: generator weights"):
         Pix2PixMethod(generator=tmp_path / "missing.safetensors")

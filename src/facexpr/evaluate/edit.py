@@ -54,15 +54,14 @@ from ..expression import action_units
 from ..expression.action_units import AU_NAMES, AUS, AUS_V1
 from ..expression.emotions import EMOTIONS, au_index
 from ..expression.model import load_default_model
-from ..expression.retarget import retargeted
+from ..expression.retarget import EDIT, Intent, retargeted
 from ..faces.crops import aligned_crop
 from ..faces.identity import MATCH_THRESHOLD, get_dlib_identity
 from ..expression.analysis import analyze_faces, reanalyze
-from ..faces.paste import paste_back
 from ..io import atomic_write_text, load_image
-from ..methods import EDIT, EditRequest, RenderJob, get_method, require, specs
+from ..methods import RenderJob, get_method, require, specs
 from ..methods.exported import ExportedMethod
-from ..pipeline import EditConfig, run_edit
+from ..pipeline import EditConfig, render, run_edit
 from .judges.emotion_faceapi import EMOTIONS as JUDGE_CLASSES
 from .judges.emotion_faceapi import get_faceapi_emotion
 from .judges.expression import measure_au_change, measure_aus
@@ -81,7 +80,7 @@ def edit_methods(spec: str) -> list[str]:
     if not names:
         raise InputError("no method given")
     for n in names:
-        require(get_method(n), EDIT)
+        require(get_method(n).spec, EDIT)
     return list(dict.fromkeys(names))
 
 
@@ -137,9 +136,8 @@ def zero_check(method_name: str, img: np.ndarray, face) -> dict:
     res = run_edit(img, EditConfig(method_name, ((12, 1.0),), None, 0.0))
     pipeline_max = int(np.abs(res.image.astype(int) - img).max())
     cur = action_units.estimate(face.blendshapes).astype(np.float32)
-    rt = retargeted(face, np.zeros(len(face.blendshapes)), load_default_model())
-    job = RenderJob(img, face, img, face, rt, EditRequest(cur, cur))
-    out = paste_back(img, get_method(method_name).render(job))
+    rt = retargeted(face, np.zeros(len(face.blendshapes)), load_default_model(), intent=Intent(EDIT, cur))
+    out, _ = render(get_method(method_name), RenderJob(img, face, img, face, rt))
     d = np.abs(aligned_crop(img, face.landmarks).astype(int) - aligned_crop(out, face.landmarks).astype(int))
     return {"pipeline_intensity0_max_abs": pipeline_max, "forced_zero_crop_max_abs": int(d.max()),
             "forced_zero_crop_mean_abs": float(d.mean())}
@@ -162,7 +160,7 @@ def run(method: str, n: int, aus: list[int], deltas: list[float], identity: bool
     except FileNotFoundError as e:
         raise InputError(f"{e} (pass --data or set FACEXPR_DATA)") from None
     m = get_method(method)  # load once (and fail early on missing weights)
-    require(m, EDIT)
+    require(m.spec, EDIT)
     ident = get_dlib_identity() if identity else None
     faceapi = get_faceapi_emotion() if emotions else None
     names = list(EMOTIONS) if emotions else []

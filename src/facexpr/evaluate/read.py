@@ -45,7 +45,7 @@ def _codes(rgb: np.ndarray):
     if not faces:
         return None
     f = faces[0]
-    return np.asarray(f.blendshapes, np.float64), np.asarray(f.extras["mediapipe_blendshapes"], np.float64), f
+    return np.asarray(f.blendshapes, np.float64), np.asarray(f.mediapipe_scores, np.float64), f
 
 
 def real_faces(root: Path, every: int = 25):

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..faces.align import to_canonical
 from ..faces import landmarks
-from ..faces.landmarks import Face
+from ..faces.landmarks import Detection, Face
 from .blendshapes import FITTED, FROM_MEDIAPIPE, INDEX, NAMES
 from .prior import ExpressionPrior, MirrorPlane, load_default_prior, symmetrize
 from . import action_units
@@ -231,16 +231,18 @@ def fuse(fitted: np.ndarray, mediapipe: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def symmetric_fitter() -> ExpressionFitter:
-    """The fit on the mirror-symmetric prior (:func:`~.prior.symmetrize`), uncalibrated: the
-    learned reader's input. Mirror-equivariant: the fit of a mirrored face is the mirrored fit."""
+    """The fit on the mirror-symmetric prior (:func:`~.prior.symmetrize`), uncalibrated and without
+    the robust refit (whose per-face matrix inverse costs more than the reader saves): the learned
+    reader's input. Mirror-equivariant: the fit of a mirrored face is the mirrored fit."""
     prior = load_default_prior()
     known = MirrorPlane.of(prior.mean).basis(load_default_model(prior=False).basis)
-    return ExpressionFitter(symmetrize(replace(prior, neutral_code=None)), known_basis=known)
+    return ExpressionFitter(symmetrize(replace(prior, neutral_code=None)), FitConfig(robust=np.inf), known_basis=known)
 
 
-def read_code(landmarks: np.ndarray, raw: np.ndarray, fitter: ExpressionFitter | None = None) -> tuple[np.ndarray, "FitResult | None"]:
-    """The expression code of one face: the learned reader's (:mod:`.reader`) where the package
-    ships one and no other fitter is asked for, else the fit fused with MediaPipe's scores."""
+def read_code(landmarks: np.ndarray, raw: np.ndarray, fitter: ExpressionFitter | None = None) -> tuple[np.ndarray, "FitResult"]:
+    """The expression code of one face and the prior fit behind it: the learned reader's code
+    (:mod:`.reader`) where the package ships one and no other fitter is asked for, else the fit
+    fused with MediaPipe's scores."""
     reader = load_default_reader() if fitter is None else None
     if reader is not None:
         res = symmetric_fitter().fit(landmarks, raw)
@@ -249,17 +251,15 @@ def read_code(landmarks: np.ndarray, raw: np.ndarray, fitter: ExpressionFitter |
     return fuse(res.expression, raw).astype(np.float32), res
 
 
-def describe(face: Face, fitter: ExpressionFitter | None = None) -> Face:
-    """``face`` with its expression code read (``blendshapes``); MediaPipe's own scores stay in
-    ``extras['mediapipe_blendshapes']`` and the prior fit, when it made the code, in ``extras['fit']``."""
-    if "code" in face.extras:
+def describe(face: Detection | Face, fitter: ExpressionFitter | None = None) -> Face:
+    """The analysed :class:`Face` of a raw MediaPipe :class:`Detection`: its expression code read
+    (``blendshapes``: :func:`read_code`), the detection kept as ``detection`` (MediaPipe's own
+    scores: ``mediapipe_scores``) and the fit as ``fit``. A face already analysed is returned as it is."""
+    if isinstance(face, Face):
         return face
-    raw = np.asarray(face.extras.get("mediapipe_blendshapes", face.blendshapes), np.float32)
+    raw = np.asarray(face.blendshapes, np.float32)
     code, res = read_code(face.landmarks, raw, fitter)
-    extras = dict(face.extras, mediapipe_blendshapes=raw, code=True)
-    if res is not None:
-        extras["fit"] = res
-    return replace(face, blendshapes=code, extras=extras)
+    return Face(face.landmarks, code, face.pose, face.image_size, detection=face, fit=res)
 
 
 def analyze_faces(rgb: np.ndarray, thorough: bool = False) -> list[Face]:
@@ -267,10 +267,18 @@ def analyze_faces(rgb: np.ndarray, thorough: bool = False) -> list[Face]:
     return [describe(f) for f in landmarks.analyze_faces(rgb, thorough=thorough)]
 
 
-def reanalyze(rgb: np.ndarray, near: Face) -> Face | None:
+def reanalyze(rgb: np.ndarray, near) -> Face | None:
     """:func:`facexpr.faces.landmarks.reanalyze` with the fitted code (e.g. to measure an edit)."""
     face = landmarks.reanalyze(rgb, near)
     return None if face is None else describe(face)
+
+
+def mediapipe_scores(face: Detection | Face) -> np.ndarray:
+    """MediaPipe's own 52 scores of ``face`` (a detection's, or those an analysed face was fitted
+    from); a face made by the program has none, and its code stands in for them."""
+    if isinstance(face, Detection):
+        return face.blendshapes
+    return face.blendshapes if face.mediapipe_scores is None else face.mediapipe_scores
 
 
 # Shapes whose change is read from MediaPipe's classifier in a change measurement: the smile, jaw,
@@ -297,7 +305,7 @@ def change_between(before: Face, after: Face) -> np.ndarray:
     *same* face (e.g. before and after an edit): :meth:`ExpressionFitter.fit_change`, the shapes
     of :data:`CHANGE_FROM_MEDIAPIPE` read by MediaPipe's classifier, every other one from the
     landmarks."""
-    mp = [np.asarray(f.extras.get("mediapipe_blendshapes", f.blendshapes), np.float64) for f in (before, after)]
+    mp = [np.asarray(mediapipe_scores(f), np.float64) for f in (before, after)]
     return change_fitter().fit_change(before.landmarks, after.landmarks, *mp)
 
 
@@ -306,8 +314,8 @@ def face_report(face: Face, with_landmarks: bool = True) -> dict:
     it came from, action units, and (optionally) the landmarks."""
     face = describe(face)
     d = face.to_dict(with_landmarks=False)
-    raw = face.extras["mediapipe_blendshapes"]
-    fit: FitResult = face.extras.get("fit") or default_fitter().fit(face.landmarks, raw)
+    raw = face.mediapipe_scores
+    fit: FitResult = face.fit
     d["blendshapes"] = {n: round(float(v), 4) for n, v in zip(NAMES, face.blendshapes)}
     d["mediapipe_blendshapes"] = {n: round(float(v), 4) for n, v in zip(NAMES, raw)}
     d["fit"] = {"residual": round(fit.residual, 5), "fitted": list(FITTED),

@@ -2,6 +2,13 @@
 
 Everything happens in the pose-free canonical frame, so the source's pose and face shape never
 reach the target; the result is mapped back into the target's image with the target's pose.
+
+The result (:class:`Retargeted`) is the request's one typed form: the geometry a renderer moves
+the face to, and its :class:`Intent` (the action units the output should show, the intensity, the
+regions, relative or absolute, transfer or edit). It is computed once, where a transfer, swap,
+edit or animation frame is retargeted, and every method reads it — so a source's neutral photo,
+the gate between two people and ``--regions`` reach a generator conditioned on AUs exactly as
+they reach the warp.
 """
 from __future__ import annotations
 
@@ -11,10 +18,11 @@ import numpy as np
 
 from ..faces.align import to_canonical
 from ..faces.mesh import meet_not_cross
-from ..faces.landmarks import Face
+from ..faces.landmarks import Face, analysed
 from ..faces.topology import (BROW_LEFT, BROW_RIGHT, EYE_LEFT, EYE_RIGHT, IRIS_LEFT, IRIS_RIGHT, IRISES,
                               LEFT_LID_PAIRS, LIPS_INNER, LIPS_OUTER, RIGHT_LID_PAIRS, STABLE)
-from ..limits import MAX_INTENSITY
+from ..limits import MAX_INTENSITY, check_intensity, check_regions
+from . import action_units
 from .blendshapes import FITTED, INDEX, NAMES, REGIONS, region_mask
 from .model import ExpressionModel
 from .shading import MESH_POINTS, atlas_weight, log_luminance_texture, region_texture_weight
@@ -38,10 +46,31 @@ class RetargetConfig:
     # neutral/smiling pairs (0.035; median 0.019, max 0.051), not at all from twice that.
     view_trust: tuple[float, float] = (0.035, 0.070)
 
-    def __post_init__(self):
-        if not 0.0 <= self.intensity <= MAX_INTENSITY:
-            raise ValueError(f"intensity must be between 0 and {MAX_INTENSITY}, got {self.intensity}")
-        region_mask(self.regions)  # validates the names
+    def __post_init__(self):  # the request's limits (a user's error: one line, exit code 2)
+        object.__setattr__(self, "intensity", check_intensity(self.intensity))
+        object.__setattr__(self, "regions", check_regions(self.regions))
+
+
+TRANSFER = "transfer"  # the source's expression (or its change from a reference) onto the target
+EDIT = "edit"          # the target's own action units changed by the amounts asked for
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What the output is asked to show, fixed when the request is retargeted (the closed loop
+    corrects the geometry, never this).
+
+    ``want_aus``: the action units the output should show (:data:`~.action_units.AUS` order, in
+    [0, 1]): an edit's ``clip(current + change)``, a transfer's read off the retargeted code (so
+    the gate, ``--regions``, the intensity and a source's neutral photo are in it).
+    ``relative``: the change from a reference (``--source-neutral``, an animation's reference
+    frame) was composed with the target's own expression, rather than the source's copied."""
+
+    kind: str = TRANSFER
+    want_aus: np.ndarray | None = None
+    intensity: float = 1.0
+    regions: tuple[str, ...] = REGIONS
+    relative: bool = False
 
 
 @dataclass
@@ -54,10 +83,13 @@ class Retargeted:
     layout: np.ndarray | None = None     # (478, 2) atlas positions of the landmarks
     point_weights: np.ndarray | None = None  # (478,) how much each landmark may move (regions)
     geometry: np.ndarray | None = None  # (478, 3) a measured canonical displacement (--source-neutral)
+    intent: Intent = Intent()  # what was asked (want_aus, when not given: read off ``blendshapes``)
 
     def __post_init__(self):
         if self.requested is None:
             self.requested = self.delta.copy()
+        if self.intent.want_aus is None:
+            self.intent = replace(self.intent, want_aus=action_units.estimate(self.blendshapes))
 
     @property
     def from_geometry(self) -> bool:
@@ -164,15 +196,17 @@ def apply_displacement(target: Face, disp: np.ndarray, model: ExpressionModel,
 
 def retargeted(target: Face, delta: np.ndarray, model: ExpressionModel,
                requested: np.ndarray | None = None,
-               point_weights: np.ndarray | None = None) -> Retargeted:
-    """Everything a renderer needs to give ``target`` the blendshape change ``delta``."""
+               point_weights: np.ndarray | None = None, intent: Intent | None = None) -> Retargeted:
+    """Everything a renderer needs to give ``target`` the blendshape change ``delta`` (``intent``:
+    what was asked; by default a transfer of ``requested``)."""
+    analysed(target, "retarget target")
     shading = model.shading_ratio(delta)
     layout = model.layout if shading is not None else None
     if shading is not None and point_weights is not None:  # shading obeys --regions too
         shading = shading * region_texture_weight(layout, point_weights, shading.shape[-1], MESH_POINTS)
     return Retargeted(apply_delta(target, delta, model, point_weights), delta,
                       np.clip(target.blendshapes + (delta if requested is None else requested), 0, 1),
-                      requested, shading, layout, point_weights)
+                      requested, shading, layout, point_weights, intent=intent or Intent())
 
 
 def retarget(source: Face, target: Face, model: ExpressionModel,
@@ -192,15 +226,18 @@ def retarget(source: Face, target: Face, model: ExpressionModel,
     motion for the code change (each code fitted with its own pose removed) by
     :func:`view_agreement`; a crying frame next to its reference keeps its measured frown, a
     laughing one with the head thrown back falls back on the codes."""
+    analysed(source, "retarget source")
     weights = region_point_weights(model.mean_shape, cfg.regions)
+    intent = Intent(TRANSFER, None, cfg.intensity, tuple(cfg.regions), relative=source_neutral is not None)
     if source_neutral is None:
         return retargeted(target, expression_delta(source.blendshapes, target.blendshapes, cfg), model,
-                          point_weights=weights)
+                          point_weights=weights, intent=intent)
+    analysed(source_neutral, "source neutral")
     delta = relative_delta(np.asarray(source.blendshapes, np.float64) - source_neutral.blendshapes,
                            target.blendshapes, cfg)
     c_src, c_neu = (to_canonical(f.landmarks, model.mean_shape)[0] for f in (source, source_neutral))
     trust = view_agreement(c_src, c_neu, *cfg.view_trust)
-    rt = retargeted(target, delta, model, point_weights=weights)
+    rt = retargeted(target, delta, model, point_weights=weights, intent=intent)
     geometry = (c_src - c_neu) * cfg.intensity
     if trust < 1.0:  # the model's motion only where the measurement is not fully trusted
         modelled = model.displacement(delta)

@@ -1,4 +1,5 @@
-"""Faces: detect and describe them (landmarks), align them, and paste results back."""
-from .landmarks import Face, analyze_faces, select_face
+"""Faces: detect them (MediaPipe's raw :class:`Detection`), the analysed :class:`Face` type, align
+them, and paste results back."""
+from .landmarks import Detection, Face, analyze_faces, select_face
 
-__all__ = ["Face", "analyze_faces", "select_face"]
+__all__ = ["Detection", "Face", "analyze_faces", "select_face"]

@@ -1,4 +1,5 @@
-"""Find faces and describe each: 478 landmarks, 52 blendshapes and head pose (MediaPipe).
+"""Find faces: MediaPipe's raw :class:`Detection` of each (478 landmarks, its 52 blendshape scores,
+head pose), and the :class:`Face` type an analysed face has (:mod:`facexpr.expression.analysis`).
 
 The FaceLandmarker is created once per process (it costs ~100 ms) and reused. Detection runs on the
 whole image first; when that finds nothing (small faces in a big photo, where MediaPipe's
@@ -23,21 +24,11 @@ from .topology import face_size
 MIN_FACE_PX = 64
 
 
-@dataclass
-class Face:
-    """One face in image pixel coordinates.
-
-    ``landmarks`` is (478, 3): x and y in pixels, z in the same pixel scale (MediaPipe's z is
-    relative depth normalised like x). ``blendshapes`` is MediaPipe's 52 scores in
-    :data:`facexpr.expression.blendshapes.NAMES` order. ``pose`` is the 4x4 facial transformation
-    matrix (canonical face model → camera, centimetres).
-    """
+class _FaceGeometry:
+    """Where a face is and how it is turned: what a raw detection and an analysed face share."""
 
     landmarks: np.ndarray
-    blendshapes: np.ndarray
     pose: np.ndarray
-    image_size: tuple[int, int]  # (width, height)
-    extras: dict = field(default_factory=dict)
 
     @property
     def xy(self) -> np.ndarray:
@@ -60,20 +51,76 @@ class Face:
         roll = np.degrees(np.arctan2(r[1, 0], r[0, 0]))
         return float(yaw), float(pitch), float(roll)
 
-    def to_dict(self, with_landmarks: bool = True) -> dict:
+    def _report(self, key: str, code: np.ndarray, with_landmarks: bool) -> dict:
         from ..expression.blendshapes import NAMES
 
         yaw, pitch, roll = self.yaw_pitch_roll()
-        d = {
-            "bbox": list(self.bbox),
-            "size_px": round(self.size, 1),
-            "pose": {"yaw": round(yaw, 2), "pitch": round(pitch, 2), "roll": round(roll, 2),
-                     "matrix": np.round(self.pose, 5).tolist()},
-            "blendshapes": {n: round(float(v), 4) for n, v in zip(NAMES, self.blendshapes)},
-        }
+        d = {"bbox": list(self.bbox), "size_px": round(self.size, 1),
+             "pose": {"yaw": round(yaw, 2), "pitch": round(pitch, 2), "roll": round(roll, 2),
+                      "matrix": np.round(self.pose, 5).tolist()},
+             key: {n: round(float(v), 4) for n, v in zip(NAMES, code)}}
         if with_landmarks:
             d["landmarks"] = np.round(self.landmarks, 2).tolist()
         return d
+
+
+@dataclass
+class Detection(_FaceGeometry):
+    """MediaPipe's raw reading of one face, in image pixel coordinates: nothing fitted yet.
+
+    ``landmarks`` is (478, 3): x and y in pixels, z in the same pixel scale (MediaPipe's z is
+    relative depth normalised like x). ``blendshapes`` is MediaPipe's own 52 classifier scores in
+    :data:`facexpr.expression.blendshapes.NAMES` order — reliable for smiles, jaw, blinks and gaze,
+    near 0 for frowns and sneers, so never the expression code a renderer is driven by (that is
+    :class:`Face`'s, :func:`facexpr.expression.analysis.describe`). ``pose`` is the 4x4 facial
+    transformation matrix (canonical face model → camera, centimetres).
+    """
+
+    landmarks: np.ndarray
+    blendshapes: np.ndarray
+    pose: np.ndarray
+    image_size: tuple[int, int]  # (width, height)
+
+    def to_dict(self, with_landmarks: bool = True) -> dict:
+        return self._report("mediapipe_blendshapes", self.blendshapes, with_landmarks)
+
+
+@dataclass
+class Face(_FaceGeometry):
+    """An analysed face: what retargeting, rendering and the measurements read.
+
+    ``blendshapes`` is the face's expression code (52 coefficients in [0, 1],
+    :data:`facexpr.expression.blendshapes.NAMES` order): for a face found in a photo, the 3D fit
+    fused with MediaPipe's reliable scores (:func:`facexpr.expression.analysis.describe`); for a
+    face made by the program (an edit's wanted expression, a training crop) the code it was given.
+    ``detection`` is the raw MediaPipe reading it was analysed from and ``fit`` the fit's result
+    (both None for a face made by the program). A :class:`Detection` is never accepted where a
+    Face is wanted (:func:`analysed`): its scores are not the code.
+    """
+
+    landmarks: np.ndarray
+    blendshapes: np.ndarray
+    pose: np.ndarray
+    image_size: tuple[int, int]  # (width, height)
+    detection: Detection | None = None
+    fit: object | None = None  # facexpr.expression.analysis.FitResult (this module sits below it)
+
+    @property
+    def mediapipe_scores(self) -> np.ndarray | None:
+        """MediaPipe's own classifier scores of this face (None for a face made by the program)."""
+        return None if self.detection is None else self.detection.blendshapes
+
+    def to_dict(self, with_landmarks: bool = True) -> dict:
+        return self._report("blendshapes", self.blendshapes, with_landmarks)
+
+
+def analysed(face, what: str = "face") -> Face:
+    """``face`` if it is an analysed :class:`Face`; a :class:`Detection` (MediaPipe's raw scores,
+    not the expression code) is a programming error, caught here rather than rendered."""
+    if not isinstance(face, Face):
+        raise TypeError(f"{what}: expected an analysed Face (facexpr.expression.analysis.describe), "
+                        f"got {type(face).__name__}")
+    return face
 
 
 @contextmanager
@@ -140,7 +187,7 @@ class _Landmarker:
         close_quietly(lm)
 
     def detect(self, rgb: np.ndarray, offset=(0, 0), scale: float = 1.0,
-               full_size: tuple[int, int] | None = None) -> list[Face]:
+               full_size: tuple[int, int] | None = None) -> list[Detection]:
         import mediapipe as mp
 
         h, w = rgb.shape[:2]
@@ -160,7 +207,7 @@ class _Landmarker:
             pts[:, 1] += offset[1]
             bs = np.array([c.score for c in res.face_blendshapes[i]], dtype=np.float32)
             pose = np.asarray(res.facial_transformation_matrixes[i], dtype=np.float64)
-            faces.append(Face(pts, bs, pose, full_size or (w, h)))
+            faces.append(Detection(pts, bs, pose, full_size or (w, h)))
         return faces
 
 
@@ -192,7 +239,7 @@ def _resized(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     return rgb, s
 
 
-def analyze_faces(rgb: np.ndarray, thorough: bool = False) -> list[Face]:
+def analyze_faces(rgb: np.ndarray, thorough: bool = False) -> list[Detection]:
     """All faces in ``rgb``, largest first.
 
     Each face is re-detected on a crop around it at up to full resolution: big photos keep
@@ -207,7 +254,7 @@ def analyze_faces(rgb: np.ndarray, thorough: bool = False) -> list[Face]:
     if thorough or not faces:
         found = [f for f, _ in faces]
         faces += [(f, False) for f in _merge(found, _detect_tiles(lm, rgb))[len(found):]]
-    out: list[Face] = []
+    out: list[Detection] = []
     for face, trusted in faces:
         refined = _refine(lm, rgb, face)
         if refined is None and not trusted:
@@ -217,9 +264,9 @@ def analyze_faces(rgb: np.ndarray, thorough: bool = False) -> list[Face]:
     return out
 
 
-def _detect_tiles(lm: _Landmarker, rgb: np.ndarray) -> list[Face]:
+def _detect_tiles(lm: _Landmarker, rgb: np.ndarray) -> list[Detection]:
     h, w = rgb.shape[:2]
-    found: list[Face] = []
+    found: list[Detection] = []
     for frac in (0.5, 0.3):
         tw, th = int(w * frac) or 1, int(h * frac) or 1
         if min(tw, th) < 128:
@@ -231,7 +278,7 @@ def _detect_tiles(lm: _Landmarker, rgb: np.ndarray) -> list[Face]:
     return found
 
 
-def _same_face(a: Face, b: Face) -> bool:
+def _same_face(a, b) -> bool:
     """Overlapping boxes, or one box's centre inside the other (a half face cut by a tile)."""
     if box_iou(a.bbox, b.bbox) >= 0.3:
         return True
@@ -242,7 +289,7 @@ def _same_face(a: Face, b: Face) -> bool:
     return False
 
 
-def _merge(faces: list[Face], more: list[Face]) -> list[Face]:
+def _merge(faces: list[Detection], more: list[Detection]) -> list[Detection]:
     out = list(faces)
     for f in more:
         if not any(_same_face(f, g) for g in out):
@@ -250,7 +297,7 @@ def _merge(faces: list[Face], more: list[Face]) -> list[Face]:
     return out
 
 
-def _refine(lm: _Landmarker, rgb: np.ndarray, face: Face, force: bool = False) -> Face | None:
+def _refine(lm: _Landmarker, rgb: np.ndarray, face, force: bool = False) -> Detection | None:
     """Re-run on a square crop around the face (≈3x its size): precise landmarks, or None when
     the crop does not confirm the face."""
     h, w = rgb.shape[:2]
@@ -266,7 +313,7 @@ def _refine(lm: _Landmarker, rgb: np.ndarray, face: Face, force: bool = False) -
     return best if best is not None and box_iou(best.bbox, face.bbox) > 0.5 else None
 
 
-def select_face(faces: list[Face], index: int | None, what: str) -> Face:
+def select_face(faces: list, index: int | None, what: str):
     """The face the user asked for (largest by default), with the errors a user can act on."""
     if not faces:
         raise FaceNotFound(f"{what}: no face found")
@@ -283,7 +330,7 @@ def select_face(faces: list[Face], index: int | None, what: str) -> Face:
     return face
 
 
-def reanalyze(rgb: np.ndarray, near: Face) -> Face | None:
+def reanalyze(rgb: np.ndarray, near) -> Detection | None:
     """The face in ``rgb`` at the place of ``near`` (e.g. after editing it), found on a crop
     around it: cheaper than :func:`analyze_faces` on the whole photo."""
     return _refine(get_landmarker(), rgb, near, force=True) or next(

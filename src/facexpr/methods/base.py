@@ -1,55 +1,33 @@
-"""The one interface every method implements, and the typed requests it receives.
+"""The one interface every method implements, and the job it receives.
 
 Detection, alignment, retargeting and paste-back are shared: a method only turns a
-:class:`RenderJob` into a :class:`~facexpr.faces.paste.Patch`. What the job asks for is a typed
-request, never an options dict:
+:class:`RenderJob` into a :class:`~facexpr.faces.paste.Patch`. What the job asks for is typed,
+never an options dict: ``job.retargeted`` is the geometry and its
+:class:`~facexpr.expression.retarget.Intent` (transfer or edit, the action units the output should
+show, intensity, regions, relative or absolute), computed once by the pipeline
+(:func:`facexpr.pipeline.render`, the one entry point transfer, swap, edit, animate and the
+evaluation share).
 
-* :class:`TransferRequest`: the source face's expression (× ``intensity``, on ``regions``);
-* :class:`EditRequest`: the action units the output should show (``want_aus``).
-
-Each method declares the requests it can serve (``capabilities``, a subset of
-:data:`CAPABILITIES`); the pipeline refuses any other with
-:class:`~facexpr.errors.MethodCannot` (one line, exit code 2) before any work is done.
+Each method's :class:`~.spec.MethodSpec` declares the kinds it can serve (``capabilities``, a
+subset of :data:`CAPABILITIES`) and how it is driven (its traits); the pipeline refuses any other
+kind with :class:`~facexpr.errors.MethodCannot` (one line, exit code 2) before any work is done.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import ClassVar, Protocol, Union
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from ..errors import MethodCannot
-from ..expression.blendshapes import REGIONS
-from ..expression.retarget import Retargeted
-from ..faces.landmarks import Face
+from ..expression.retarget import EDIT, TRANSFER, Intent, Retargeted
+from ..faces.landmarks import Face, analysed
 from ..faces.paste import Patch
 
-TRANSFER = "transfer"
-EDIT = "edit"
+if TYPE_CHECKING:
+    from .spec import MethodSpec
+
 CAPABILITIES = (TRANSFER, EDIT)
-
-
-@dataclass(frozen=True)
-class TransferRequest:
-    """Put the source face's expression on the target (``intensity`` in [0, MAX_INTENSITY], already
-    validated by :func:`facexpr.limits.check_intensity`; ``regions`` of :data:`REGIONS`)."""
-
-    intensity: float = 1.0
-    regions: tuple[str, ...] = REGIONS
-    kind: ClassVar[str] = TRANSFER
-
-
-@dataclass(frozen=True)
-class EditRequest:
-    """Change the target's action units: the output should show ``want_aus`` (``action_units.AUS``
-    order, in [0, 1]); ``current_aus`` are the target's before the edit."""
-
-    want_aus: np.ndarray
-    current_aus: np.ndarray
-    kind: ClassVar[str] = EDIT
-
-
-Request = Union[TransferRequest, EditRequest]
 
 
 @dataclass
@@ -57,26 +35,30 @@ class RenderJob:
     target: np.ndarray        # full-resolution RGB target photo
     target_face: Face
     source: np.ndarray        # full-resolution RGB source photo (an edit: the target itself)
-    source_face: Face         # (an edit: the target with its blendshapes edited through the AU table)
-    retargeted: Retargeted    # the geometry and expression the target should end with
-    request: Request = field(default_factory=TransferRequest)
+    source_face: Face         # (an edit: the target with its expression code edited through the AU table)
+    retargeted: Retargeted    # the geometry the target should end with, and what was asked (``.intent``)
+
+    def __post_init__(self):
+        analysed(self.target_face, "render target")
+        analysed(self.source_face, "render source")
+
+    @property
+    def intent(self) -> Intent:
+        return self.retargeted.intent
 
 
 class Method(Protocol):
-    name: str
-    capabilities: frozenset[str]
+    spec: "MethodSpec"  # given by the registry on construction; name, capabilities and traits
 
     def render(self, job: RenderJob) -> Patch: ...
 
 
-def require(method, kind: str) -> None:
-    """Raise :class:`MethodCannot` unless ``method`` declares capability ``kind``."""
-    caps = frozenset(getattr(method, "capabilities", ()))
-    if kind not in caps:
-        can = ", ".join(sorted(caps)) or "nothing"
-        raise MethodCannot(f"method '{method.name}' cannot {kind} (it can: {can}); "
+def require(spec: "MethodSpec", kind: str) -> None:
+    """Raise :class:`MethodCannot` unless ``spec`` declares capability ``kind``."""
+    if kind not in spec.capabilities:
+        can = ", ".join(sorted(spec.capabilities)) or "nothing"
+        raise MethodCannot(f"method '{spec.name}' cannot {kind} (it can: {can}); "
                            f"`facexpr methods` lists what each method can do")
 
 
-__all__ = ["TRANSFER", "EDIT", "CAPABILITIES", "TransferRequest", "EditRequest", "Request", "RenderJob",
-           "Method", "require"]
+__all__ = ["TRANSFER", "EDIT", "CAPABILITIES", "Intent", "RenderJob", "Method", "require"]

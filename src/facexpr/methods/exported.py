@@ -15,10 +15,11 @@ renders the crop, and a feathered face-oval mask pastes it back through the inve
 A family whose edit is a field (relative-au's flow + residual) has it applied to a crop at the
 face's own resolution instead (``detail``), so the pasted face is as sharp as the photo.
 
-Requests (:mod:`.base`): a :class:`~.base.TransferRequest` renders the retargeted landmarks (an
-AU-conditioned family: the AUs of the retargeted blendshapes); an :class:`~.base.EditRequest`'s
-``want_aus`` reach AU-conditioned families (``relative-au``, ``ganimation``) as the sample's
-``want_aus``. A family declares which it serves (:attr:`GeneratorAdapter.capabilities`).
+Every job's :class:`~facexpr.expression.retarget.Intent` reaches the sample: its retargeted
+landmarks, and its ``want_aus`` (what AU-conditioned families, ``relative-au`` and ``ganimation``,
+are told). An exported file's capabilities and traits are its family's registered
+:class:`~.spec.MethodSpec` (:func:`exported_spec`); :class:`GeneratorMethod` is the base of every
+registered generator method, which checks its weights against its spec.
 """
 from __future__ import annotations
 
@@ -36,10 +37,10 @@ from ..expression import action_units
 from ..faces.crops import aligned_crop, alignment, crop_landmarks
 from ..faces.paste import Patch, paste_back, polygon_mask
 from ..faces.topology import FACE_OVAL
-from .base import TRANSFER, EditRequest
+from .base import EDIT
 from .samples import make_sample, to_tensor_image, to_uint8_image
-from .registry import spec_for_task
-from .spec import load_ref
+from .registry import get_spec, spec_for_task
+from .spec import MethodSpec, load_ref
 from .warp_base import render_base
 
 FORMAT = "facexpr-generator"
@@ -55,7 +56,6 @@ class GeneratorAdapter:
     two can never disagree.
     """
 
-    capabilities: frozenset[str] = frozenset({TRANSFER})
     au_set: tuple[int, ...] = action_units.AUS_V1  # the AUs the generator reads (a prefix of AUS)
 
     def __init__(self, model=None):
@@ -129,25 +129,43 @@ def load_exported(path: str | Path, device: str = "cpu"):
     return G.float().eval().to(device), adapter, card
 
 
+def exported_spec(path: Path, family: MethodSpec, warp_base: bool) -> MethodSpec:
+    """The spec of an exported file run by path: its family's capabilities and traits, except
+    that it renders the pipeline's geometry (no fusion module or key points of its own come with
+    a file), and renders the retargeted landmarks as its adapter says (an ablation may refine a
+    plain landmark warp instead of the product's)."""
+    return replace(family, name=str(path), weights=(), kwargs={}, shipped=False, landmark_driven=warp_base,
+                   own_geometry=False)
+
+
+def check_traits(spec: MethodSpec, warp_base: bool, path: Path) -> None:
+    """A generator runs as a method only if it is driven the way the method's spec declares."""
+    if spec.landmark_driven != warp_base:
+        raise ModelError(f"{spec.name}: {path} {'refines' if warp_base else 'does not refine'} the product's "
+                         f"warp, unlike the method it was given as")
+
+
 class ExportedMethod:
     """``detail``: when the family can apply its edit at another resolution
     (:meth:`GeneratorAdapter.generate_detail`, e.g. relative-au's flow field), apply
     it to a crop at the face's own resolution (up to :data:`MAX_DETAIL` px) instead of pasting back
-    the upsampled training-size crop: the face stays as sharp as the photo."""
+    the upsampled training-size crop: the face stays as sharp as the photo.
 
-    def __init__(self, path: str | Path, device: str = "cpu", detail: bool = True):
+    ``spec``: the registered method it runs for (its traits are checked against the file);
+    None for a file given by path (:func:`exported_spec`)."""
+
+    def __init__(self, path: str | Path, device: str = "cpu", detail: bool = True, spec: MethodSpec | None = None):
         self.detail = detail
         self.path = Path(path)
         self.name = self.path.stem
         self.device = device
         self.G, self.adapter, self.card = load_exported(self.path, device)
         self.size = int(self.card["size"])
-        self.capabilities = self.adapter.capabilities
         self.au_set = tuple(self.adapter.au_set)
-        # refines the product's warp (:mod:`.warp_base`): renders the retargeted landmarks, so the
-        # pipeline's closed loop may correct them, as for ``warp``
+        # refines the product's warp (:mod:`.warp_base`): renders the retargeted landmarks
         self.warp_base = bool(getattr(self.adapter, "warp_base", False))
-        self.landmark_driven = self.warp_base
+        self.spec = spec or exported_spec(self.path, spec_for_task(self.card.get("task")), self.warp_base)
+        check_traits(self.spec, self.warp_base, self.path)
 
     def _side(self, image, face, M):
         bs = np.asarray(face.blendshapes, np.float32)
@@ -155,11 +173,13 @@ class ExportedMethod:
                 "blendshapes": bs, "aus": action_units.estimate(bs, self.au_set), "identity": np.zeros(128, np.float32)}
 
     def render(self, job) -> Patch:
-        """Render ``job``: an :class:`~.base.EditRequest` through :meth:`render_aus` (its
-        ``want_aus``), a transfer with the retargeted landmarks."""
-        if isinstance(job.request, EditRequest):
-            return self.render_aus(job, job.request.want_aus, job.retargeted.landmarks)
-        return self.render_landmarks(job, job.retargeted.landmarks)
+        """Render ``job``: an edit through :meth:`render_aus`, a transfer through
+        :meth:`render_landmarks`; both with the retargeted landmarks, and a family told action units
+        (``au_conditioned``) with the intent's ``want_aus``."""
+        if job.intent.kind == EDIT:
+            return self.render_aus(job, job.intent.want_aus, job.retargeted.landmarks)
+        return self.render_landmarks(job, job.retargeted.landmarks,
+                                     job.intent.want_aus if self.spec.au_conditioned else None)
 
     @torch.no_grad()
     def _generate(self, job, landmarks: np.ndarray, want_aus: np.ndarray | None):
@@ -232,6 +252,50 @@ class ExportedMethod:
         S = out.shape[0]
         mask = oval_mask(target_lm[:, :2], S)
         return self._on_warp(Patch(image=out, mask=mask, to_target=cv2.invertAffineTransform(M)), canvas, warped)
+
+
+class GeneratorMethod:
+    """The base of every registered method backed by an exported generator: its spec (given by
+    the registry, or looked up by ``family`` when built directly), the file checked against it (its
+    family, :meth:`accepts`, and its traits), and the render every family shares — the job's
+    retargeted landmarks and intent. A family with its own retargeting adds ``geometry(job)``."""
+
+    doc = "docs/TRAINING.md"  # where a missing generator is explained
+    family: str | None = None  # the method built when neither a spec nor a family is given (None: the file's)
+    label = "generator"        # what error messages call it before its spec is known
+
+    def load_parts(self) -> None:
+        """Load what the method needs besides the generator (its weights exist, not yet read)."""
+
+    def __init__(self, generator: str | Path, family: str | None = None, device: str = "cpu",
+                 spec: MethodSpec | None = None):
+        family = family or self.family
+        spec = spec or (get_spec(family, shipped=False) if family else None)
+        path = Path(generator)
+        if not path.is_file():
+            raise ModelError(f"{spec.name if spec else self.label}: generator weights {path} not found "
+                             f"(train and export one, see {self.doc})")
+        self.load_parts()
+        self.exported = ExportedMethod(path, device, spec=spec)
+        task = str(self.exported.card.get("task"))
+        if spec is None:  # built directly from a file: the method its family trained
+            spec = spec_for_task(task)
+            check_traits(spec, self.exported.warp_base, path)
+        self.spec = spec
+        if not self.accepts(task):
+            raise ModelError(f"{spec.name}: {path} holds a '{task}' generator, not a '{spec.name}' one")
+        self.size = self.exported.size
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def accepts(self, task: str) -> bool:
+        """Whether a generator trained as ``task`` may run as this method."""
+        return task == self.spec.name or task.startswith(self.spec.name + "-")
+
+    def render(self, job) -> Patch:
+        return self.exported.render(job)
 
 
 def oval_mask(crop_xy: np.ndarray, size: int, grow: float = 0.03, drop: float = 0.08,

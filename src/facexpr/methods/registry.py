@@ -1,7 +1,8 @@
 """The method registry: every built-in method's :class:`~.spec.MethodSpec`, listed here explicitly (one
 folder per method family, each ``__init__.py`` holding its specs; nothing registers itself as an
 import side effect), and ``get_method(name)``: a ready instance (models loaded once, weights
-checksum-verified through :mod:`facexpr.assets`).
+checksum-verified through :mod:`facexpr.assets`), built with its spec (``method.spec``: name,
+capabilities, traits) and never altered afterwards.
 
 ``register(spec)`` adds a method at run time (plug-ins, tests). A spec with ``shipped=False`` (a
 family being trained, no weights yet) is known to training and to exported files
@@ -85,9 +86,7 @@ def get_method(name: str) -> Method:
         except (KeyError, ValueError, OSError) as e:
             raise ModelError(f"{name}: not a facexpr exported generator ({e})") from None
     spec = get_spec(name)
-    method = _load(spec.adapter, f"method '{name}'")(*spec.weight_paths(), **spec.kwargs)
-    method.name, method.capabilities, method.spec = spec.name, spec.capabilities, spec
-    return method
+    return _load(spec.adapter, f"method '{name}'")(*spec.weight_paths(), spec=spec, **spec.kwargs)
 
 
 __all__ = ["BUILTIN", "register", "available", "specs", "all_specs", "get_spec", "spec_for_task", "get_method"]

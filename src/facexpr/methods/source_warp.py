@@ -14,13 +14,9 @@ extra inputs in :attr:`SourceWarpAdapter.inputs` (sample keys, after ``source``)
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
-from ..errors import ModelError
-from .base import TRANSFER
-from .exported import ExportedMethod, GeneratorAdapter
+from .exported import GeneratorAdapter, GeneratorMethod
 from .residual import compose
 from .warp_base import add_base
 
@@ -29,7 +25,6 @@ class SourceWarpAdapter(GeneratorAdapter):
     """``G(target, base_flow, source, *extra, base=warp)``; ``extra`` = the sample keys in
     :attr:`inputs`, which :meth:`extra_inputs` adds to every sample (data workers and inference)."""
 
-    capabilities = frozenset({TRANSFER})
     warp_base = True
     inputs: tuple[str, ...] = ()
 
@@ -52,28 +47,10 @@ class SourceWarpAdapter(GeneratorAdapter):
         return compose(image, G.fields(*self._args(batch), base=batch["base"]))
 
 
-class SourceWarpMethod:
+class SourceWarpMethod(GeneratorMethod):
     """A source-conditioned generator as a transfer method: it renders the retargeted landmarks
     like ``warp`` does (so the pipeline's closed loop may correct them), its network told both
-    photos' aligned crops."""
-
-    capabilities = frozenset({TRANSFER})
-    landmark_driven = True
-
-    def __init__(self, generator: str | Path, family: str, device: str = "cpu"):
-        path = Path(generator)
-        self.name = family
-        if not path.is_file():
-            raise ModelError(f"{family}: generator weights {path} not found (train and export one, "
-                             f"see docs/TRAINING.md)")
-        self.exported = ExportedMethod(path, device)
-        task = self.exported.card.get("task")
-        if task != family and not str(task).startswith(family + "-"):
-            raise ModelError(f"{family}: {path} holds a '{task}' generator, not a '{family}' one")
-        self.size = self.exported.size
-
-    def render(self, job):
-        return self.exported.render_landmarks(job, job.retargeted.landmarks)
+    photos' aligned crops; a generator trained as a variant (``au-swap-…``) may run as its family."""
 
 
 __all__ = ["SourceWarpAdapter", "SourceWarpMethod"]

@@ -12,13 +12,7 @@ Transfer only (an edit has no source photo to encode). Weights:
 """
 from __future__ import annotations
 
-from ..spec import MethodSpec
+from ..spec import source_warp_spec
 
-SPECS = (
-    MethodSpec(name="aip-gan", adapter="facexpr.methods.source_warp:SourceWarpMethod",
-               capabilities=frozenset({"transfer"}), weights=("aip_gan_g128",), crop_size=128,
-               config="configs/aip-gan-cpu.yaml", card="docs/models/aip-gan.md",
-               task="facexpr.methods.aip_gan.train:AIPTask",
-               generator="facexpr.methods.aip_gan.method:AIPAdapter", kwargs={"family": "aip-gan"},
-               summary="Ali & Hughes 2020: attended expression + identity features, bilinear pooling, refine the warp"),
-)
+SPECS = (source_warp_spec("aip-gan", "AIPTask", "AIPAdapter",
+                          "Ali & Hughes 2020: attended expression + identity features, bilinear pooling, refine the warp"),)

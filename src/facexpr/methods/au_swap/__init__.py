@@ -12,13 +12,7 @@ both directions. Weights: ``src/facexpr/data/au_swap_g128.safetensors`` (:mod:`f
 """
 from __future__ import annotations
 
-from ..spec import MethodSpec
+from ..spec import source_warp_spec
 
-SPECS = (
-    MethodSpec(name="au-swap", adapter="facexpr.methods.source_warp:SourceWarpMethod",
-               capabilities=frozenset({"transfer"}), weights=("au_swap_g128",), crop_size=128,
-               config="configs/au-swap-cpu.yaml", card="docs/models/au-swap.md",
-               task="facexpr.methods.au_swap.train:AUSwapTask",
-               generator="facexpr.methods.au_swap.method:AUSwapAdapter", kwargs={"family": "au-swap"},
-               summary="Shao et al. 2019: swapped AU-related features of the source refine the warp (transfer, swap)"),
-)
+SPECS = (source_warp_spec("au-swap", "AUSwapTask", "AUSwapAdapter",
+                          "Shao et al. 2019: swapped AU-related features of the source refine the warp (transfer, swap)"),)

@@ -25,10 +25,12 @@ from ..spec import MethodSpec
 
 
 def _spec(name: str, generator: str, fusion: str, config: str, task: str, adapter: str, summary: str,
-          capabilities: frozenset[str] = frozenset({"transfer"})) -> MethodSpec:
-    """The family's methods differ in their generator (crop or on the warp) and fusion weights."""
+          capabilities: frozenset[str] = frozenset({"transfer"}), on_warp: bool = False) -> MethodSpec:
+    """The family's methods differ in their generator (crop or on the warp) and fusion weights;
+    the fusion module's key points are every one's own geometry."""
     return MethodSpec(name=name, adapter="facexpr.methods.landmark_fusion.method:LandmarkFusionMethod",
-                      capabilities=capabilities, weights=(generator, fusion), crop_size=128,
+                      capabilities=capabilities, landmark_driven=on_warp, own_geometry=True,
+                      weights=(generator, fusion), crop_size=128,
                       config=config, card="docs/models/landmark-fusion.md",
                       task=f"facexpr.methods.landmark_fusion.train:{task}",
                       generator=f"facexpr.methods.landmark_fusion.method:{adapter}", summary=summary)
@@ -42,5 +44,5 @@ SPECS = (
     _spec("landmark-fusion-warp", "landmark_fusion_warp_g128", "landmark_fusion_fusion_prior",
           "configs/landmark-fusion-warp-cpu.yaml", "LandmarkFusionWarpTask", "LandmarkFusionWarpAdapter",
           "Fan et al. 2023 on the warp: fused key points drive the warp, the U-Net refines it",
-          capabilities=frozenset({"transfer", "edit"})),
+          capabilities=frozenset({"transfer", "edit"}), on_warp=True),
 )

@@ -13,13 +13,15 @@ from __future__ import annotations
 from ..spec import MethodSpec
 
 
-def _spec(name: str, weights: str, config: str, task: str, adapter: str, summary: str) -> MethodSpec:
-    """The family's methods differ in their generator (crop or on the warp): transfer only."""
+def _spec(name: str, weights: str, config: str, task: str, adapter: str, summary: str,
+          on_warp: bool = False) -> MethodSpec:
+    """The family's methods differ in their generator (crop or on the warp): transfer only, the
+    source's key points their own geometry."""
     return MethodSpec(name=name, adapter="facexpr.methods.pix2pix.method:Pix2PixMethod",
-                      capabilities=frozenset({"transfer"}), weights=(weights,), crop_size=128, config=config,
+                      capabilities=frozenset({"transfer"}), landmark_driven=on_warp, own_geometry=True,
+                      weights=(weights,), crop_size=128, config=config,
                       card="docs/models/pix2pix.md", task=f"facexpr.methods.pix2pix.train:{task}",
-                      generator=f"facexpr.methods.pix2pix.method:{adapter}", kwargs={"family": name},
-                      summary=summary)
+                      generator=f"facexpr.methods.pix2pix.method:{adapter}", summary=summary)
 
 
 SPECS = (
@@ -27,5 +29,6 @@ SPECS = (
           "the landmark-fusion paper's pix2pix baseline (trained generator; transfer only)"),
     _spec("pix2pix-warp", "pix2pix_warp_g128", "configs/pix2pix-warp-cpu.yaml", "Pix2PixWarpTask",
           "Pix2PixWarpAdapter",
-          "the pix2pix baseline on the warp: the source's key points drive the warp, a U-Net refines it"),
+          "the pix2pix baseline on the warp: the source's key points drive the warp, a U-Net refines it",
+          on_warp=True),
 )

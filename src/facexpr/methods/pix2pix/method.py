@@ -14,19 +14,16 @@ product's warp, and a plain U-Net told the wanted key-point image refines it.
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from ...errors import ModelError
 from ...expression.model import load_default_model
 from ...expression.retarget import Retargeted
 from ...faces.align import to_canonical
 from ...faces.crops import alignment
-from ..base import TRANSFER, TransferRequest
-from ..exported import ExportedMethod, GeneratorAdapter
+from ..exported import GeneratorAdapter, GeneratorMethod
 from ..nets import UNetGenerator, unwrap
 from ..residual import compose
 from ..samples import landmark_map
@@ -39,8 +36,6 @@ class Pix2PixAdapter(GeneratorAdapter):
     :class:`~.train.Pix2PixTask`): input = target crop (3) + the target's key-point image (1,
     unless the U-Net was built with ``in_ch=4``: plain pix2pix) + the wanted key-point image (1);
     key-point images ``model.kp_thickness`` px wide (default 1)."""
-
-    capabilities = frozenset({TRANSFER})
 
     @classmethod
     def build_generator(cls, spec: dict):
@@ -108,9 +103,7 @@ def source_in_target(job, size: int) -> np.ndarray:
     tgt = np.asarray(job.target_face.landmarks, np.float64)
     xy = src[:, :2] @ M_s[:, :2].T + M_s[:, 2]          # source image -> template crop
     xy = xy @ M_t_inv[:, :2].T + M_t_inv[:, 2]          # template crop -> target image
-    request = job.request if isinstance(job.request, TransferRequest) else TransferRequest()
-    intensity = request.intensity
-    disp = (xy - tgt[:, :2]) * intensity
+    disp = (xy - tgt[:, :2]) * job.intent.intensity
     weights = job.retargeted.point_weights
     if weights is not None:
         disp = disp * np.asarray(weights)[:, None]
@@ -119,31 +112,16 @@ def source_in_target(job, size: int) -> np.ndarray:
     return out
 
 
-class Pix2PixMethod:
-    """The source's key points in the target's frame are the geometry. A generator on the product's
-    warp (``pix2pix-warp``) declares them (:meth:`geometry`, asked for before rendering) and renders
-    ``job.retargeted.landmarks`` like ``warp``, so the closed loop may correct them; the crop
-    generator always renders the source's points."""
+class Pix2PixMethod(GeneratorMethod):
+    """The source's key points in the target's frame are the geometry (:meth:`geometry`, which
+    the pipeline asks for before rendering a transfer); the generator renders the job's retargeted
+    landmarks — on the product's warp (``pix2pix-warp``) after the closed loop corrected them."""
 
-    capabilities = frozenset({TRANSFER})
-
-    def __init__(self, generator: str | Path, family: str = "pix2pix", device: str = "cpu"):
-        self.name = family
-        generator = Path(generator)
-        if not generator.is_file():
-            raise ModelError(f"{family}: generator weights {generator} not found "
-                             "(train and export one, see docs/models/pix2pix.md)")
-        self.exported = ExportedMethod(generator, device)
-        self.size = self.exported.size
-        self.landmark_driven = bool(self.exported.warp_base)
+    doc = "docs/models/pix2pix.md"
+    family = "pix2pix"
 
     def geometry(self, job) -> Retargeted:
         return as_geometry(job, source_in_target(job, self.size))
-
-    def render(self, job):
-        lm = job.retargeted.landmarks if self.landmark_driven else source_in_target(job, self.size)
-        return self.exported.render_landmarks(job, lm)
-
 
 
 __all__ = ["Pix2PixMethod", "Pix2PixAdapter", "Pix2PixWarpAdapter", "as_geometry", "source_in_target"]

@@ -5,10 +5,9 @@ Both take the target's aligned crop and the action units the result should show 
 :data:`facexpr.expression.action_units.AUS` order, values in [0, 1]); the exported task turns them
 into its condition (``relative-au``: wanted − the target's AUs; ``ganimation``: the wanted AUs).
 
-* transfer: ``want = clip(target + intensity · (source − target), 0, 1)`` on the AUs of the chosen
-  ``--regions`` (the others keep the target's value);
-* edit (:func:`facexpr.pipeline.run_edit`): ``want`` is the :class:`~facexpr.methods.base.EditRequest`'s
-  ``want_aus``.
+``want`` is the job's :class:`~facexpr.expression.retarget.Intent` ``want_aus``, computed once by
+the pipeline: a transfer's are the AUs of the retargeted code (the gate between two people,
+``--regions``, the intensity and ``--source-neutral`` in them), an edit's ``clip(current + change)``.
 
 ``relative-au-warp`` is relative-au on the shared "warp + learned residual" shape
 (:mod:`facexpr.methods.residual`): told the 22 AUs of the prior-fitted code, its geometry is the
@@ -21,17 +20,11 @@ feathered). Missing weights raise :class:`facexpr.errors.ModelError`; there is n
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
-from ...errors import ModelError
 from ...expression import action_units
-from ...expression.blendshapes import REGIONS
-from ...expression.emotions import au_region_mask
-from ..base import EDIT, TRANSFER, EditRequest, TransferRequest
-from ..exported import ExportedMethod, GeneratorAdapter
+from ..exported import GeneratorAdapter, GeneratorMethod
 from ..residual import compose
 from ..warp_base import add_base
 from .nets import RelativeAUGenerator, RelativeAUWarpGenerator, apply_field
@@ -42,7 +35,6 @@ class RelativeAUAdapter(GeneratorAdapter):
     Δ = wanted − the input's AUs (``model.condition: relative``) or the wanted AUs themselves
     (``absolute``: ganimation); ``model`` options default to :attr:`defaults`."""
 
-    capabilities = frozenset({TRANSFER, EDIT})
     defaults = {"condition": "relative", "output": "relative", "msf": True}
 
     def option(self, key: str):
@@ -137,50 +129,23 @@ class GANimationWarpAdapter(RelativeAUWarpAdapter):
     defaults = {**RelativeAUWarpAdapter.defaults, "condition": "absolute", "msf": False}
 
 
-def transfer_want_aus(source_bs: np.ndarray, target_bs: np.ndarray, intensity: float = 1.0,
-                      regions=REGIONS, aus: tuple[int, ...] = action_units.AUS_V1) -> np.ndarray:
-    """In ``aus`` order (a prefix of :data:`~facexpr.expression.action_units.AUS`; default the 17 of
-    ``AUS_V1``): ``clip(target + intensity · (source − target) · [AU in regions], 0, 1)``."""
-    t = action_units.estimate(target_bs, aus)
-    s = action_units.estimate(source_bs, aus)
-    return np.clip(t + float(intensity) * (s - t) * au_region_mask(regions)[:len(aus)], 0.0, 1.0)
+class AUMethod(GeneratorMethod):
+    """An AU-conditioned generator as a rendering method (``relative-au``, ``ganimation`` and their
+    versions on the warp): told the intent's ``want_aus``, the AUs of the retargeted code (a
+    transfer: with the gate, ``--regions``, the intensity and a source's neutral photo already in
+    them) or of the edit; the generator's own AUs are a prefix of them."""
 
+    family = "relative-au"
 
-class AUMethod:
-    """An AU-conditioned generator as a rendering method (``relative-au`` or ``ganimation``).
-
-    ``landmark_driven``: a generator on the product's warp renders the retargeted landmarks too,
-    so the pipeline's closed loop may correct them; the others render AUs only."""
-
-    capabilities = frozenset({TRANSFER, EDIT})
-
-    def __init__(self, generator: str | Path, family: str = "relative-au", device: str = "cpu"):
-        name = family
-        self.name = name
-        path = Path(generator)
-        if not path.is_file():
-            raise ModelError(f"{name}: generator weights {path} not found (train and export one, "
-                             f"see docs/TRAINING.md)")
-        self.exported = ExportedMethod(path, device)
-        task = self.exported.card.get("task")
-        if task != name:
-            raise ModelError(f"{name}: {path} holds a '{task}' generator, not a '{name}' one")
-        self.size = self.exported.size
-        self.landmark_driven = bool(getattr(self.exported.adapter, "warp_base", False))
+    def accepts(self, task: str) -> bool:
+        return task == self.spec.name
 
     def want_aus(self, job) -> np.ndarray:
-        """The AUs the output should show: the edit's, or the transfer's (see the module doc)."""
-        req = job.request
-        aus = self.exported.au_set  # the AUs the generator was trained on (a prefix of AUS)
-        if isinstance(req, EditRequest):
-            return np.asarray(req.want_aus, np.float64)[:len(aus)]
-        req = req if isinstance(req, TransferRequest) else TransferRequest()
-        return transfer_want_aus(job.source_face.blendshapes, job.target_face.blendshapes, req.intensity, req.regions,
-                                 aus)
+        """The AUs the output should show, in the generator's AU set."""
+        return np.asarray(job.intent.want_aus, np.float64)[:len(self.exported.au_set)]
 
     def render(self, job):
         return self.exported.render_aus(job, self.want_aus(job), job.retargeted.landmarks)
 
 
-__all__ = ["AUMethod", "RelativeAUAdapter", "GANimationAdapter", "RelativeAUWarpAdapter", "GANimationWarpAdapter",
-           "transfer_want_aus"]
+__all__ = ["AUMethod", "RelativeAUAdapter", "GANimationAdapter", "RelativeAUWarpAdapter", "GANimationWarpAdapter"]

@@ -7,6 +7,6 @@ from __future__ import annotations
 from ..spec import MethodSpec
 
 SPECS = (
-    MethodSpec(name="warp", adapter="facexpr.methods.warp.method:Warp", capabilities=frozenset({"transfer", "edit"}),
+    MethodSpec(name="warp", adapter="facexpr.methods.warp.method:Warp", capabilities=frozenset({"transfer", "edit"}), landmark_driven=True,
                summary="mesh warp of the target's own pixels + expression shading (no generator; default)"),
 )

@@ -21,6 +21,8 @@ from ...faces.topology import (EYE_LEFT, EYE_LEFT_CORNERS, EYE_RIGHT, EYE_RIGHT_
                               INNER_LIP_PAIRS, IRIS_LEFT, IRIS_RIGHT, LID_PAIRS, LIPS_INNER, LIPS_OUTER, N_MESH)
 from ...render import mix_synthetic, open_eye
 from ..base import RenderJob
+from ..spec import MethodSpec
+from . import SPECS
 
 
 @dataclass(frozen=True)
@@ -203,11 +205,16 @@ def fold_free(rest: np.ndarray, moved: np.ndarray, rounds: int = 3) -> np.ndarra
 
 
 class Warp:
-    name = "warp"
-    landmark_driven = True  # renders exactly the retargeted landmarks: the pipeline may correct them
+    """The method (its spec, :data:`facexpr.methods.warp.SPECS`, declares it landmark-driven: it
+    renders exactly the retargeted landmarks, so the pipeline may correct them)."""
 
-    def __init__(self, config: WarpConfig = WarpConfig()):
+    def __init__(self, config: WarpConfig = WarpConfig(), spec: MethodSpec | None = None):
         self.config = config
+        self.spec = spec or SPECS[0]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
 
     def render(self, job: RenderJob) -> Patch:
         cfg = self.config
