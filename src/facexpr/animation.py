@@ -208,6 +208,15 @@ def _rotvec(R: np.ndarray) -> np.ndarray:
     return cv2.Rodrigues(np.ascontiguousarray(R, np.float64))[0].ravel()
 
 
+def neutrality(codes: np.ndarray) -> np.ndarray:
+    """How far from neutral each expression code (..., 52) reads: the sum of its action-unit
+    intensities (:func:`facexpr.expression.action_units.estimate`), 0 for a neutral face. Used to
+    find a driver's reference: the clip's (or the camera's) most neutral stretch."""
+    from .expression import action_units
+
+    return action_units.estimate(np.asarray(codes, np.float64)).sum(-1)
+
+
 def _ease(x: float) -> float:
     x = min(max(x, 0.0), 1.0)
     return x * x * (3 - 2 * x)
