@@ -137,6 +137,8 @@ def _status(s: LiveSession | None) -> str:
     if s is None:
         return "Choose a photo, then start the camera."
     st = s.stats()
+    if not s.frames:
+        return "Photo analysed. Allow the camera and press its record button."
     ms = "–" if st["server_ms"] is None else f"{st['server_ms']:.0f} ms"
     face = "face tracked" if st["face"] else "no face in view: holding the last expression"
     return (f"server: {st['fps']:.1f} frames/s, {ms} per frame (analyse + render) · {face} · "
@@ -180,7 +182,7 @@ def build_tab(cfg: LiveTabConfig, limits: Limits, examples: list[str] | None = N
             if isinstance(e, FacexprError):
                 raise gr.Error(str(e)) from None
             raise
-        return s, _status(s) + " · photo analysed"
+        return s, _status(s)
 
     for trigger in (photo.change, pose.change, intensity.release):
         trigger(make_session, [photo, pose, intensity, session], [session, status], api_name=False,

@@ -285,9 +285,10 @@ class LiveSession:
         self._f_rot.reset()
         return self._held_code, self._held_rot
 
-    def process(self, frame: np.ndarray, received: float | None = None) -> tuple[np.ndarray, FrameLog]:
+    def process(self, frame: np.ndarray, received: float | None = None,
+                now: float | None = None) -> tuple[np.ndarray, FrameLog]:
         """Render the photo with ``frame``'s expression: (RGB image, with the stamp strip when
-        configured; its log entry)."""
+        configured; its log entry). ``now`` (seconds, monotonic) replaces the clock in tests."""
         received = time.time() * 1000 if received is None else received
         with self._lock:
             if self.closed:
@@ -297,7 +298,7 @@ class LiveSession:
             rgb = np.ascontiguousarray(frame[..., :3])
             if stamp is not None:  # the code is not part of the picture
                 rgb[:STAMP_HEIGHT, :STAMP_WIDTH] = rgb[STAMP_HEIGHT:2 * STAMP_HEIGHT, :STAMP_WIDTH]
-            now = time.monotonic()
+            now = time.monotonic() if now is None else now
             if self._t0 is None:
                 self._t0 = now - (self._last_t or 0.0)
             t = now - self._t0
