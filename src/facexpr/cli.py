@@ -261,7 +261,7 @@ def animate(
     absolute: bool = typer.Option(False, "--absolute", help="Copy the driver's expression as `transfer` does "
                                   "(default: relative motion, added to the photo's own expression)."),
     reference_frame: Optional[int] = typer.Option(None, help="Driver frame taken as its neutral face "
-                                                  "(default: the first frame with a face)."),
+                                                  "(default: the clip's most neutral half second)."),
     driving_neutral: Optional[Path] = typer.Option(None, help="A photo of the driver's neutral face, taken as reference."),
     intensity: float = typer.Option(1.0, help="0 = unchanged, 1 = the driver's motion, 1.5 = exaggerated."),
     regions: Optional[str] = typer.Option(None, help=REGIONS_HELP),

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 import gradio as gr
 import numpy as np
 
+from ..errors import FacexprError
 from .handlers import Limits, UserError, _load
 from .live_session import REGISTRY, LiveConfig, LiveSession
 
@@ -176,12 +177,8 @@ def build_tab(cfg: LiveTabConfig, limits: Limits, examples: list[str] | None = N
             s = REGISTRY.add(LiveSession(img, replace(cfg.session, pose=bool(pose_on), intensity=float(amount))))
         except UserError as e:
             raise gr.Error(str(e)) from None
-        except Exception as e:  # FaceNotFound and other facexpr errors: a message, not a traceback
-            from ..errors import FacexprError
-
-            if isinstance(e, FacexprError):
-                raise gr.Error(str(e)) from None
-            raise
+        except FacexprError as e:  # no face in the photo, …: a message, not a traceback
+            raise gr.Error(str(e)) from None
         return s, _status(s)
 
     for trigger in (photo.change, pose.change, intensity.release):
