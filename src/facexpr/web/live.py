@@ -182,8 +182,9 @@ def build_tab(cfg: LiveTabConfig, limits: Limits, examples: list[str] | None = N
         return s, _status(s)
 
     for trigger in (photo.change, pose.change, intensity.release):
+        # its own small pool: a photo analysis (about a second) never waits behind a long animation
         trigger(make_session, [photo, pose, intensity, session], [session, status], api_name=False,
-                concurrency_limit=None)
+                concurrency_limit=2, concurrency_id="live-setup")
 
     def frame(payload, s: LiveSession | None):
         received = time.time() * 1000

@@ -163,7 +163,7 @@ class Reference:
         if len(self.recent) >= 3 and t - self.recent[0][0] >= self.window * 0.8:
             codes = np.stack([c for _, c, _ in self.recent])
             score = float(neutrality(codes).mean())
-            if score < self.score - 0.01:
+            if score < self.score - 0.05:  # clearly more neutral: each change restarts the filters
                 self.score = score
                 self.code = codes.mean(0)
                 self.rot = self.recent[len(self.recent) // 2][2]
