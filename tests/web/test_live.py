@@ -253,9 +253,11 @@ def test_two_sessions_at_once(server, playwright, face_cam, target_path, source_
     _report("two_sessions", {"session_1": sums[0], "session_2": sums[1]})
     for s in sums:
         assert s["frames"] >= 5, sums
-        thirds = s.get("latency_median_by_third_ms")
-        if thirds:  # frames are dropped, not queued: latency does not keep growing
-            assert thirds[2] <= max(2.0 * thirds[0], thirds[0] + 300), sums
+        # frames are dropped, not queued: a frame waits for at most about the one being processed
+        # (the page keeps two in flight), however slow the machine is at the moment
+        st = s["stages_ms_median"]
+        cycle = st["analyse"] + st["render"]
+        assert st["capture_to_receive"] <= 2.0 * cycle + 300, sums
     assert not errors and "Traceback" not in pages[0].content()
     b.close()
 

@@ -117,3 +117,14 @@ def test_idle_sessions_free_their_tracker(target_img, clip):
     assert s.closed and reg.open_sessions() == []
     with pytest.raises(RuntimeError):
         s.process(clip[2])
+
+
+def test_live_command_rejects_bad_options():
+    import subprocess
+
+    from _support import facexpr_cmd
+
+    r = subprocess.run(facexpr_cmd() + ["live", "--max-sessions", "0", "--no-open"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("facexpr: error: --max-sessions")
+    assert "Traceback" not in r.stderr

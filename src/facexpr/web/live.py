@@ -4,10 +4,12 @@ Transport: **Gradio's streaming webcam input** (``gr.Image(sources=["webcam"], s
 with ``.stream(stream_every=…, time_limit=…)``), not WebRTC through ``fastrtc``. ``fastrtc`` 0.0.34
 (the current release) requires ``gradio<6`` — installing it would downgrade this project's Gradio
 6 — and WebRTC brings ICE/STUN configuration that a loopback-only server must strip. Gradio's
-stream needs nothing beyond ``facexpr[web]``, and it drops frames by design: the page captures a
-frame every ``stream_every`` seconds, and the server keeps only the newest frame a session sent
-while it was busy (``/stream/{event}`` overwrites the event's data), so a saturated CPU lowers
-the frame rate instead of growing a queue. Each viewer's stream is one long-running event with its
+stream needs nothing beyond ``facexpr[web]``. Frames are dropped, never queued, at both ends: the
+page captures a frame every ``stream_every`` seconds only while fewer than two are on their way
+(:data:`HEAD`; without that, a busy server's event loop fell behind the uploads and the latency
+grew by seconds a minute with two viewers), and the server keeps only the newest frame a session
+sent while it was busy (``/stream/{event}`` overwrites the event's data). A saturated CPU lowers
+the frame rate, not the latency. Each viewer's stream is one long-running event with its
 own :class:`~facexpr.web.live_session.LiveSession` in a ``gr.State``; ``max_sessions`` streams run
 at once (more viewers wait for a slot), each ends after ``time_limit`` seconds, and sessions idle
 for ``idle_release`` seconds free their tracker (:data:`~facexpr.web.live_session.REGISTRY`).
@@ -49,12 +51,27 @@ HEAD = """
 <script>
 (() => {
   if (window.__facexprLive) return;
-  const B = 8, BITS = 16;
-  const L = window.__facexprLive = {seq: 0, captured: new Map(), frames: [], seen: new WeakMap()};
+  const B = 8, BITS = 16, MAX_IN_FLIGHT = 2, STALL_MS = 4000;
+  const L = window.__facexprLive = {seq: 0, captured: new Map(), frames: [], seen: new WeakMap(),
+                                    lastShown: 0, skipped: 0};
   const now = () => performance.timeOrigin + performance.now();
+  // Flow control: a frame is captured only while fewer than MAX_IN_FLIGHT are on their way, so a
+  // busy server makes the page skip frames instead of piling requests up in front of it. Gradio
+  // captures on a timer; a skipped capture throws SKIP, which the wrapped timer swallows.
+  const SKIP = new Error("facexpr: frame skipped (server busy)");
+  const origSetInterval = window.setInterval;
+  window.setInterval = function (fn, ms, ...rest) {
+    if (typeof fn !== "function") return origSetInterval.call(window, fn, ms, ...rest);
+    return origSetInterval.call(window, function (...a) {
+      try { return fn.apply(this, a); } catch (e) { if (e !== SKIP) throw e; }
+    }, ms, ...rest);
+  };
   const orig = HTMLCanvasElement.prototype.toDataURL;
   HTMLCanvasElement.prototype.toDataURL = function (type, q) {
     if (type === "image/jpeg" && !this.isConnected && this.width >= B * (BITS + 2) && document.getElementById("live-camera")) {
+      const inFlight = (L.seq - L.lastShown) & 0xffff;
+      const oldest = L.captured.get((L.lastShown + 1) & 0xffff);
+      if (inFlight >= MAX_IN_FLIGHT && oldest !== undefined && now() - oldest < STALL_MS) { L.skipped++; throw SKIP; }
       const ctx = this.getContext("2d");
       const n = L.seq = (L.seq + 1) & 0xffff;
       ctx.save(); ctx.setTransform(1, 0, 0, 1, 0, 0);
@@ -88,6 +105,7 @@ HEAD = """
     const t = now();
     const n = readStamp(img);
     if (n === null || !L.captured.has(n)) return;
+    if (((n - L.lastShown) & 0xffff) < 0x8000) L.lastShown = n;  // every frame up to n is done (or dropped)
     L.frames.push({stamp: n, capture: L.captured.get(n), shown: t});
     if (L.frames.length > 20000) L.frames.splice(0, 10000);
   }
