@@ -268,6 +268,8 @@ class Animation:
                                  f"(0-{self.info.frames - 1})")
             fr = next(read_frames(self.driving, cfg.reference_frame, cfg.reference_frame + 1, what), None)
             f = FaceTracker()(fr.image) if fr is not None else None
+            if f is not None:  # the fused code the frames get, not MediaPipe's raw scores
+                f = describe(f)
             if f is None:
                 raise FaceNotFound(f"{what}: no face found in reference frame {cfg.reference_frame}")
             return f.blendshapes.astype(np.float64), _rotation(f)
@@ -300,6 +302,8 @@ class Animation:
                 if (fr.index - lo) % step:
                     continue
                 f = video(fr.image, round(fr.time * 1000)) if video is not None else fallback(fr.image)
+                if f is not None:
+                    f = describe(f)  # as the frames (VideoTracker's faces are described already)
                 samples.append(None if f is None else (f.blendshapes.astype(np.float64), _rotation(f)))
         finally:
             if video is not None:

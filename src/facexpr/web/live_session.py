@@ -34,7 +34,7 @@ import numpy as np
 
 from ..animation import (AnimateConfig, Animation, FaceTracker, VideoTracker, _ease, _method, _resize_long,
                         _rotation, _rotvec, neutrality)
-from ..expression.analysis import analyze_faces
+from ..expression.analysis import analyze_faces, describe
 from ..expression.model import load_default_model
 from ..expression.retarget import RetargetConfig, region_point_weights
 from ..faces.landmarks import select_face
@@ -224,7 +224,8 @@ class LiveSession:
                 self._tracker = FaceTracker()
         if isinstance(self._tracker, VideoTracker):
             return self._tracker(rgb, round(t * 1000))
-        return self._tracker(rgb)
+        face = self._tracker(rgb)
+        return None if face is None else describe(face)  # the fused code, as VideoTracker gives
 
     def snapshot(self) -> None:
         """Take the next frames with a face as the driver's neutral face."""
