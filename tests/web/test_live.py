@@ -192,7 +192,7 @@ def test_live_screenshot_before_use(server, playwright, face_cam):
     assert (SHOTS / "web-live.png").stat().st_size > 10_000 and not errors
 
 
-def test_live_photo_follows_the_camera(server, playwright, face_cam, target_path):
+def test_live_photo_follows_the_camera(server, playwright, face_cam, target_path, source_path):
     n0 = _known()
     b = _browser(playwright, face_cam)
     errors: list = []
@@ -229,6 +229,20 @@ def test_live_photo_follows_the_camera(server, playwright, face_cam, target_path
     text = page.locator("#live-browser-stats").inner_text()
     assert "frames/s shown" in text and "latency median" in text, text
     assert "frames/s" in page.locator("#live-server-stats").inner_text()
+    # another photo while streaming: its own session takes over, the stream goes on
+    page.locator("#live-photo input[type=file]").set_input_files(str(source_path))
+    t = time.monotonic()
+    while not [s for s in _sessions_since(n0) if s is not sessions[0]] and time.monotonic() - t < 120:
+        page.wait_for_timeout(250)
+    (other,) = [s for s in _sessions_since(n0) if s is not sessions[0]]
+    n = other.frames
+    while other.frames < n + 5 and time.monotonic() - t < 180:
+        page.wait_for_timeout(250)
+    page.wait_for_timeout(1000)
+    img = _output(page)
+    assert sessions[0].closed and other.frames >= n + 5
+    assert np.abs(img.astype(float) - other.photo).mean() < np.abs(img.astype(float) - still).mean()
+    assert page.locator(".toast-body").count() == 0
     assert not errors and "Traceback" not in page.content()
     b.close()
 

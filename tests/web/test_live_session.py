@@ -128,3 +128,15 @@ def test_live_command_rejects_bad_options():
                        timeout=120)
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("facexpr: error: --max-sessions")
     assert "Traceback" not in r.stderr
+
+
+def test_a_page_keeps_one_session(target_img):
+    """Two quick photo changes on one page: the earlier session is closed, not orphaned."""
+    from facexpr.web.live_session import LiveConfig, LiveSession, Registry
+
+    reg = Registry()
+    a = reg.add(LiveSession(target_img, LiveConfig()), "page-1")
+    other = reg.add(LiveSession(target_img, LiveConfig()), "page-2")
+    b = reg.add(LiveSession(target_img, LiveConfig()), "page-1")
+    assert a.closed and not b.closed and not other.closed
+    assert reg.current("page-1") is b and reg.current("page-2") is other and reg.current("page-3") is None

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import FacexprError
 from .handlers import Limits, UserError, _load
-from .live_session import REGISTRY, LiveConfig, LiveSession
+from .live_session import REGISTRY, LiveConfig, LiveSession, SessionClosed
 
 
 @dataclass(frozen=True)
@@ -185,14 +185,18 @@ def build_tab(cfg: LiveTabConfig, limits: Limits, examples: list[str] | None = N
         gr.Examples([[e] for e in examples], [photo], label="Example photos")
     session = gr.State(None, delete_callback=lambda s: s.close() if s is not None else None)
 
-    def make_session(path, pose_on, amount, old):
+    def make_session(path, pose_on, amount, old, request: gr.Request):
+        owner = getattr(request, "session_hash", None)
         if old is not None:
             old.close()
         if not path:
+            if owner is not None and (cur := REGISTRY.current(owner)) is not None:
+                cur.close()
             return None, _status(None)
         try:
             img = _load(path, limits, "photo")
-            s = REGISTRY.add(LiveSession(img, replace(cfg.session, pose=bool(pose_on), intensity=float(amount))))
+            s = REGISTRY.add(LiveSession(img, replace(cfg.session, pose=bool(pose_on), intensity=float(amount))),
+                             owner)
         except UserError as e:
             raise gr.Error(str(e)) from None
         except FacexprError as e:  # no face in the photo, …: a message, not a traceback
@@ -204,14 +208,20 @@ def build_tab(cfg: LiveTabConfig, limits: Limits, examples: list[str] | None = N
         trigger(make_session, [photo, pose, intensity, session], [session, status], api_name=False,
                 concurrency_limit=2, concurrency_id="live-setup")
 
-    def frame(payload, s: LiveSession | None):
+    def frame(payload, s: LiveSession | None, request: gr.Request):
         received = time.time() * 1000
+        owner = getattr(request, "session_hash", None)
+        if owner is not None:  # the page's newest session (its state may lag a quick photo change)
+            s = REGISTRY.current(owner) or s
         if s is None:
             raise gr.Error("choose a photo first, then start the camera")
         img = _decode_frame(payload)
-        if img is None:
+        if img is None or s.closed:  # a photo changed mid-stream: its new session takes the next frame
             return gr.skip(), gr.skip()
-        rendered, _ = s.process(img, received)
+        try:
+            rendered, _ = s.process(img, received)
+        except SessionClosed:
+            return gr.skip(), gr.skip()
         now = time.monotonic()
         msg = gr.skip()
         if now - getattr(s, "status_shown", 0.0) > 0.5:  # the status line twice a second, not every frame

@@ -86,6 +86,10 @@ def add_stamp(img: np.ndarray, n: int | None) -> np.ndarray:
     return out
 
 
+class SessionClosed(RuntimeError):
+    """A frame for a session that was closed (its photo replaced, its viewer gone)."""
+
+
 @dataclass(frozen=True)
 class LiveConfig:
     size: int = 512                  # output long side, px
@@ -196,6 +200,7 @@ class LiveSession:
         self.log: deque[FrameLog] = deque(maxlen=8192)
         self.frames = 0
         self.closed = False
+        self.owner: str | None = None   # the page it serves (see Registry.add)
         self._tracker = None
         self._t0: float | None = None
         self._reset_motion()
@@ -293,7 +298,7 @@ class LiveSession:
         received = time.time() * 1000 if received is None else received
         with self._lock:
             if self.closed:
-                raise RuntimeError("live session closed")
+                raise SessionClosed("live session closed")
             self.last_used = time.monotonic()
             stamp = read_stamp(frame) if self.cfg.stamp else None
             rgb = np.ascontiguousarray(frame[..., :3])
@@ -348,8 +353,15 @@ class Registry:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _thread: threading.Thread | None = None
 
-    def add(self, s: LiveSession) -> LiveSession:
+    def add(self, s: LiveSession, owner: str | None = None) -> LiveSession:
+        """Register ``s``; with ``owner`` (a page's id), close the owner's earlier sessions: a page
+        has one live photo, and two quick changes of it must not leave an orphan behind."""
         with self._lock:
+            s.owner = owner
+            if owner is not None:
+                for old in self.sessions:
+                    if old.owner == owner and old is not s:
+                        old.close()
             self.sessions.append(s)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._reap, daemon=True, name="facexpr-live-reaper")
@@ -369,6 +381,11 @@ class Registry:
                     s.release()
                 keep.append(s)
             self.sessions = keep
+
+    def current(self, owner: str) -> LiveSession | None:
+        """The owner's open session, if any."""
+        with self._lock:
+            return next((s for s in reversed(self.sessions) if s.owner == owner and not s.closed), None)
 
     def open_sessions(self) -> list[LiveSession]:
         with self._lock:
