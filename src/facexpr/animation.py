@@ -52,7 +52,7 @@ from . import assets
 
 MAX_POSE_DEG = 15.0
 NEUTRAL_STRETCH_S = 0.5   # the reference stretch's length, seconds
-NEUTRAL_SAMPLES = 160     # frames read to find it, at most
+NEUTRAL_SAMPLES = 64      # frames tracked to find it, at most (set-up time: ~64 trackings)
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,7 @@ class _Rig(Animation):
     file: reuses :class:`Animation`'s ``_delta``/``_geometry``/``_render`` so live and ``animate``
     render the same way."""
 
-    def __init__(self, photo: np.ndarray, cfg: AnimateConfig):  # noqa: D107 - no driving video to probe
+    def __init__(self, photo: np.ndarray, cfg: AnimateConfig):  # no driving video to probe: not super()
         self.cfg = cfg
         self.photo = _resize_long(np.ascontiguousarray(photo[..., :3]), cfg.size)
         self.height, self.width = self.photo.shape[:2]
