@@ -229,6 +229,10 @@ def test_live_photo_follows_the_camera(server, playwright, face_cam, target_path
     text = page.locator("#live-browser-stats").inner_text()
     assert "frames/s shown" in text and "latency median" in text, text
     assert "frames/s" in page.locator("#live-server-stats").inner_text()
+    # "this is my neutral face": the next frames become the reference
+    page.locator("#live-neutral").click()
+    page.get_by_text("neutral reference: snapshot").first.wait_for()
+    assert sessions[0].reference.fixed
     # another photo while streaming: its own session takes over, the stream goes on
     page.locator("#live-photo input[type=file]").set_input_files(str(source_path))
     t = time.monotonic()

@@ -128,6 +128,10 @@ HEAD = """
 """
 
 
+MAX_FRAME_BYTES = 8_000_000  # a camera frame's data URL; larger ones are dropped unread
+MAX_FRAME_SIDE = 1280        # px: larger frames are shrunk before tracking
+
+
 def _jpeg_data_url(img: np.ndarray, quality: int) -> str:
     """The frame as a ``data:`` URL: sent inline with the stream message, so the page shows it
     without writing it to Gradio's cache and fetching it back (one disk write and one request per
@@ -145,11 +149,20 @@ def _decode_frame(payload) -> np.ndarray | None:
     import cv2
 
     url = payload.get("url") if isinstance(payload, dict) else payload
-    if not isinstance(url, str) or not url.startswith("data:"):
+    if not isinstance(url, str) or not url.startswith("data:") or len(url) > MAX_FRAME_BYTES:
         return None
-    raw = base64.b64decode(url.split(",", 1)[1])
+    try:
+        raw = base64.b64decode(url.split(",", 1)[1])
+    except (ValueError, IndexError):
+        return None
     img = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
-    return None if img is None else img[..., ::-1]
+    if img is None or img.ndim != 3:
+        return None
+    h, w = img.shape[:2]
+    if max(h, w) > MAX_FRAME_SIDE:  # a camera in 4K: tracking needs far less, and costs more
+        s = MAX_FRAME_SIDE / max(h, w)
+        img = cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+    return img[..., ::-1]
 
 
 def _status(s: LiveSession | None) -> str:
@@ -171,8 +184,8 @@ def build_tab(cfg: LiveTabConfig, limits: Limits, examples: list[str] | None = N
                 "most faithful motion; until then the most neutral moment so far is the reference.")
     with gr.Row():
         photo = gr.Image(label="Photo", type="filepath", sources=["upload", "clipboard"], elem_id="live-photo")
-        cam = gr.Image(label="Camera", sources=["webcam"], streaming=True, type="numpy", webcam_options=gr.WebcamOptions(mirror=False),
-                       elem_id="live-camera")
+        cam = gr.Image(label="Camera", sources=["webcam"], streaming=True, type="numpy",
+                       webcam_options=gr.WebcamOptions(mirror=False), elem_id="live-camera")
         out = gr.Image(label="Animated photo", interactive=False, elem_id="live-output", show_label=True)
     with gr.Row():
         neutral = gr.Button("This is my neutral face", elem_id="live-neutral")
@@ -227,10 +240,20 @@ def build_tab(cfg: LiveTabConfig, limits: Limits, examples: list[str] | None = N
         if now - getattr(s, "status_shown", 0.0) > 0.5:  # the status line twice a second, not every frame
             s.status_shown = now
             msg = _status(s)
-        return {"url": _jpeg_data_url(rendered, cfg.jpeg_quality), "path": None, "meta": {"_type": "gradio.FileData"}}, msg
+        image = {"url": _jpeg_data_url(rendered, cfg.jpeg_quality), "path": None, "meta": {"_type": "gradio.FileData"}}
+        return image, msg
 
+    # trigger_mode "multiple": a stream is one long submission, and "always_last"/"once" make the
+    # page hold back (or drop) every chunk after the first while it runs
     cam.stream(frame, [cam, session], [out, status], stream_every=cfg.stream_every, time_limit=cfg.time_limit,
                concurrency_limit=cfg.max_sessions, concurrency_id="live", trigger_mode="multiple",
                show_progress="hidden", preprocess=False, postprocess=False, api_name=False)
-    neutral.click(lambda s: (s.snapshot(), _status(s))[1] if s is not None else _status(None), session, status,
-                  api_name=False, concurrency_limit=None, show_progress="hidden")
+
+    def take_neutral(s: LiveSession | None, request: gr.Request):
+        owner = getattr(request, "session_hash", None)
+        s = (REGISTRY.current(owner) if owner is not None else None) or s
+        if s is not None:
+            s.snapshot()
+        return _status(s)
+
+    neutral.click(take_neutral, session, status, api_name=False, concurrency_limit=None, show_progress="hidden")
