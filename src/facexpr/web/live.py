@@ -153,9 +153,9 @@ def _decode_frame(payload) -> np.ndarray | None:
         return None
     try:
         raw = base64.b64decode(url.split(",", 1)[1])
-    except (ValueError, IndexError):
+        img = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR) if raw else None
+    except (ValueError, IndexError, cv2.error):
         return None
-    img = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
     if img is None or img.ndim != 3:
         return None
     h, w = img.shape[:2]
