@@ -7,8 +7,8 @@ Per frame::
     ─► retarget onto the photo's face ─► render + paste back (:func:`facexpr.pipeline.render`,
     any method that can transfer; default ``warp``)
 
-* **Relative motion** (default): the driver's blendshape change since a reference (its first
-  frame with a face, ``reference_frame`` or a ``driving_neutral`` photo) is added to the photo's
+* **Relative motion** (default): the driver's blendshape change since a reference (its most
+  neutral half second, ``reference_frame`` or a ``driving_neutral`` photo) is added to the photo's
   own expression, so a driver who does not start neutral, or has another face shape, does not
   deform the photo. The reference and every frame are read the same way (the fitted expression
   code, :func:`facexpr.expression.analysis.describe`), so a driver that holds its reference
@@ -38,6 +38,7 @@ import cv2
 import numpy as np
 
 from .errors import FaceNotFound, InputError
+from .expression import action_units
 from .expression.analysis import analyze_faces, describe
 from .expression.blendshapes import REGIONS
 from .expression.model import load_default_model
@@ -56,13 +57,16 @@ from . import assets
 
 MAX_POSE_DEG = 15.0
 SETTLE_READS = 8  # tracked reads of a first frame: the landmarks move < 0.1 px a read after ~5
+NEUTRAL_STRETCH_S = 0.5   # the reference stretch's length, seconds
+NEUTRAL_SAMPLES = 64      # frames tracked to find it, at most (set-up time: ~64 trackings)
 
 
 @dataclass(frozen=True)
 class AnimateConfig:
     method: str = "warp"
     relative: bool = True             # False: copy the driver's expression (as transfer does)
-    reference_frame: int | None = None  # driver frame (file index) taken as its neutral
+    reference_frame: int | None = None  # driver frame (file index) taken as its neutral (default:
+                                        # the most neutral stretch of the window)
     driving_neutral: ImageLike | None = None  # or a photo of the driver taken as neutral
     intensity: float = 1.0
     regions: tuple[str, ...] = REGIONS
@@ -256,6 +260,13 @@ def _rotvec(R: np.ndarray) -> np.ndarray:
     return cv2.Rodrigues(np.ascontiguousarray(R, np.float64))[0].ravel()
 
 
+def neutrality(codes: np.ndarray) -> np.ndarray:
+    """How far from neutral each expression code (..., 52) reads: the sum of its action-unit
+    intensities (:func:`facexpr.expression.action_units.estimate`), 0 for a neutral face. Used to
+    find a driver's reference: the clip's (or the camera's) most neutral stretch."""
+    return action_units.estimate(np.asarray(codes, np.float64)).sum(-1)
+
+
 def _ease(x: float) -> float:
     x = min(max(x, 0.0), 1.0)
     return x * x * (3 - 2 * x)
@@ -314,14 +325,54 @@ class Animation:
             if f is None:
                 raise FaceNotFound(f"{what}: no face found in reference frame {cfg.reference_frame}")
             return f.blendshapes.astype(np.float64), _rotation(f)
-        tracker = FaceTracker()  # the first frame of the window with a face (else of the file)
-        for lo, hi in ((self.first, self.stop), (0, self.info.frames)):
-            for fr in read_frames(self.driving, lo, hi, what):
-                f = tracker(fr.image)
-                if f is not None:
-                    f = _read_reference(fr.image, self._frame_ms) or f
-                    return f.blendshapes.astype(np.float64), _rotation(f)
+        for lo, hi in ((self.first, self.stop), (0, self.info.frames)):  # the window, else the file
+            found = self._most_neutral_stretch(lo, hi)
+            if found is not None:
+                return found
         raise FaceNotFound(f"{what}: no face found in any frame of the video")
+
+    def _most_neutral_stretch(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The driver's reference when none is given: the mean code of its most neutral
+        ``NEUTRAL_STRETCH_S`` stretch in frames ``[lo, hi)`` (by :func:`neutrality`, on the same
+        fused code the frames get), and the rotation at its middle. Neither the first frame (a
+        clip rarely starts neutral: the Pexels clip starts with a half smile, lids down) nor the
+        least-moving stretch (a held smile is still) — a relative animation adds the change from
+        this reference, so anything but neutral there is subtracted from every frame. At most
+        ``NEUTRAL_SAMPLES`` frames are read, evenly spaced, to bound the set-up time."""
+        n = hi - lo
+        if n <= 0:
+            return None
+        step = max(1, -(-n // NEUTRAL_SAMPLES))
+        try:
+            video = VideoTracker()
+        except Exception:  # MediaPipe without VIDEO mode
+            video = None
+        fallback = FaceTracker()
+        samples = []  # (code, rotation) or None, one per sampled frame
+        try:
+            for fr in read_frames(self.driving, lo, hi, f"driving video {self.driving}"):
+                if (fr.index - lo) % step:
+                    continue
+                f = video(fr.image, round(fr.time * 1000)) if video is not None else fallback(fr.image)
+                if f is not None:
+                    f = describe(f)  # as the frames (VideoTracker's faces are described already)
+                samples.append(None if f is None else (f.blendshapes.astype(np.float64), _rotation(f)))
+        finally:
+            if video is not None:
+                video.close()
+        scores = np.array([np.inf if s is None else float(neutrality(s[0])) for s in samples])
+        if not np.isfinite(scores).any():
+            return None
+        w = max(1, min(len(samples), int(round(NEUTRAL_STRETCH_S * float(self.fps) / step))))
+        best, where = np.inf, None
+        for i in range(len(samples) - w + 1):  # stretches with the face in every sampled frame
+            m = float(scores[i:i + w].mean())
+            if m < best:
+                best, where = m, i
+        if where is None:  # no complete stretch: the single most neutral frame
+            where, w = int(np.argmin(scores)), 1
+        part = samples[where:where + w]
+        return np.mean([c for c, _ in part], axis=0), part[len(part) // 2][1]
 
     # ------------------------------------------------------------------ the per-frame pipeline
 

@@ -296,7 +296,7 @@ def animate(
     absolute: bool = typer.Option(False, "--absolute", help="Copy the driver's expression as `transfer` does "
                                   "(default: relative motion, added to the photo's own expression)."),
     reference_frame: Optional[int] = typer.Option(None, help="Driver frame taken as its neutral face "
-                                                  "(default: the first frame with a face)."),
+                                                  "(default: the clip's most neutral half second)."),
     driving_neutral: Optional[Path] = typer.Option(None, help="A photo of the driver's neutral face, taken as reference."),
     intensity: float = typer.Option(1.0, help="0 = unchanged, 1 = the driver's motion, 1.5 = exaggerated."),
     regions: Optional[str] = typer.Option(None, help=REGIONS_HELP),
@@ -373,6 +373,27 @@ def web(
 
     launch(WebConfig(host=host, port=port, share=share, concurrency=concurrency, queue_size=queue_size,
                      timeout=timeout))
+
+
+@app.command(epilog="Example: facexpr live   (opens http://127.0.0.1:7860 on the Live tab; see docs/LIVE.md)")
+def live(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on. Browsers give pages the camera only "
+                             "on 127.0.0.1/localhost or over HTTPS."),
+    port: int = typer.Option(7860, help="Port."),
+    open_browser: bool = typer.Option(True, "--open/--no-open", help="Open the page in the default browser."),
+    max_sessions: int = typer.Option(4, help="Viewers served at once; more wait for a free slot."),
+):
+    """Drive a photo with your webcam, live in the browser (the web page's Live tab)."""
+    try:
+        from .web import WebConfig, launch
+        from .web.live import LiveTabConfig
+    except ImportError as e:
+        _fail(f"the live page needs gradio ({e}); install it with: pip install 'facexpr[web]'")
+    if not 1 <= max_sessions <= 64:
+        _fail(f"--max-sessions must be between 1 and 64, got {max_sessions}")
+    typer.echo(f"facexpr live: http://{host}:{port}/ (Live tab)", err=True)
+    launch(WebConfig(host=host, port=port, start_tab="live", open_browser=open_browser,
+                     live=LiveTabConfig(max_sessions=max_sessions)))
 
 
 @app.command()

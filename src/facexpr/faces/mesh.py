@@ -10,6 +10,8 @@ first, so the intact ones around them decide what a pixel shows.
 """
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 from scipy.spatial import Delaunay
@@ -166,6 +168,27 @@ def _meet(before: np.ndarray, after: np.ndarray, upper: np.ndarray, lower: np.nd
     return out
 
 
+_REST_TRIANGLES: dict[bytes, np.ndarray] = {}
+_REST_LOCK = threading.Lock()  # render threads share the cache
+
+
+def _rest_triangles(rest: np.ndarray) -> np.ndarray:
+    """The Delaunay triangles of a warp's rest points, kept for the last few point sets: a video
+    or a live session warps the same photo every frame, and triangulating it again each time is
+    a third of the mesh's cost."""
+    key = np.ascontiguousarray(rest, np.float64).tobytes()
+    with _REST_LOCK:
+        tri = _REST_TRIANGLES.get(key)
+    if tri is None:
+        tri = Delaunay(rest).simplices
+        tri.flags.writeable = False
+        with _REST_LOCK:
+            if len(_REST_TRIANGLES) >= 16:
+                _REST_TRIANGLES.pop(next(iter(_REST_TRIANGLES)))
+            _REST_TRIANGLES[key] = tri
+    return tri
+
+
 class MeshSampler:
     """One triangulation of output points and one barycentric lookup of a coarse grid over
     ``roi``, reused for every quantity interpolated on it (source positions, atlas positions…).
@@ -178,8 +201,7 @@ class MeshSampler:
         gx, gy = grid_points(x0, y0, w, h, grid)
         self.shape = gx.shape
         gh, gw = gx.shape
-        tri = Delaunay(dst_pts if rest_pts is None else rest_pts)
-        simplices = tri.simplices
+        simplices = Delaunay(dst_pts).simplices if rest_pts is None else _rest_triangles(rest_pts)
         if rest_pts is not None:  # folded or flattened triangles first (overdrawn by intact ones)
             simplices = simplices[np.argsort(_signed_area(dst_pts, simplices) * np.sign(
                 _signed_area(rest_pts, simplices)) > 1e-6, kind="stable")]
@@ -189,9 +211,9 @@ class MeshSampler:
         uv = np.empty_like(dst_pts, dtype=np.float64)
         uv[:, 0] = (dst_pts[:, 0] - x0 + 0.5) * gw / w - 0.5
         uv[:, 1] = (dst_pts[:, 1] - y0 + 0.5) * gh / h - 0.5
-        fixed = np.round(uv * 16).astype(np.int32)
-        for k, simplex in enumerate(simplices):
-            cv2.fillConvexPoly(ids, fixed[simplex], int(k), lineType=cv2.LINE_8, shift=4)
+        corners = np.round(uv * 16).astype(np.int32)[simplices]  # (T, 3, 2), gathered once
+        for k, tri in enumerate(corners):
+            cv2.fillConvexPoly(ids, tri, k, lineType=cv2.LINE_8, shift=4)
         ids = ids.ravel()
         self.inside = ids >= 0
         s = np.where(self.inside, ids, 0)

@@ -1,4 +1,4 @@
-"""The Gradio page: tabs Transfer, Edit, Animate, Analyze over :mod:`facexpr.web.handlers`.
+"""The Gradio page: tabs Transfer, Edit, Animate, Analyze (and Live, :mod:`facexpr.web.live`) over :mod:`facexpr.web.handlers`.
 
 Server behaviour: one queue, ``concurrency`` requests rendered at once (the rest wait, up to
 ``queue_size``), uploads capped in bytes (Gradio refuses them) and pixels (a message), a time limit
@@ -19,6 +19,7 @@ import gradio as gr
 
 from . import handlers
 from .handlers import Limits, Runner, Scratch, UserError
+from .live import HEAD as LIVE_HEAD, LiveTabConfig, build_tab as build_live_tab
 from ..errors import FacexprError
 from ..expression import action_units, emotions
 from ..expression.blendshapes import REGIONS
@@ -39,6 +40,9 @@ class WebConfig:
     max_file_size: str = "50mb"
     limits: Limits = field(default_factory=Limits)
     examples: bool = True
+    start_tab: str = "transfer"       # the tab shown first ("live" for `facexpr live`)
+    open_browser: bool = False
+    live: LiveTabConfig = field(default_factory=LiveTabConfig)
 
 
 def _cache_dirs() -> list[Path]:
@@ -270,6 +274,12 @@ def build(cfg: WebConfig = WebConfig()) -> tuple[gr.Blocks, Scratch]:
                 return run(handlers.analyze, img(p, "photo"), limits)
 
             z_go.click(do_analyze, z_in, [z_out, z_aus, z_json], api_name="analyze", preprocess=False)
+
+        with gr.Tab("Live", id="live"):
+            build_live_tab(cfg.live, limits, [t for _, t in examples])
+        if cfg.start_tab != "transfer":  # `facexpr live`: open on that tab
+            demo.load(None, None, None, js="() => { const b = [...document.querySelectorAll('button[role=tab]')]"
+                      f".find(b => b.textContent.trim().toLowerCase() === {cfg.start_tab.lower()!r}); if (b) b.click(); }}")
         gr.Markdown("facexpr runs on this server's CPU; uploads are deleted after a while. "
                     f"Limits: {limits.max_pixels / 1e6:.0f} MP per image, {cfg.max_file_size} per file, "
                     f"{limits.max_video_frames} frames per animation, {limits.timeout:.0f} s per request.")
@@ -283,5 +293,6 @@ def launch(cfg: WebConfig = WebConfig(), block: bool = True):
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     demo, scratch = build(cfg)
     demo.launch(server_name=cfg.host, server_port=cfg.port, share=cfg.share, max_file_size=cfg.max_file_size,
-                prevent_thread_lock=not block, show_error=True, quiet=not block, ssr_mode=False)
+                prevent_thread_lock=not block, show_error=True, quiet=not block, ssr_mode=False, head=LIVE_HEAD,
+                inbrowser=cfg.open_browser)
     return demo, scratch

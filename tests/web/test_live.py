@@ -1,0 +1,298 @@
+"""The Live tab in a real browser: headless Chromium (Debian's) with a fake camera that plays a clip
+made from the shared driving video, against the test server on 127.0.0.1.
+
+The page stamps a frame number into each captured frame and reads it back under each shown output
+(:data:`facexpr.web.live.HEAD`), so ``window.__facexprLive.frames`` holds capture → shown times per
+frame; the server's session log adds receive / analysed / rendered times (same clock: one machine).
+The tests assert what must hold on any machine (frames arrive, the photo moves, the figures are
+shown, two sessions both run, no face raises nothing); the speed bars are measured by the same
+code with ``FACEXPR_LIVE_SECONDS=60`` and printed (``pytest -s``), not asserted.
+
+Screenshots: ``docs/screenshots/web-live.png`` (the tab before any photo: no shared-data pixels)
+and, in use, ``docs/screenshots/results/web-live-*.png`` (git-ignored: they show shared-data faces).
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import time
+
+import numpy as np
+import pytest
+
+from _support import REPO, data_file
+from test_browser import SHOTS, _chromium, _required
+
+pytestmark = [pytest.mark.data, pytest.mark.slow]
+SECONDS = float(os.environ.get("FACEXPR_LIVE_SECONDS", "20"))
+FPS = 30
+
+
+def _y4m(path, frames, fps: int = FPS):
+    """A raw YUV4MPEG2 clip (what Chromium's fake camera plays, looping)."""
+    import av
+
+    with av.open(str(path), "w", format="yuv4mpegpipe") as c:
+        s = c.add_stream("rawvideo", rate=fps)
+        s.height, s.width = frames[0].shape[:2]
+        s.pix_fmt = "yuv420p"
+        for img in frames:
+            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
+@pytest.fixture(scope="module")
+def face_cam(tmp_path_factory, shared_data):
+    """Near-neutral frames, then smiling and laughing (the Pexels clip's frames 0-19 and 250-469)."""
+    from facexpr.io_video import read_frames
+
+    src = data_file(shared_data, "video/WolfgangLanger_Pexels.mp4")
+    frames = [f.image for f in read_frames(src, 0, 20)] + [f.image for f in read_frames(src, 250, 470)]
+    return _y4m(tmp_path_factory.mktemp("cam") / "face.y4m", frames)
+
+
+@pytest.fixture(scope="module")
+def noface_cam(tmp_path_factory, shared_data):
+    from facexpr.io_video import read_frames
+
+    src = data_file(shared_data, "edge/no_face.mp4")
+    frames = [f.image for f in read_frames(src, 0, 60)]
+    import cv2
+
+    frames = [cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA) for f in frames]
+    return _y4m(tmp_path_factory.mktemp("cam") / "noface.y4m", frames)
+
+
+def _browser(p, clip):
+    return p.chromium.launch(executable_path=_chromium(), headless=True, args=[
+        "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+        "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={clip}",
+        # loopback only: no WebRTC is used, and nothing may leave the machine
+        "--force-webrtc-ip-handling-policy=disable_non_proxied_udp"])
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if _required():
+            pytest.fail("playwright is not installed (pip install 'facexpr[webtest]')")
+        pytest.skip("playwright is not installed")
+    with sync_playwright() as p:
+        yield p
+
+
+def _open(browser, url, photo, errors: list):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = ctx.new_page()
+    page.set_default_timeout(120_000)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.get_by_role("tab", name="Live").click()
+    page.wait_for_selector("#live-camera")
+    if photo is not None:
+        page.locator("#live-photo input[type=file]").set_input_files(str(photo))
+        page.get_by_text("Photo analysed").first.wait_for()
+    return page
+
+
+def _start(page):
+    page.locator("#live-camera").get_by_text("Click to Access Webcam").click()
+    page.locator("#live-camera button[aria-label='capture photo']").click()
+
+
+def _frames(page) -> list[dict]:
+    return page.evaluate("window.__facexprLive.frames")
+
+
+def _wait_frames(page, n: int, timeout: float = 120.0) -> list[dict]:
+    t = time.monotonic()
+    while time.monotonic() - t < timeout:
+        fr = _frames(page)
+        if len(fr) >= n:
+            return fr
+        page.wait_for_timeout(250)
+    raise AssertionError(f"only {len(_frames(page))} live frames shown in {timeout:.0f} s")
+
+
+def _output(page) -> np.ndarray:
+    from PIL import Image
+
+    src = page.locator("#live-output img").first.get_attribute("src")
+    assert src and src.startswith("data:image/jpeg;base64,")
+    img = np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("RGB"))
+    return img[:-8]  # the frame-stamp strip
+
+
+def _summary(frames: list[dict], sessions, t0: float, t1: float) -> dict:
+    """fps shown and latency (capture → shown; and per stage from the server's logs) in [t0, t1]."""
+    fr = [f for f in frames if t0 <= f["shown"] <= t1]
+    lat = np.array([f["shown"] - f["capture"] for f in fr])
+    out = {"frames": len(fr), "seconds": round((t1 - t0) / 1000, 1),
+           "fps": round(len(fr) / ((t1 - t0) / 1000), 2),
+           "latency_ms": {"median": round(float(np.median(lat)), 1), "p95": round(float(np.percentile(lat, 95)), 1)}
+           if len(fr) else None}
+    logs = {}
+    for s in sessions:
+        for e in list(s.log):
+            if e.stamp is not None:
+                logs[e.stamp] = e
+    st = [(f, logs[f["stamp"]]) for f in fr if f["stamp"] in logs]
+    if st:
+        def med(xs):
+            return round(float(np.median(xs)), 1)
+        out["stages_ms_median"] = {
+            "capture_to_receive": med([e.received - f["capture"] for f, e in st]),
+            "analyse": med([e.analysed - e.received for _, e in st]),
+            "render": med([e.rendered - e.analysed for _, e in st]),
+            "send_to_shown": med([f["shown"] - e.rendered for f, e in st])}
+    # latency over time, in thirds: growing latency means frames are queued, not dropped
+    if len(fr) >= 9:
+        k = len(lat) // 3
+        out["latency_median_by_third_ms"] = [round(float(np.median(lat[i * k:(i + 1) * k])), 1) for i in range(3)]
+    return out
+
+
+def _report(name: str, summary: dict) -> None:
+    print(f"\nlive {name}: {json.dumps(summary)}")
+    if os.environ.get("FACEXPR_LIVE_REPORT"):
+        path = REPO / "docs" / "results" / "live.json"
+        doc = json.loads(path.read_text()) if path.is_file() else {}
+        doc[name] = summary | {"note": "2-core machine shared with other work; browser and server on it"}
+        path.write_text(json.dumps(doc, indent=1) + "\n")
+
+
+def _known() -> set:
+    from facexpr.web.live_session import REGISTRY
+
+    return {id(s) for s in REGISTRY.sessions}
+
+
+def _sessions_since(before: set):
+    """The sessions opened since ``before`` (:func:`_known`), oldest first."""
+    from facexpr.web.live_session import REGISTRY
+
+    return [s for s in REGISTRY.open_sessions() if id(s) not in before]
+
+
+def test_live_screenshot_before_use(server, playwright, face_cam):
+    b = _browser(playwright, face_cam)
+    errors: list = []
+    page = _open(b, server[0], None, errors)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "web-live.png"))
+    b.close()
+    assert (SHOTS / "web-live.png").stat().st_size > 10_000 and not errors
+
+
+def test_live_photo_follows_the_camera(server, playwright, face_cam, target_path, source_path):
+    n0 = _known()
+    b = _browser(playwright, face_cam)
+    errors: list = []
+    page = _open(b, server[0], target_path, errors)
+    sessions = _sessions_since(n0)
+    assert len(sessions) == 1
+    still = sessions[0].photo.astype(float)
+    _start(page)
+    _wait_frames(page, 5)
+    t0 = page.evaluate("performance.timeOrigin + performance.now()")
+    diffs, outs = [], []
+    (SHOTS / "results").mkdir(parents=True, exist_ok=True)
+    end = time.monotonic() + SECONDS
+    k = 0
+    while time.monotonic() < end:
+        page.wait_for_timeout(500)
+        img = _output(page)
+        assert img.shape == still.shape
+        outs.append(img)
+        diffs.append(float(np.abs(img.astype(float) - still).mean()))
+        if k in (4, 12):
+            page.screenshot(path=str(SHOTS / "results" / f"web-live-{k}.png"))
+        k += 1
+    t1 = page.evaluate("performance.timeOrigin + performance.now()")
+    frames = _frames(page)
+    summary = _summary(frames, sessions, t0, t1)
+    _report("one_session", summary)
+    # output frames arrive, matched to their capture by the stamp
+    assert summary["frames"] >= 10, summary
+    # the photo moves: outputs differ from the still photo once the driver smiles, and from each other
+    assert max(diffs) > 1.5, diffs
+    assert max(float(np.abs(a.astype(float) - outs[0]).mean()) for a in outs) > 0.5
+    # frames/s and latency are reported, by the page and by the server
+    text = page.locator("#live-browser-stats").inner_text()
+    assert "frames/s shown" in text and "latency median" in text, text
+    assert "frames/s" in page.locator("#live-server-stats").inner_text()
+    # "this is my neutral face": the next frames become the reference
+    page.locator("#live-neutral").click()
+    page.get_by_text("neutral reference: snapshot").first.wait_for()
+    assert sessions[0].reference.fixed
+    # another photo while streaming: its own session takes over, the stream goes on
+    page.locator("#live-photo input[type=file]").set_input_files(str(source_path))
+    t = time.monotonic()
+    while not [s for s in _sessions_since(n0) if s is not sessions[0]] and time.monotonic() - t < 120:
+        page.wait_for_timeout(250)
+    (other,) = [s for s in _sessions_since(n0) if s is not sessions[0]]
+    n = other.frames
+    while other.frames < n + 5 and time.monotonic() - t < 180:
+        page.wait_for_timeout(250)
+    page.wait_for_timeout(1000)
+    img = _output(page)
+    assert sessions[0].closed and other.frames >= n + 5
+    assert np.abs(img.astype(float) - other.photo).mean() < np.abs(img.astype(float) - still).mean()
+    assert page.locator(".toast-body").count() == 0
+    assert not errors and "Traceback" not in page.content()
+    b.close()
+
+
+def test_two_sessions_at_once(server, playwright, face_cam, target_path, source_path):
+    n0 = _known()
+    b = _browser(playwright, face_cam)
+    errors: list = []
+    pages = [_open(b, server[0], p, errors) for p in (target_path, source_path)]
+    sessions = _sessions_since(n0)
+    assert len(sessions) == 2 and sessions[0] is not sessions[1]
+    for p in pages:
+        _start(p)
+    for p in pages:
+        _wait_frames(p, 3)
+    t0 = pages[0].evaluate("performance.timeOrigin + performance.now()")
+    end = time.monotonic() + SECONDS
+    while time.monotonic() < end:
+        pages[0].wait_for_timeout(500)
+    t1 = pages[0].evaluate("performance.timeOrigin + performance.now()")
+    sums = [_summary(_frames(p), [s], t0, t1) for p, s in zip(pages, sessions)]
+    _report("two_sessions", {"session_1": sums[0], "session_2": sums[1]})
+    for s in sums:
+        assert s["frames"] >= 5, sums
+        # frames are dropped, not queued: a frame waits for at most about the one being processed
+        # (the page keeps two in flight), however slow the machine is at the moment
+        st = s["stages_ms_median"]
+        cycle = st["analyse"] + st["render"]
+        assert st["capture_to_receive"] <= 2.0 * cycle + 300, sums
+    assert not errors and "Traceback" not in pages[0].content()
+    b.close()
+
+
+def test_no_face_in_camera_holds_the_photo(server, playwright, noface_cam, target_path):
+    n0 = _known()
+    b = _browser(playwright, noface_cam)
+    errors: list = []
+    page = _open(b, server[0], target_path, errors)
+    (session,) = _sessions_since(n0)
+    _start(page)
+    _wait_frames(page, 5)
+    page.wait_for_timeout(2000)
+    img = _output(page)
+    assert float(np.abs(img.astype(float) - session.photo.astype(float)).mean()) < 1.5  # its own expression
+    assert session.frames >= 5 and not any(e.found for e in session.log)
+    page.get_by_text("no face in view").first.wait_for()
+    assert page.locator(".toast-body").count() == 0  # no error message
+    assert not errors and "Traceback" not in page.content()
+    b.close()
