@@ -349,6 +349,7 @@ class Animation:
             video = None
         fallback = FaceTracker()
         samples = []  # (code, rotation) or None, one per sampled frame
+        indices = []
         try:
             for fr in read_frames(self.driving, lo, hi, f"driving video {self.driving}"):
                 if (fr.index - lo) % step:
@@ -357,6 +358,7 @@ class Animation:
                 if f is not None:
                     f = describe(f)  # as the frames (VideoTracker's faces are described already)
                 samples.append(None if f is None else (f.blendshapes.astype(np.float64), _rotation(f)))
+                indices.append(fr.index)
         finally:
             if video is not None:
                 video.close()
@@ -371,8 +373,16 @@ class Animation:
                 best, where = m, i
         if where is None:  # no complete stretch: the single most neutral frame
             where, w = int(np.argmin(scores)), 1
-        part = samples[where:where + w]
-        return np.mean([c for c, _ in part], axis=0), part[len(part) // 2][1]
+        # The stretch's middle frame, read as the frames are read (settled tracking): a driver that
+        # holds its reference expression then moves nothing, where a mean over a stretch of
+        # tracked reads would differ from every single read by the tracker's drift.
+        mid = indices[where + w // 2]
+        fr = next(read_frames(self.driving, mid, mid + 1, f"driving video {self.driving}"), None)
+        f = _read_reference(fr.image, self._frame_ms) if fr is not None else None
+        if f is None:
+            part = samples[where:where + w]
+            return np.mean([c for c, _ in part], axis=0), part[len(part) // 2][1]
+        return f.blendshapes.astype(np.float64), _rotation(f)
 
     # ------------------------------------------------------------------ the per-frame pipeline
 

@@ -74,7 +74,7 @@ def evaluate(
     if task not in ("transfer", "edit", "read"):
         raise InputError(f"--task must be transfer, edit or read, got '{task}'")
     if task == "read":  # MediaPipe and warp only: no judge, no torch
-        return _evaluate_read(n, data, out, quiet, benchmark, pairs, method)
+        return _evaluate_read(n, data, out, quiet, benchmark, pairs, method, results_md)
     # The judges and metrics run on torch (and dlib, h5py): loaded only now, so the rest of the
     # command line never imports them.
     require("facexpr evaluate", "torch", "kornia", "dlib", "h5py", extra="eval")
@@ -141,7 +141,7 @@ def _evaluate_edit(method, n, aus, deltas, emotions, judges, data, out, results_
     typer.echo(f"report: {out}", err=True)
 
 
-def _evaluate_read(n, data, out, quiet, benchmark, pairs, method):
+def _evaluate_read(n, data, out, quiet, benchmark, pairs, method, results_md):
     from . import read
 
     if pairs is not None or benchmark is not None:
@@ -153,6 +153,8 @@ def _evaluate_read(n, data, out, quiet, benchmark, pairs, method):
     rep = read.run(data, n, out, _command(), log)
     if not quiet:
         typer.echo(read.markdown(rep))
+    if results_md is not None:
+        typer.echo(f"results: {read.write_results_md(read.markdown(rep), results_md)}", err=True)
     typer.echo(f"report: {out}", err=True)
 
 

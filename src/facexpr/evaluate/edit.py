@@ -65,6 +65,7 @@ from ..pipeline import EditConfig, render, run_edit
 from .judges.emotion_faceapi import EMOTIONS as JUDGE_CLASSES
 from .judges.emotion_faceapi import get_faceapi_emotion
 from .judges.expression import measure_au_change, measure_aus
+from .sections import write_section
 
 DELTAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 SECTION = "## AU editing (`facexpr edit`): controllability"
@@ -393,20 +394,8 @@ def write_report(reports: list[dict], out: Path, command: str) -> str:
 
 
 def write_results_md(section: str, results_md: Path) -> Path:
-    """The section into ``docs/results/au_edit.md`` (which ``facexpr evaluate --results-md`` of the
-    transfer task appends to RESULTS.md) and, when RESULTS.md has the section already, in place."""
-    results_md = Path(results_md)
-    fragment = results_md.parent / "results" / "au_edit.md"
-    fragment.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(fragment, section)
-    if results_md.is_file():
-        text = results_md.read_text(encoding="utf-8")
-        start = text.find(SECTION)
-        if start >= 0:
-            end = text.find("\n## ", start + len(SECTION))
-            text = text[:start] + section.rstrip() + "\n" + (text[end:] if end >= 0 else "")
-            atomic_write_text(results_md, text)
-    return fragment
+    """The section into ``docs/results/au_edit.md`` and, when RESULTS.md has it already, in place."""
+    return write_section(section, SECTION, "au_edit.md", results_md)
 
 
 __all__ = ["run", "edit_methods", "parse_aus", "parse_deltas", "summarise", "summarise_emotions", "markdown",

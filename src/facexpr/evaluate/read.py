@@ -29,14 +29,17 @@ from ..datasets import data_root, london, video
 from ..errors import InputError
 from ..expression.action_units import AUS, estimate
 from ..expression.analysis import analyze_faces
-from ..expression.blendshapes import MIRRORED, NAMES
+from ..expression.blendshapes import FITTED, MIRRORED, NAMES
+from ..expression.reader import load_default_reader
 from ..faces.crops import aligned_crop
 from ..io import atomic_write_bytes, atomic_write_text, load_image
 from ..pipeline import EditConfig, run_edit
+from .sections import write_section
 
 KEEP = np.array([not n.startswith("eyeLook") and n != "_neutral" for n in NAMES])
 DELTAS = (0.25, 0.5, 0.75, 1.0)
 KINDS = ("product", "mediapipe")
+SECTION = "## Reading the expression from one photo"
 
 
 def _codes(rgb: np.ndarray):
@@ -100,7 +103,11 @@ def neutral_reads_neutral(root: Path) -> dict:
     for k, v in codes.items():
         p95 = np.percentile(np.array(v), 95, axis=0)
         out[k] = {n: round(float(x), 3) for n, x in zip(NAMES, p95) if KEEP[NAMES.index(n)]}
-    return {"faces": len(codes["product"]), "p95": out}
+    # the shapes the product reads itself (the reader's, else the fitted ones); the rest are
+    # MediaPipe's scores passed through
+    reader = load_default_reader()
+    own = reader.use if reader is not None else np.isin(NAMES, FITTED)
+    return {"faces": len(codes["product"]), "p95": out, "own": [n for n, u in zip(NAMES, own) if u]}
 
 
 def au_recovery(root: Path, n: int, log=print) -> dict:
@@ -151,25 +158,36 @@ def contact_sheet(worst: list, path: Path, size: int = 160) -> None:
 
 def markdown(rep: dict) -> str:
     m, nn, au = rep["mirror"], rep["neutral"], rep["au_recovery"]
-    lines = ["# Reading the expression from one photo (`facexpr evaluate --task read`)", "",
-             f"Command: `{rep['command']}`", "", "## Mirror consistency (mean |code − mirrored code|, "
+    lines = [f"{SECTION} (`facexpr evaluate --task read`)", "",
+             "The analysis stage's own table: the product's code against MediaPipe's raw scores "
+             "(no emotion or identity judge).", "",
+             f"Command: `{rep['command']}`", "", "### Mirror consistency (mean |code − mirrored code|, "
              "share with a shape off by > 0.3; gaze left out)", "",
              "| faces | n | product mean | product > 0.3 | MediaPipe mean | MediaPipe > 0.3 |", "|---|---:|---:|---:|---:|---:|"]
     for k, v in m["table"].items():
         p, q = v["product"], v["mediapipe"]
         lines.append(f"| {k} | {p['faces']} | {p['mean']:.4f} | {p['share_over_0.3']:.3f} | {q['mean']:.4f} | {q['share_over_0.3']:.3f} |")
-    lines += ["", f"Worst: {m['worst'][:5]}", "", f"## Neutral reads neutral ({nn['faces']} unseen London neutral "
+    lines += ["", f"Worst: {m['worst'][:5]}", "", f"### Neutral reads neutral ({nn['faces']} unseen London neutral "
               "faces and mirror images): 95th percentile, highest shapes", "",
               "| shape | product | MediaPipe |", "|---|---:|---:|"]
-    for n in sorted(nn["p95"]["product"], key=lambda s: -nn["p95"]["product"][s])[:12]:
+    own = set(nn.get("own", []))
+    for n in sorted(own, key=lambda s: -nn["p95"]["product"][s])[:10]:
         lines.append(f"| {n} | {nn['p95']['product'][n]:.3f} | {nn['p95']['mediapipe'][n]:.3f} |")
-    lines += ["", f"## Single-photo AU recovery (warp edits of {len(au['people'])} unseen London people; "
+    mp_only = sorted((n for n in nn["p95"]["mediapipe"] if n not in own), key=lambda s: -nn["p95"]["mediapipe"][s])[:3]
+    lines += ["", "Shapes read by the product itself (the reader); MediaPipe's own scores pass through for the "
+              "rest (highest: " + ", ".join(f"{n} {nn['p95']['mediapipe'][n]:.2f}" for n in mp_only) + ")."]
+    lines += ["", f"### Single-photo AU recovery (warp edits of {len(au['people'])} unseen London people; "
               "Spearman ρ of asked change vs the AU read from the edited photo alone)", "",
               f"ρ ≥ 0.6: product {au['controllable']['product']} of {len(AUS)}, MediaPipe "
               f"{au['controllable']['mediapipe']} of {len(AUS)}", "", "| AU | product ρ | MediaPipe ρ |", "|---|---:|---:|"]
     for a in AUS:
         lines.append(f"| AU{a} | {au['rho']['product'][a]:.2f} | {au['rho']['mediapipe'][a]:.2f} |")
     return "\n".join(lines) + "\n"
+
+
+def write_results_md(section: str, results_md: Path) -> Path:
+    """The section into ``docs/results/read.md`` and, when RESULTS.md has it already, in place."""
+    return write_section(section, SECTION, "read.md", results_md)
 
 
 def run(root: Path | None, n: int, out: Path, command: str, log=print) -> dict:

@@ -249,7 +249,8 @@ def write_results_md(results: dict, report_dir: Path, path: Path) -> Path:
     text = markdown_report(results, figures, f"Results: {results['benchmark']}", with_images=False)
     # au_edit.md: written by `facexpr evaluate --task edit --results-md` (evaluate/edit.py);
     # all_methods.md: the cross-benchmark table of every method (several commands, kept by hand)
-    for extra in (fig_dir / "au_edit.md", fig_dir / "all_methods.md"):
+    # read.md: written by `facexpr evaluate --task read --results-md` (evaluate/read.py)
+    for extra in (fig_dir / "au_edit.md", fig_dir / "read.md", fig_dir / "all_methods.md"):
         if extra.is_file():
             text += "\n" + extra.read_text(encoding="utf-8").rstrip() + "\n"
     text += "\n" + datasets_section()

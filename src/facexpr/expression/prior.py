@@ -122,25 +122,50 @@ class MirrorPlane:
         return (b + self.vectors(b[list(MIRRORED)])) / 2.0
 
 
-def symmetrize(prior: ExpressionPrior) -> ExpressionPrior:
+def symmetry_frame(mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(R, c)``: the rotation and origin that put ``mean``'s symmetry plane at x = 0
+    (``x' = (x − c) @ R.T``). In that frame the mirror is a plain sign flip of x, which commutes
+    with the fit's per-axis weights (depth counts less); a mirror plane tilted a few degrees mixes
+    depth into x and breaks the symmetry of a weighted fit."""
+    mp = MirrorPlane.of(mean)
+    n = mp.normal if mp.normal[0] >= 0 else -mp.normal
+    ex = np.array([1.0, 0.0, 0.0])
+    v, c = np.cross(n, ex), float(n @ ex)
+    V = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
+    R = np.eye(3) + V + V @ V / (1.0 + c)  # the rotation taking n onto x (Rodrigues)
+    origin = n * (mp.offset if mp.normal[0] >= 0 else -mp.offset)
+    return R, origin
+
+
+def symmetrize(prior: ExpressionPrior, known: np.ndarray | None = None):
     """The prior closed under mirroring, so a fit cannot learn one studio's left/right asymmetry
     (its light, camera and the calibration faces) and report it as expression on a stranger.
 
-    The mean becomes the average of itself and its mirror image; the identity prior becomes the
-    Gaussian whose covariance is the average of the original and the mirrored one (modes and
+    First the frame is turned so the mean face's symmetry plane is x = 0 (:func:`symmetry_frame`).
+    Then the mean becomes the average of itself and its mirror image; the identity prior becomes
+    the Gaussian whose covariance is the average of the original and the mirrored one (modes and
     their mirror images, each scaled by 1/√2); each expression shape is averaged with its
     mirrored partner; the neutral reference scores are averaged with their swapped selves. The
-    neutral code must be calibrated again afterwards (:func:`calibrate`)."""
-    mp = MirrorPlane.of(prior.mean)
+    neutral code must be calibrated again afterwards. ``known`` (52, 478, 3), another basis in
+    the prior's frame (the expression model's), is carried along: ``(prior, known)`` is returned."""
+    R, origin = symmetry_frame(prior.mean)
+    rot = lambda v: v @ R.T  # noqa: E731
+    mp = MirrorPlane(np.array([1.0, 0.0, 0.0]), 0.0, np.asarray(MIRROR))
     sw = list(MIRRORED)
+    mean = rot(prior.mean - origin)
     valid = prior.valid & prior.valid[mp.perm]
-    identity = np.concatenate([prior.identity, mp.vectors(prior.identity)]) / np.sqrt(2.0)
+    ident = rot(prior.identity)
+    identity = np.concatenate([ident, mp.vectors(ident)]) / np.sqrt(2.0)
     identity[:, ~valid] = 0.0
-    meta = dict(prior.meta, symmetric="mean, identity covariance, expression and observed bases and "
-                                      "neutral scores averaged with their mirror images")
-    return ExpressionPrior(
-        mean=(prior.mean + mp.points(prior.mean)) / 2.0, identity=identity,
-        expression=mp.basis(prior.expression), valid=valid, shading=prior.shading, meta=meta,
-        observed=None if prior.observed is None else mp.basis(prior.observed),
+    meta = dict(prior.meta, symmetric="frame turned to the mean face's symmetry plane; mean, identity "
+                                      "covariance, expression and observed bases and neutral scores "
+                                      "averaged with their mirror images")
+    out = ExpressionPrior(
+        mean=(mean + mp.points(mean)) / 2.0, identity=identity,
+        expression=mp.basis(rot(prior.expression)), valid=valid, shading=prior.shading, meta=meta,
+        observed=None if prior.observed is None else mp.basis(rot(prior.observed)),
         neutral_scores=None if prior.neutral_scores is None else (prior.neutral_scores + prior.neutral_scores[sw]) / 2,
         neutral_code=None)
+    if known is None:
+        return out
+    return out, mp.basis(rot(known))

@@ -36,7 +36,7 @@ from ..animation import (AnimateConfig, Animation, FaceTracker, VideoTracker, _e
                         _rotation, _rotvec, neutrality)
 from ..expression.analysis import analyze_faces, describe
 from ..expression.model import load_default_model
-from ..expression.retarget import RetargetConfig, region_point_weights
+from ..expression.retarget import TRANSFER, Intent, RetargetConfig, region_point_weights
 from ..faces.landmarks import select_face
 from ..one_euro import OneEuroConfig, OneEuroFilter
 
@@ -123,6 +123,7 @@ class _Rig(Animation):
         self.method = _method(cfg.method, cfg.warp_grid)
         self.model = load_default_model()
         self.rcfg = RetargetConfig(cfg.intensity, tuple(cfg.regions), gate=False)
+        self.intent = Intent(TRANSFER, None, cfg.intensity, tuple(cfg.regions), relative=cfg.relative)
         self.point_weights = region_point_weights(self.model.mean_shape, cfg.regions)
         self.face = select_face(analyze_faces(self.photo), None, "photo")
 
