@@ -28,7 +28,7 @@ class BatchSummary:
     failed: int
     resumed: int                      # items kept from a previous run
     seconds: float                    # wall time of this run (manifest to results file)
-    work_seconds: float               # from the first to the last record of this run (startup excluded)
+    work_seconds: float               # from the first item finished to the last (startup excluded)
     rendered: int                     # items this run rendered (ok or failed)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (id, message), manifest order
     stage_ms: dict[str, float] = field(default_factory=dict)       # mean per ok item rendered now
@@ -78,8 +78,9 @@ def run_batch(cfg: BatchConfig, progress: Callable[[int, int], None] | None = No
     try:
         for rec in _engine(cfg, todo):
             now = time.perf_counter()
-            t_first = t_first or now
-            t_last = now
+            done_at = rec.get("finished_at") or time.time()  # the worker's clock: engines deliver in bursts
+            t_first = min(t_first or done_at, done_at)
+            t_last = max(t_last or done_at, done_at)
             journal.append(rec)
             rows[rec["id"]] = rec
             if rec.get("status") == "ok":

@@ -15,6 +15,7 @@ socket leaves the machine.
 """
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Iterator
 
@@ -32,32 +33,49 @@ def ray_available() -> bool:
 
 
 class _Actor:
-    """One Ray actor: the method loaded once in ``__init__``; ``__call__`` renders one row."""
+    """One Ray actor: the method loaded once in ``__init__``; ``__call__`` renders one row.
 
-    def __init__(self, job: JobSpec):
+    The job travels as a class attribute of a subclass made per run (:func:`_actor_class`), not as
+    a constructor argument: Ray keeps constructor arguments in the object store, where a restarted
+    actor may no longer find them."""
+
+    job: JobSpec
+
+    def __init__(self):
         from ..work import ItemRunner, limit_threads
 
-        limit_threads(job.threads)
-        self.runner = ItemRunner(job)
+        limit_threads(self.job.threads)
+        self.runner = ItemRunner(self.job)
 
     def __call__(self, row: dict) -> dict:
         return self.runner(row)
 
 
+def _actor_class(job: JobSpec) -> type:
+    return type("FacexprWorker", (_Actor,), {"job": job, "__module__": __name__})
+
+
 def init_ray(address: str | None, cpus: float | None = None) -> None:
-    """Connect to ``address`` (``auto``, ``ray://…``, ``host:port``), or start a private local Ray on
-    127.0.0.1 (no dashboard, no usage stats) when it is None."""
+    """Connect to ``address`` (``auto``, ``ray://…``, ``host:port``), or start a private local Ray
+    bound to 127.0.0.1 (no dashboard, no usage stats) when it is None.
+
+    Ray turns a loopback node address into the machine's outward address unless it believes it
+    runs on a laptop OS (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``); that switch, set here for this
+    process and the Ray processes it starts, is what keeps every socket on 127.0.0.1."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if not address:
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     import ray
+    from ray._private import ray_constants
 
     if ray.is_initialized():
         return
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    quiet = dict(log_to_driver=False, logging_level=logging.WARNING)
     if address:
-        ray.init(address=address, log_to_driver=False)
+        ray.init(address=address, **quiet)
         return
-    os.environ.setdefault("RAY_DISABLE_DOCKER_CPU_WARNING", "1")
-    ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=cpus,
-             log_to_driver=False, configure_logging=False)
+    ray_constants.ENABLE_RAY_CLUSTER = False  # read at call time: also right if ray was imported first
+    ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=cpus, **quiet)
 
 
 def run_ray(job: JobSpec, items: Iterable[Item], actors: int, address: str | None = None,
@@ -69,18 +87,19 @@ def run_ray(job: JobSpec, items: Iterable[Item], actors: int, address: str | Non
     import ray
     import ray.data
 
-    own = address is None and not ray.is_initialized()
+    own = not address and not ray.is_initialized()
     # a private Ray gets exactly the CPUs the actors ask for (at least this machine's cores)
     init_ray(address, cpus=max(float(os.cpu_count() or 1), actors * num_cpus) if own else None)
     try:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # the command draws its own bar
         ctx.print_on_execution_start = False
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
         rows = [it.as_dict() for it in items]
         if not rows:
             return
         ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows), 8 * actors)))
-        ds = ds.map(_Actor, fn_constructor_kwargs={"job": job}, concurrency=actors, num_cpus=num_cpus,
+        ds = ds.map(_actor_class(job), compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=num_cpus,
                     num_gpus=num_gpus or None)
         yield from ds.iter_rows()
     finally:
