@@ -11,7 +11,7 @@ install:
 	$(BIN)/pip install -q --upgrade pip
 	# The local CPU build of torch first: anything that pulls a newer torch drags in CUDA.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[eval,torch,test,web,webtest]"
+	$(BIN)/pip install -q -e ".[eval,torch,test,web,webtest,ray]"
 	# mediapipe's wheel pins opencv-contrib-python (clashes with opencv-python-headless): take it alone.
 	$(BIN)/pip install -q --no-deps mediapipe==1.2.2
 	$(BIN)/facexpr fetch-models
