@@ -25,6 +25,8 @@ from .methods import specs
 from .pipeline import EditConfig, TransferConfig, run_edit, run_swap, run_transfer
 from .train.cli import export as export_command, prepare as prepare_command, train as train_command
 from .animation import write_animation
+from .batch import BatchConfig, run_batch
+from .batch.config import checked_job
 from .io_video import check_video_output
 from .one_euro import OneEuroConfig
 
@@ -197,9 +199,6 @@ def _run_batch(kind: str, manifest: Path, out_dir: Path, job_options: dict, engi
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
                                TimeRemainingColumn)
     from rich.text import Text
-
-    from .batch import BatchConfig, run_batch
-    from .batch.config import checked_job
 
     class Rate(ProgressColumn):
         def render(self, task):

@@ -126,3 +126,14 @@ def test_results_parquet_round_trip_and_partials(tmp_path):
     (tmp_path / ".v.mp4.abc.part.mp4").write_bytes(b"half")
     assert len(remove_partials(tmp_path)) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.parquet"]
+
+
+def test_batch_imports_neither_torch_nor_ray():
+    import subprocess
+    import sys
+
+    code = ("import sys, facexpr.batch, facexpr.batch.runner; "
+            "print(sorted(m for m in ('torch', 'ray', 'pyarrow') if m in sys.modules))")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "[]"

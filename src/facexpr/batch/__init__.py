@@ -4,6 +4,6 @@ file per item and ``results.parquet`` out, resumable, on a local process pool or
 Importing this package loads no model and no torch; engines are imported when a job runs.
 """
 from .config import BatchConfig, Item, JobSpec
-from .runner import BatchSummary, run_batch
+from .runner import BatchSummary, run_batch, run_items
 
-__all__ = ["BatchConfig", "Item", "JobSpec", "BatchSummary", "run_batch"]
+__all__ = ["BatchConfig", "Item", "JobSpec", "BatchSummary", "run_batch", "run_items"]

@@ -11,7 +11,9 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, MethodCannot, MethodNotFound
+from ..limits import check_intensity, check_regions
+from ..methods.registry import get_spec
 
 KINDS = ("transfer", "edit", "animate")
 ENGINES = ("local", "ray")
@@ -87,7 +89,7 @@ class BatchConfig:
     ``num_gpus``: what each Ray actor reserves. ``retry_failed``: a resumed run tries failed
     items again (a file that was missing may be there now)."""
 
-    manifest: Path
+    manifest: Path | None  # None: the items are given directly (:func:`~facexpr.batch.runner.run_items`)
     job: JobSpec
     engine: str = "local"
     workers: int | None = None
@@ -124,9 +126,6 @@ def checked_job(kind: str, out_dir, method: str = "warp", intensity: float = 1.0
     """A :class:`JobSpec` whose options are checked now, as one-line errors, before any worker
     starts: the intensity and regions by the pipeline's own limits, the method by name and by
     what it can do (an animation renders transfers)."""
-    from ..limits import check_intensity, check_regions
-    from ..methods.registry import get_spec
-
     if kind not in KINDS:
         raise InputError(f"unknown batch kind '{kind}' (use one of {', '.join(KINDS)})")
     check_intensity(intensity)
@@ -135,13 +134,9 @@ def checked_job(kind: str, out_dir, method: str = "warp", intensity: float = 1.0
         spec = get_spec(method)
         need = "edit" if kind == "edit" else "transfer"
         if need not in spec.capabilities:
-            from ..errors import MethodCannot
-
             raise MethodCannot(f"method '{method}' cannot {need} (it can: {', '.join(sorted(spec.capabilities))}); "
                                "`facexpr methods` lists what each method can do")
     elif not Path(method).expanduser().is_file():
-        from ..errors import MethodNotFound
-
         raise MethodNotFound(f"{method}: no such checkpoint file")
     return JobSpec(kind=kind, out_dir=str(out_dir), method=method, intensity=float(intensity), regions=regs,
                    **options)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 
 from ..errors import OutputError
 from .config import BatchConfig, Item
+from .engines.local import default_workers, run_local
+from .engines.ray_engine import run_ray
 from .manifest import read_manifest
 from .results import (Journal, read_journal, read_results, remove_partials, still_valid, write_results)
 
@@ -42,10 +44,17 @@ class BatchSummary:
 
 def run_batch(cfg: BatchConfig, progress: Callable[[int, int], None] | None = None,
               on_start: Callable[[int, int], None] | None = None) -> BatchSummary:
-    """Run the job. ``on_start(total, already_done)`` is called once the work is known;
-    ``progress(done, total)`` after each item."""
+    """Run the job of ``cfg.manifest``. ``on_start(total, already_done)`` is called once the work
+    is known; ``progress(done, total)`` after each item."""
     t_start = time.perf_counter()
-    items = read_manifest(cfg.manifest, cfg.job.kind)
+    return run_items(cfg, read_manifest(cfg.manifest, cfg.job.kind), progress, on_start, t_start)
+
+
+def run_items(cfg: BatchConfig, items: list[Item], progress: Callable[[int, int], None] | None = None,
+              on_start: Callable[[int, int], None] | None = None, t_start: float | None = None) -> BatchSummary:
+    """Run ``items`` (ids unique, as a manifest's) as the job of ``cfg``; what :func:`run_batch`
+    does after reading the manifest, and what ``evaluate`` calls with its benchmark's pairs."""
+    t_start = time.perf_counter() if t_start is None else t_start
     out_dir = cfg.out_dir
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -114,12 +123,8 @@ def _engine(cfg: BatchConfig, todo: list[Item]):
     N workers each running N-thread OpenCV/BLAS pools only fight over the same cores."""
     if not todo:
         return iter(())
-    from .engines.local import default_workers, run_local
-
     job = cfg.job
     if cfg.engine == "ray":
-        from .engines.ray_engine import run_ray
-
         if job.threads is None:
             job = replace(job, threads=max(1, int(cfg.num_cpus)))
         return run_ray(job, todo, cfg.workers or 2, cfg.address, cfg.num_cpus, cfg.num_gpus)
@@ -129,4 +134,4 @@ def _engine(cfg: BatchConfig, todo: list[Item]):
     return run_local(job, todo, workers)
 
 
-__all__ = ["run_batch", "BatchSummary"]
+__all__ = ["run_batch", "run_items", "BatchSummary"]

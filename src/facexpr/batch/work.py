@@ -17,7 +17,17 @@ import socket
 import time
 from pathlib import Path
 
-from ..errors import FacexprError
+from .. import __version__, assets
+from ..animation import AnimateConfig, Animation, write_animation
+from ..errors import FacexprError, MethodNotFound
+from ..expression.blendshapes import REGIONS
+from ..expression.model import load_default_model
+from ..faces.landmarks import get_landmarker
+from ..io import check_output_path, save_image
+from ..io_video import check_video_output
+from ..methods import get_method
+from ..methods.registry import get_spec
+from ..pipeline import EditConfig, TransferConfig, run_edit, run_transfer
 from .config import Item, JobSpec
 
 
@@ -45,28 +55,22 @@ def sha256_file(path: Path) -> str:
 def method_version(name: str) -> str:
     """The package version, plus the first 12 hex digits of a digest of the method's weight files'
     checksums (a retrained model with the same name is a different version)."""
-    import facexpr
-    from ..methods.registry import _SPECS
-
-    spec = _SPECS.get(name)
-    if spec is None or not spec.weights:
-        if name.endswith(".safetensors") and Path(name).is_file():
-            return f"{facexpr.__version__}+{sha256_file(Path(name))[:12]}"
-        return facexpr.__version__
-    from .. import assets
-
+    if name.endswith(".safetensors") and Path(name).is_file():
+        return f"{__version__}+{sha256_file(Path(name))[:12]}"
+    try:
+        spec = get_spec(name, shipped=False)
+    except MethodNotFound:
+        return __version__
+    if not spec.weights:
+        return __version__
     digest = hashlib.sha256("".join(assets.ASSETS[w].sha256 for w in spec.weights).encode()).hexdigest()
-    return f"{facexpr.__version__}+{digest[:12]}"
+    return f"{__version__}+{digest[:12]}"
 
 
 class ItemRunner:
     """Load the method (and the face landmarker) once; then ``runner(item) -> record``."""
 
     def __init__(self, job: JobSpec):
-        from ..expression.model import load_default_model
-        from ..faces.landmarks import get_landmarker
-        from ..methods import get_method
-
         self.job = job
         self.out_dir = Path(job.out_dir)
         # loading here, not on the first item, puts a broken model file before any work and
@@ -105,8 +109,6 @@ class ItemRunner:
         return rec
 
     def _render(self, item: Item, out: Path) -> dict[str, float]:
-        from ..io import check_output_path, save_image
-
         job = self.job
         intensity = job.intensity if item.intensity is None else item.intensity
         inputs = [p for p in (item.source, item.target, item.source_neutral, item.driving) if p]
@@ -114,14 +116,10 @@ class ItemRunner:
             return self._animate(item, out, intensity, inputs)
         check_output_path(out, inputs)
         if job.kind == "transfer":
-            from ..pipeline import TransferConfig, run_transfer
-
             cfg = TransferConfig(job.method, intensity, job.regions, job.source_face, job.target_face,
                                  source_neutral=item.source_neutral)
             res = run_transfer(item.source, item.target, cfg)
         else:
-            from ..pipeline import EditConfig, run_edit
-
             cfg = EditConfig.parse(list(item.aus), item.emotion, intensity, job.method)
             res = run_edit(item.target, cfg)
         stages = dict(res.timings)
@@ -131,15 +129,11 @@ class ItemRunner:
         return stages
 
     def _animate(self, item: Item, out: Path, intensity: float, inputs: list) -> dict[str, float]:
-        import facexpr
-        from ..io_video import check_video_output
-
         job = self.job
         check_video_output(out, inputs, sequence=False)
-        anim = facexpr.animate(item.target, item.driving, method=job.method, relative=job.relative,
-                               intensity=intensity, regions=job.regions, size=job.size,
-                               max_frames=job.max_frames)
-        summary = facexpr.write_animation(anim, out, audio=job.audio)
+        cfg = AnimateConfig(method=job.method, relative=job.relative, intensity=float(intensity),
+                            regions=tuple(job.regions or REGIONS), size=job.size, max_frames=job.max_frames)
+        summary = write_animation(Animation(item.target, item.driving, cfg), out, audio=job.audio)
         return {k: v * summary["frames"] for k, v in summary["stage_ms_per_frame"].items()}
 
 

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 
 from ...errors import InputError
 from ..config import Item, JobSpec
+from ..work import ItemRunner, limit_threads
 
 
 def ray_available() -> bool:
@@ -42,8 +43,6 @@ class _Actor:
     job: JobSpec
 
     def __init__(self):
-        from ..work import ItemRunner, limit_threads
-
         limit_threads(self.job.threads)
         self.runner = ItemRunner(self.job)
 
