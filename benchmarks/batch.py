@@ -13,9 +13,9 @@ milliseconds, and whether every output is byte-identical to the one-process run.
 repeats the three in turn, so load from other work on the machine hits each alike.
 
 ``memory``: a synthetic manifest of ``--items`` rows (the London pairs repeated under new ids,
-photos downscaled to ``--side`` px so that ten thousand items fit in minutes) through the local
-engine; samples the resident memory of the driver and of the worker processes and reports the
-peaks over the first and the last tenth of the run.
+photos downscaled to ``--side`` px so that ten thousand items fit in minutes; ``--intensity 0``
+skips only the rendering) through the local engine; samples the resident memory of the driver
+and of the worker processes and reports the peaks over the first and the last tenth of the run.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -91,10 +92,17 @@ def scaling(args) -> dict:
             for name, argv in CONFIGS.items():
                 out = work / f"out-{r}-{len(runs[name])}-{name.split()[0].strip(',')}"
                 load0 = os.getloadavg()[0]
+                ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
                 t0 = time.perf_counter()
+                # each configuration in a session of its own: with the kernel's autogroup scheduling a
+                # session is a unit of CPU share, and Ray starts its processes in new sessions, so
+                # without this Ray alone would get a bigger share of a busy machine
                 p = subprocess.run(facexpr_cmd() + [str(a) for a in argv(manifest, out)], capture_output=True,
-                                   text=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+                                   text=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+                                   start_new_session=args.own_session)
                 wall = time.perf_counter() - t0
+                ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
                 rows = _read(out)
                 ok = [x for x in rows if x["status"] == "ok"]
                 fin = sorted(x["finished_at"] for x in ok)
@@ -110,11 +118,14 @@ def scaling(args) -> dict:
                        "items_per_s": round(len(ok) / wall, 3),
                        "steady_items_per_s": round((len(fin) - 1) / (fin[-1] - fin[0]), 3) if len(fin) > 1 else None,
                        "busy_ms_per_item": round(sum(x["total_ms"] for x in ok) / max(len(ok), 1), 1),
+                       "cpu_s": round(cpu, 1), "cpu_s_per_item": round(cpu / max(len(ok), 1), 3),
+                       "cores_used": round(cpu / wall, 2),
                        "stage_ms": {k: round(v, 1) for k, v in stages.items()},
                        "loadavg_before": round(load0, 2), "loadavg_after": round(os.getloadavg()[0], 2)}
                 runs[name].append(rec)
                 print(f"[round {r}] {name}: {rec['ok']}/{rec['items']} ok, {rec['wall_s']} s, "
                       f"{rec['items_per_s']} items/s (steady {rec['steady_items_per_s']}), "
+                      f"CPU {rec['cpu_s_per_item']} s/item, {rec['cores_used']} cores used, "
                       f"load {rec['loadavg_before']}->{rec['loadavg_after']}", flush=True)
                 shutil.rmtree(out, ignore_errors=True)
     finally:
@@ -127,13 +138,17 @@ def scaling(args) -> dict:
         b_ips = sum(x["items_per_s"] for x in base) / len(base)
         b_steady = sum(x["steady_items_per_s"] or 0 for x in base) / len(base)
         summary[name] = {"items_per_s": round(ips, 3), "ratio": round(ips / b_ips, 2),
+                         "cpu_s_per_item": round(sum(x["cpu_s_per_item"] for x in rs) / len(rs), 3),
+                         "cores_used": round(sum(x["cores_used"] for x in rs) / len(rs), 2),
                          "steady_items_per_s": round(steady, 3), "steady_ratio": round(steady / b_steady, 2),
                          "bit_identical_to_1_process": identical[name]}
-    print("\n| configuration | items/s (whole command) | ratio | steady items/s | ratio | identical bytes |")
-    print("|---|---|---|---|---|---|")
+    print("\n| configuration | items/s (whole command) | ratio | steady items/s | ratio | CPU s/item | cores used "
+          "| identical bytes |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, s in summary.items():
         print(f"| {name} | {s['items_per_s']:.2f} | {s['ratio']:.2f}x | {s['steady_items_per_s']:.2f} | "
-              f"{s['steady_ratio']:.2f}x | {'yes' if s['bit_identical_to_1_process'] else 'NO'} |")
+              f"{s['steady_ratio']:.2f}x | {s['cpu_s_per_item']:.2f} | {s['cores_used']:.2f} | "
+              f"{'yes' if s['bit_identical_to_1_process'] else 'NO'} |")
     return {"pairs": args.pairs, "rounds": args.rounds, "cores": os.cpu_count(), "runs": runs, "summary": summary}
 
 
@@ -173,7 +188,7 @@ def memory(args) -> dict:
         manifest = write_csv(work / "synthetic.csv", rows)
         out = work / "out"
         cmd = facexpr_cmd() + ["batch", "transfer", "--pairs", str(manifest), "--out-dir", str(out),
-                               "--workers", str(args.workers), "--format", "jpg"]
+                               "--workers", str(args.workers), "--format", "jpg", "--intensity", str(args.intensity)]
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                 env={**os.environ, "PYTHONPATH": str(REPO / "src")})
@@ -211,6 +226,8 @@ def memory(args) -> dict:
                   "driver_peak_mib": {"first_tenth": peak(first, 1), "last_tenth": peak(last, 1)},
                   "worker_peak_mib": {"first_tenth": peak(first, 2), "last_tenth": peak(last, 2)},
                   "tree_peak_mib": {"first_tenth": peak(first, 3), "last_tenth": peak(last, 3)},
+                  "intensity": args.intensity,
+                  "timeline": [list(map(lambda v: round(v, 1), s)) for s in samples[:: max(1, len(samples) // 40)]],
                   "stderr_tail": err.strip().splitlines()[-3:]}
         print(json.dumps(report, indent=1))
         return report
@@ -225,11 +242,15 @@ def main() -> None:
     a.add_argument("--pairs", type=int, default=102)
     a.add_argument("--rounds", type=int, default=1)
     a.add_argument("--json", type=Path)
+    a.add_argument("--own-session", action=argparse.BooleanOptionalAction, default=True,
+                   help="start each configuration in a new session (equal CPU share under autogroup scheduling)")
     b = sub.add_parser("memory")
     b.add_argument("--items", type=int, default=10_000)
     b.add_argument("--side", type=int, default=320)
     b.add_argument("--workers", type=int, default=2)
     b.add_argument("--every", type=float, default=2.0, help="seconds between memory samples")
+    b.add_argument("--intensity", type=float, default=1.0,
+                   help="0 runs every stage but the rendering (load, analyse, save): a cheaper item")
     b.add_argument("--json", type=Path)
     args = ap.parse_args()
     report = scaling(args) if args.what == "scaling" else memory(args)
