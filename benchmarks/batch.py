@@ -25,6 +25,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -208,7 +209,11 @@ def memory(args) -> dict:
 
         th = threading.Thread(target=sample, daemon=True)
         th.start()
-        _, err = proc.communicate()
+        try:
+            _, err = proc.communicate(timeout=args.max_seconds)
+        except subprocess.TimeoutExpired:  # out of time: stop it as Ctrl-C would (results written)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate()
         stop.set()
         th.join()
         wall = time.perf_counter() - t0
@@ -220,7 +225,8 @@ def memory(args) -> dict:
         def peak(ss, i):
             return round(max((s[i] for s in ss), default=float("nan")), 1)
 
-        report = {"items": n, "ok": sum(r["status"] == "ok" for r in res), "workers": args.workers,
+        report = {"manifest_items": args.items, "items": n, "ok": sum(r["status"] == "ok" for r in res),
+                  "workers": args.workers,
                   "side_px": args.side, "wall_s": round(wall, 1), "items_per_s": round(n / wall, 2),
                   "samples": len(samples), "exit": proc.returncode,
                   "driver_peak_mib": {"first_tenth": peak(first, 1), "last_tenth": peak(last, 1)},
@@ -249,6 +255,8 @@ def main() -> None:
     b.add_argument("--side", type=int, default=320)
     b.add_argument("--workers", type=int, default=2)
     b.add_argument("--every", type=float, default=2.0, help="seconds between memory samples")
+    b.add_argument("--max-seconds", type=float, default=None,
+                   help="stop the run (SIGINT, as Ctrl-C) after this long and report the items done")
     b.add_argument("--intensity", type=float, default=1.0,
                    help="0 runs every stage but the rendering (load, analyse, save): a cheaper item")
     b.add_argument("--json", type=Path)

@@ -17,6 +17,8 @@ import socket
 import time
 from pathlib import Path
 
+import cv2
+
 from .. import __version__, assets
 from ..animation import AnimateConfig, Animation, write_animation
 from ..errors import FacexprError, MethodNotFound
@@ -31,16 +33,23 @@ from ..pipeline import EditConfig, TransferConfig, run_edit, run_transfer
 from .config import Item, JobSpec
 
 
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def thread_env(n: int | None) -> dict[str, str]:
+    """The environment that caps BLAS/OpenMP pools at ``n`` threads. It must be in place when the
+    worker process starts: those libraries size their pools (whose idle threads spin) when numpy
+    is first imported, before any of our code runs in the worker."""
+    return {} if n is None else {v: str(n) for v in THREAD_VARS}
+
+
 def limit_threads(n: int | None) -> None:
-    """Cap this process's OpenCV and BLAS/OpenMP threads: with N workers on N cores, each
-    library's own pool of N threads per worker only adds contention. Environment variables only
-    reach libraries not yet loaded, so pool workers call this first thing."""
+    """Cap this process's OpenCV threads (changeable at any time) and set the BLAS/OpenMP
+    variables for anything it starts (see :func:`thread_env`): with N workers on N cores, each
+    library's own pool of N threads per worker only adds contention."""
     if n is None:
         return
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
-        os.environ[var] = str(n)
-    import cv2
-
+    os.environ.update(thread_env(n))
     cv2.setNumThreads(n)
 
 
@@ -137,4 +146,4 @@ class ItemRunner:
         return {k: v * summary["frames"] for k, v in summary["stage_ms_per_frame"].items()}
 
 
-__all__ = ["ItemRunner", "limit_threads", "sha256_file", "method_version"]
+__all__ = ["ItemRunner", "limit_threads", "thread_env", "sha256_file", "method_version"]

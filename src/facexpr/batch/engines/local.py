@@ -20,7 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from ...errors import FacexprError
 from ..config import Item, JobSpec
-from ..work import ItemRunner, limit_threads
+from ..work import ItemRunner, limit_threads, thread_env
 
 IN_FLIGHT_PER_WORKER = 2  # enough to keep a worker busy while the driver records the last item
 
@@ -77,6 +77,9 @@ def _pool_pass(job: JobSpec, workers: int, pending: Iterator[Item], retry: list[
                retried: set[str]) -> Iterator[dict]:
     """Run items through one pool; returns the items in flight if the pool broke, else []."""
     ctx = mp.get_context("spawn")
+    # spawned workers inherit this environment: their BLAS/OpenMP pools are sized before _init runs
+    saved = {k: os.environ.get(k) for k in thread_env(job.threads)}
+    os.environ.update(thread_env(job.threads))
     pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(job,))
     inflight: dict = {}
     try:
@@ -101,6 +104,11 @@ def _pool_pass(job: JobSpec, workers: int, pending: Iterator[Item], retry: list[
         return []
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _died(job: JobSpec, it: Item) -> dict:

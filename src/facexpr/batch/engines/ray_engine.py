@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 
 from ...errors import InputError
 from ..config import Item, JobSpec
-from ..work import ItemRunner, limit_threads
+from ..work import ItemRunner, limit_threads, thread_env
 
 
 def ray_available() -> bool:
@@ -99,7 +99,7 @@ def run_ray(job: JobSpec, items: Iterable[Item], actors: int, address: str | Non
             return
         ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows), 8 * actors)))
         ds = ds.map(_actor_class(job), compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=num_cpus,
-                    num_gpus=num_gpus or None)
+                    num_gpus=num_gpus or None, runtime_env={"env_vars": thread_env(job.threads)})
         yield from ds.iter_rows()
     finally:
         if own:
