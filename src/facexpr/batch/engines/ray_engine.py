@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 
 from ...errors import InputError
 from ..config import Item, JobSpec
-from ..work import ItemRunner, limit_threads, thread_env
+from ..work import ItemRunner, limit_threads
 
 
 def ray_available() -> bool:
@@ -98,8 +98,10 @@ def run_ray(job: JobSpec, items: Iterable[Item], actors: int, address: str | Non
         if not rows:
             return
         ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows), 8 * actors)))
+        # Ray starts each worker process with OMP_NUM_THREADS = its num_cpus (BLAS pools sized to the
+        # actor's share from the start); the runner's job.threads matches it for OpenCV
         ds = ds.map(_actor_class(job), compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=num_cpus,
-                    num_gpus=num_gpus or None, runtime_env={"env_vars": thread_env(job.threads)})
+                    num_gpus=num_gpus or None)
         yield from ds.iter_rows()
     finally:
         if own:
