@@ -128,3 +128,31 @@ def test_edit_and_animate_batches(london, shared_data, tmp_path):
     assert row["output"] == "v.mp4" and row["bytes"] > 0 and json.loads(row["stage_ms"])
     assert probe(tmp_path / "a" / "v.mp4").frames == 4
     assert not leftovers(tmp_path / "a")
+
+
+def test_killed_pool_worker_costs_only_a_retry(london, reference20, tmp_path):
+    import threading
+
+    import psutil
+
+    manifest = write_csv(tmp_path / "m.csv", london_rows(london, 8))
+    out = tmp_path / "out"
+    box: dict = {}
+    t = threading.Thread(target=lambda: box.update(s=run_job(manifest, out, workers=2)), daemon=True)
+    t.start()
+    journal = out / ".results.journal.jsonl"
+    killed = None
+    while t.is_alive() and killed is None:
+        if journal.is_file() and journal.read_bytes().count(b"\n") >= 2:
+            workers = [p for p in psutil.Process().children() if "spawn_main" in " ".join(p.cmdline())]
+            if workers:
+                killed = workers[0].pid
+                os.kill(killed, signal.SIGKILL)
+        time.sleep(0.1)
+    t.join(600)
+    assert killed is not None, "the run ended before a worker could be killed"
+    assert box["s"].ok == 8, box["s"].failures
+    rows = results(out)
+    assert sorted(r["id"] for r in rows) == sorted(reference20)[:8]  # every item once
+    assert {r["id"]: r["sha256"] for r in rows} == {i: reference20[i] for i in sorted(reference20)[:8]}
+    assert not leftovers(out)
