@@ -137,3 +137,15 @@ def test_batch_imports_neither_torch_nor_ray():
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "[]"
+
+
+def test_one_job_per_output_folder(tmp_path):
+    from facexpr.batch import BatchConfig, run_items
+    from facexpr.batch.runner import _exclusive
+    from facexpr.errors import OutputError
+
+    cfg = BatchConfig(manifest=None, job=JobSpec("transfer", str(tmp_path)))
+    with _exclusive(tmp_path):
+        with pytest.raises(OutputError, match="another batch job"):
+            run_items(cfg, [Item(id="a", source="s.jpg", target="t.jpg")])
+    assert not list(tmp_path.iterdir())  # the lock file goes with its job

@@ -8,8 +8,11 @@ apart from timings and worker names.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import time
+from contextlib import contextmanager
+from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -20,6 +23,7 @@ from .engines.ray_engine import run_ray
 from .manifest import read_manifest
 from .results import (Journal, read_journal, read_results, remove_partials, still_valid, write_results)
 
+LOCK = ".batch.lock"
 CHECKPOINT_S = 30.0  # how often results.parquet is rewritten during a run (the journal is per item)
 
 
@@ -60,6 +64,31 @@ def run_items(cfg: BatchConfig, items: list[Item], progress: Callable[[int, int]
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OutputError(f"{out_dir}: cannot create output folder ({e.strerror})") from None
+    with _exclusive(out_dir):
+        return _run_locked(cfg, items, progress, on_start, t_start)
+
+
+@contextmanager
+def _exclusive(out_dir: Path):
+    """One job per output folder at a time: a second one would delete the first's temporary files
+    and interleave their results. The lock dies with its process, so a killed run never blocks."""
+    path = out_dir / LOCK
+    f = open(path, "a+b")
+    try:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise OutputError(f"{out_dir}: another batch job is writing into this folder") from None
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
+    finally:
+        f.close()
+
+
+def _run_locked(cfg: BatchConfig, items: list[Item], progress, on_start, t_start: float) -> BatchSummary:
+    out_dir = cfg.out_dir
     remove_partials(out_dir)
     journal_rows = read_journal(out_dir / ".results.journal.jsonl")
     previous = {**read_results(cfg.results_path), **journal_rows}
