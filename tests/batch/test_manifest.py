@@ -97,7 +97,25 @@ def test_journal_skips_a_torn_last_line(tmp_path):
     j.close()
     with open(tmp_path / ".results.journal.jsonl", "ab") as f:
         f.write(b'{"id": "c", "stat')  # the driver killed mid-write
-    assert sorted(read_journal(tmp_path / ".results.journal.jsonl")) == ["a", "b"]
+    assert read_journal(tmp_path / ".results.journal.jsonl")["id"].to_pylist() == ["a", "b"]
+
+
+def test_merged_keeps_the_latest_row_per_id_in_manifest_order(tmp_path):
+    import pyarrow as pa
+
+    from facexpr.batch.results import merged, read_results
+
+    old = tmp_path / "results.parquet"
+    write_results(old, [{"id": "c", "status": "ok"}, {"id": "a", "status": "ok"}, {"id": "gone", "status": "ok"}])
+    j = Journal(tmp_path)
+    j.append({"id": "b", "status": "failed", "error": "no face"})
+    j.append({"id": "a", "status": "failed", "error": "later"})
+    j.close()
+    t = merged([read_results(old), read_journal(j.path)], ["a", "b", "c", "d"])
+    assert t.select(["id", "status", "error"]).to_pylist() == [
+        {"id": "a", "status": "failed", "error": "later"}, {"id": "b", "status": "failed", "error": "no face"},
+        {"id": "c", "status": "ok", "error": None}]
+    assert merged([None], ["a"]).num_rows == 0 and isinstance(merged([], []), pa.Table)
 
 
 def test_still_valid_trusts_only_checked_outputs(tmp_path):

@@ -2,8 +2,10 @@
 
 Each finished item is appended to ``DIR/.results.journal.jsonl`` at once (one JSON line, flushed
 and fsynced): a driver killed at any moment loses at most the line being written, and a torn last
-line is ignored on reading. The Parquet file is rewritten atomically from time to time and at the
-end, and the journal is deleted once everything in it is in the Parquet file.
+line is ignored on reading. The Parquet file is written atomically when a run ends (Ctrl-C
+included) or when the next run starts after a killed one, and the journal is deleted once
+everything in it is in the Parquet file. The driver keeps no row in memory while items run: what
+it holds does not grow with the number of items done.
 
 Resuming trusts nothing but what it can check: an item is kept only if its row says ``ok``, its
 request fingerprint matches the current command's, and its output file exists with the recorded
@@ -46,42 +48,65 @@ def _schema():
     return pa.schema([(c, types.get(c, pa.string())) for c in COLUMNS])
 
 
-def read_results(path: Path) -> dict[str, dict]:
-    """id -> row of an existing results.parquet (empty if none); a damaged file counts as none:
-    its items are then checked and redone, never trusted."""
+def read_results(path: Path):
+    """The rows of an existing results.parquet as an Arrow table (None if there is none); a
+    damaged file counts as none: its items are then checked and redone, never trusted."""
     if not path.is_file():
-        return {}
+        return None
     import pyarrow.parquet as pq
 
     try:
-        rows = pq.read_table(path).to_pylist()
-    except Exception:  # a damaged file is never trusted: everything is redone
-        return {}
-    return {r["id"]: r for r in rows if r.get("id")}
+        return pq.read_table(path).select(list(COLUMNS)).cast(_schema())
+    except Exception:  # a damaged file, or one of another layout: never trusted
+        return None
 
 
-def read_journal(path: Path) -> dict[str, dict]:
-    """id -> latest row of the journal; a torn or damaged line (the driver killed mid-write) is skipped."""
-    out: dict[str, dict] = {}
+def read_journal(path: Path):
+    """The journal's rows as an Arrow table (None if there is none). Only whole lines count: a
+    driver killed mid-write leaves a torn last line, which is dropped."""
     if not path.is_file():
-        return out
-    with open(path, "rb") as f:
-        for line in f:
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(rec, dict) and rec.get("id"):
-                out[rec["id"]] = rec
-    return out
+        return None
+    import io
+
+    import pyarrow.json as pj
+
+    data = path.read_bytes()
+    data = data[: data.rfind(b"\n") + 1]
+    if not data.strip():
+        return None
+    opts = pj.ParseOptions(explicit_schema=_schema(), unexpected_field_behavior="ignore")
+    try:
+        return pj.read_json(io.BytesIO(data), parse_options=opts).select(list(COLUMNS))
+    except Exception:  # a damaged journal: its items are redone
+        return None
 
 
-def write_results(path: Path, rows: list[dict]) -> None:
-    """Write ``rows`` as Parquet atomically (temp file in the same folder, then rename)."""
+def merged(tables, manifest_ids: list[str]):
+    """One row per manifest id, in manifest order, from ``tables`` (a later table's row wins over
+    an earlier one's; rows of ids not in the manifest are dropped). Arrow all the way: a million
+    rows never become Python objects."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parts = [t for t in tables if t is not None and t.num_rows]
+    if not parts:
+        return pa.Table.from_pylist([], schema=_schema())
+    t = pa.concat_tables(parts)
+    t = t.append_column("_seq", pa.array(range(t.num_rows), pa.int64()))
+    last = t.group_by("id").aggregate([("_seq", "max")])["_seq_max"]
+    t = t.take(last)  # the latest row of each id (its position in the concatenation)
+    pos = pc.index_in(t["id"], value_set=pa.array(manifest_ids, pa.string()))
+    t = t.append_column("_pos", pos).filter(pc.is_valid(pos))
+    return t.take(pc.sort_indices(t["_pos"])).drop_columns(["_seq", "_pos"])
+
+
+def write_results(path: Path, table) -> None:
+    """Write ``table`` (or a list of row dicts) as Parquet atomically (temp file, then rename)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pylist([{c: r.get(c) for c in COLUMNS} for r in rows], schema=_schema())
+    if isinstance(table, list):
+        table = pa.Table.from_pylist([{c: r.get(c) for c in COLUMNS} for r in table], schema=_schema())
     tmp = path.with_name(f".{path.name}.part")
     try:
         pq.write_table(table, tmp)
@@ -141,5 +166,5 @@ def remove_partials(out_dir: Path) -> list[Path]:
     return gone
 
 
-__all__ = ["COLUMNS", "JOURNAL", "Journal", "read_results", "read_journal", "write_results", "still_valid",
-           "remove_partials"]
+__all__ = ["COLUMNS", "JOURNAL", "Journal", "read_results", "read_journal", "merged", "write_results",
+           "still_valid", "remove_partials"]

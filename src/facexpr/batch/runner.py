@@ -11,20 +11,20 @@ from __future__ import annotations
 import fcntl
 import json
 import time
-from contextlib import contextmanager
-from pathlib import Path
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from ..errors import OutputError
 from .config import BatchConfig, Item
 from .engines.local import default_workers, run_local
 from .engines.ray_engine import run_ray
 from .manifest import read_manifest
-from .results import (Journal, read_journal, read_results, remove_partials, still_valid, write_results)
+from .results import (JOURNAL, Journal, merged, read_journal, read_results, remove_partials, still_valid,
+                      write_results)
 
 LOCK = ".batch.lock"
-CHECKPOINT_S = 30.0  # how often results.parquet is rewritten during a run (the journal is per item)
 
 
 @dataclass
@@ -88,62 +88,73 @@ def _exclusive(out_dir: Path):
 
 
 def _run_locked(cfg: BatchConfig, items: list[Item], progress, on_start, t_start: float) -> BatchSummary:
+    import pyarrow as pa  # here, not at the top: the CLI starts without it
+
     out_dir = cfg.out_dir
     remove_partials(out_dir)
-    journal_rows = read_journal(out_dir / ".results.journal.jsonl")
-    previous = {**read_results(cfg.results_path), **journal_rows}
-    rows: dict[str, dict] = {}
-    todo: list[Item] = []
-    for it in items:
-        row = previous.get(it.id)
-        if still_valid(row, out_dir, cfg.job.fingerprint(it), cfg.retry_failed):
-            rows[it.id] = row
-        else:
-            todo.append(it)
-    resumed = len(rows)
+    ids = [it.id for it in items]
+    killed_run = read_journal(out_dir / JOURNAL)
+    previous = merged([read_results(cfg.results_path), killed_run], ids)
+    kept_rows = _still_valid(previous, items, cfg)
+    kept_table = previous.filter(pa.array(kept_rows, pa.bool_()))
+    kept_ids = set(kept_table["id"].to_pylist())
+    todo = [it for it in items if it.id not in kept_ids]
+    resumed = kept_table.num_rows
     if on_start:
         on_start(len(items), resumed)
+    if killed_run is not None:  # fold a killed run's journal into the results file before going on
+        write_results(cfg.results_path, kept_table)
+        (out_dir / JOURNAL).unlink()
     journal = Journal(out_dir)
-    if journal_rows:  # fold a killed run's journal into the results file before going on
-        write_results(cfg.results_path, [rows[i.id] for i in items if i.id in rows])
-        journal.close(remove=True)
-        journal = Journal(out_dir)
     stage_sum: dict[str, float] = {}
-    n_ok_now = 0
+    n_now = n_ok_now = 0
     finished_cleanly = False
     t_first = t_last = None
-    last_checkpoint = time.perf_counter()
     try:
         for rec in _engine(cfg, todo):
-            now = time.perf_counter()
             done_at = rec.get("finished_at") or time.time()  # the worker's clock: engines deliver in bursts
             t_first = min(t_first or done_at, done_at)
             t_last = max(t_last or done_at, done_at)
             journal.append(rec)
-            rows[rec["id"]] = rec
+            n_now += 1
             if rec.get("status") == "ok":
                 n_ok_now += 1
                 for k, v in json.loads(rec.get("stage_ms") or "{}").items():
                     stage_sum[k] = stage_sum.get(k, 0.0) + v
             if progress:
-                progress(len(rows), len(items))
-            if now - last_checkpoint > CHECKPOINT_S:
-                write_results(cfg.results_path, [rows[i.id] for i in items if i.id in rows])
-                last_checkpoint = now
+                progress(resumed + n_now, len(items))
         finished_cleanly = True
     finally:
         # on Ctrl-C too: what finished is in the results file, so the next run skips it
-        write_results(cfg.results_path, [rows[i.id] for i in items if i.id in rows])
-        journal.close(remove=True)
+        journal.close()
+        final = merged([kept_table, read_journal(journal.path)], ids)
+        write_results(cfg.results_path, final)
+        journal.path.unlink(missing_ok=True)
         if finished_cleanly:
             remove_partials(out_dir)
-    ordered = [rows[i.id] for i in items if i.id in rows]
-    failures = [(r["id"], r.get("error") or "") for r in ordered if r.get("status") != "ok"]
-    return BatchSummary(total=len(items), ok=len(ordered) - len(failures), failed=len(failures), resumed=resumed,
+    status = final["status"].to_pylist()
+    failures = [(i, e or "") for i, st, e in zip(final["id"].to_pylist(), status, final["error"].to_pylist())
+                if st != "ok"]
+    return BatchSummary(total=len(items), ok=len(status) - len(failures), failed=len(failures), resumed=resumed,
                         seconds=time.perf_counter() - t_start,
                         work_seconds=(t_last - t_first) if t_first and t_last else 0.0,
-                        rendered=len(ordered) - resumed, failures=failures,
+                        rendered=n_now, failures=failures,
                         stage_ms={k: v / n_ok_now for k, v in stage_sum.items()} if n_ok_now else {})
+
+
+def _still_valid(previous, items: list[Item], cfg: BatchConfig) -> list[bool]:
+    """Per row of ``previous`` (at most one per id, in manifest order): whether it stands for
+    this run (:func:`~facexpr.batch.results.still_valid`). Walks the rows and the manifest side by
+    side, so no per-row Python object outlives its check."""
+    names = ("id", "request", "status", "output", "sha256")
+    cols = [previous[c].to_pylist() for c in names]
+    out, k = [], 0
+    for vals in zip(*cols):
+        row = dict(zip(names, vals))
+        while items[k].id != row["id"]:  # the item of this row: the manifest order is shared
+            k += 1
+        out.append(still_valid(row, cfg.out_dir, cfg.job.fingerprint(items[k]), cfg.retry_failed))
+    return out
 
 
 def _engine(cfg: BatchConfig, todo: list[Item]):
