@@ -127,7 +127,7 @@ def run_through_engine(pairs: list[Pair], methods: list[MethodSpec], opts: Engin
         cfg = BatchConfig(manifest=None, job=checked_job("transfer", folder, method=m.pipeline), engine=opts.engine,
                           workers=opts.workers, address=opts.address)
         summary = run_items(cfg, items)
-        done[m.name] = _Precomputed(folder, {r["id"]: r for r in read_results(cfg.results_path).values()})
+        done[m.name] = _Precomputed(folder, {r["id"]: r for r in read_results(cfg.results_path).to_pylist()})
         seconds[m.name] = summary.seconds
     return done, seconds
 
