@@ -96,8 +96,8 @@ def scaling(args) -> dict:
                 ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
                 t0 = time.perf_counter()
                 # each configuration in a session of its own: with the kernel's autogroup scheduling a
-                # session is a unit of CPU share, and Ray starts its processes in new sessions, so
-                # without this Ray alone would get a bigger share of a busy machine
+                # session is the unit of CPU share, so on a shared machine each configuration then
+                # competes with the other work on the same terms, whatever ran before it
                 p = subprocess.run(facexpr_cmd() + [str(a) for a in argv(manifest, out)], capture_output=True,
                                    text=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")},
                                    start_new_session=args.own_session)
