@@ -16,7 +16,7 @@ install:
 	# build, which writes the same cv2 package: remove both, the install below puts back the one.
 	@if $(BIN)/pip show -q opencv-python-headless >/dev/null 2>&1; then \
 	  $(BIN)/pip uninstall -y -q opencv-python-headless opencv-contrib-python; fi
-	$(BIN)/pip install -q -e ".[all]"
+	$(BIN)/pip install -q -e ".[all,ray]"
 	# MediaPipe's engine loads libEGL and libGLESv2, its OpenCV build libGL and GLib, all from the
 	# system (slim images lack them): added with apt where missing.
 	@if $(BIN)/python -c "import ctypes; [ctypes.CDLL(l) for l in ('libGL.so.1', 'libEGL.so.1', 'libGLESv2.so.2', 'libgthread-2.0.so.0')]" >/dev/null 2>&1; \

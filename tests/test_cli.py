@@ -218,7 +218,7 @@ def test_batch_with_one_bad_pair(pair, edge, tmp_path):
     p = run("transfer", "--pairs", csv_path, "--out-dir", out_dir, "--profile")
     assert p.returncode == 1, p.stderr
     assert "Traceback" not in p.stderr
-    assert sorted(x.name for x in out_dir.iterdir()) == ["a.png", "c.png"]
+    assert sorted(x.name for x in out_dir.iterdir()) == ["a.png", "c.png", "results.parquet"]
     assert load_image(out_dir / "a.png").shape == load_image(tgt).shape
     assert "2/3 pairs written" in p.stderr
     assert "1 failed" in p.stderr

@@ -89,8 +89,9 @@ def transfer(
     source_face: Optional[int] = typer.Option(None, help="Which face in SOURCE (0 = largest; default largest)."),
     target_face: Optional[int] = typer.Option(None, help="Which face in TARGET (0 = largest; default largest)."),
     source_neutral: Optional[Path] = typer.Option(None, "--source-neutral", help="The source person's neutral photo: transfer the change from it (most faithful)."),
-    pairs: Optional[Path] = typer.Option(None, help="Batch mode: CSV with columns id,source,target (paths relative to the CSV)."),
-    out_dir: Optional[Path] = typer.Option(None, help="Batch mode: folder for <id>.png outputs."),
+    pairs: Optional[Path] = typer.Option(None, help="Batch mode: CSV with columns id,source,target (paths relative "
+                                         "to the CSV); the same as `facexpr batch transfer` in one process."),
+    out_dir: Optional[Path] = typer.Option(None, help="Batch mode: folder for <id>.png outputs and results.parquet."),
     profile: bool = typer.Option(False, help="Print per-stage milliseconds."),
 ):
     """Give TARGET the facial expression of SOURCE; same size, person, pose and background."""
@@ -209,48 +210,141 @@ def edit(
     _compute_and_save(compute, profile)
 
 
-def _batch(pairs: Path, out_dir: Path, cfg: TransferConfig, profile: bool) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+def _batch(pairs: Path, out_dir: Path, cfg, profile: bool) -> int:
+    """``transfer --pairs``: the same job as ``facexpr batch transfer`` (one process, as before)."""
+    return _run_batch("transfer", pairs, out_dir, dict(method=cfg.method, intensity=cfg.intensity,
+                                                       regions=cfg.regions, source_face=cfg.source_face,
+                                                       target_face=cfg.target_face), engine="local", workers=1,
+                      profile=profile)
 
-    from .datasets.pairs import read_pairs_csv
-    from .io import check_output_path, save_image
-    from .pipeline import run_transfer
+
+def _run_batch(kind: str, manifest: Path, out_dir: Path, job_options: dict, engine: str = "local",
+               workers: Optional[int] = None, address: Optional[str] = None, num_cpus: float = 1.0,
+               num_gpus: float = 0.0, retry_failed: bool = True, profile: bool = False) -> int:
+    """Run a batch job with a progress bar (items/s, ETA); print the summary and each failure on
+    one line. Returns the exit code: 0 all items ok, 1 some failed (listed in results.parquet)."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
+                               TimeRemainingColumn)
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task):
+            return Text(f"{task.speed:.2f} items/s" if task.speed else "")
+
+    from .batch import BatchConfig, run_batch
+    from .batch.config import checked_job
 
     try:
-        rows = read_pairs_csv(pairs, check_files=False)
-        out_dir.mkdir(parents=True, exist_ok=True)
+        job = checked_job(kind, out_dir, **job_options)
+        cfg = BatchConfig(manifest=manifest, job=job, engine=engine, workers=workers, address=address,
+                          num_cpus=num_cpus, num_gpus=num_gpus, retry_failed=retry_failed)
+        with Progress(TextColumn(kind), BarColumn(), MofNCompleteColumn(), Rate(), TimeRemainingColumn(),
+                      disable=not sys.stderr.isatty(), console=None) as bar:
+            task = bar.add_task(kind, total=None)
+
+            def started(total: int, done: int):
+                bar.update(task, total=total, completed=done)
+                if done:
+                    typer.echo(f"{done}/{total} items already done (checked), resuming", err=True)
+
+            summary = run_batch(cfg, progress=lambda done, total: bar.update(task, completed=done),
+                                on_start=started)
     except FacexprError as e:
         _fail(str(e), e.exit_code)
-    except OSError as e:
-        _fail(f"{out_dir}: cannot create output folder ({e.strerror})")
-    failures, totals = [], {}
-    t0 = time.perf_counter()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), transient=False, disable=not sys.stderr.isatty(),
-                  console=None) as bar:
-        task = bar.add_task("transfer", total=len(rows))
-        for row in rows:
-            src, tgt = row.source, row.target
-            try:
-                out = check_output_path(out_dir / f"{row.id}.png", [src, tgt])
-                res = run_transfer(src, tgt, cfg)
-                save_image(res.image, out)
-                for k, v in res.timings.items():
-                    totals[k] = totals.get(k, 0.0) + v
-            except FacexprError as e:
-                failures.append((row.id, str(e)))
-            bar.advance(task)
-    dt = time.perf_counter() - t0
-    ok = len(rows) - len(failures)
-    typer.echo(f"{ok}/{len(rows)} pairs written to {out_dir} in {dt:.1f} s", err=True)
-    if profile and ok:
-        _print_profile({k: v / ok for k, v in totals.items()})
-    if failures:
-        typer.echo(f"{len(failures)} failed:", err=True)
-        for pid, msg in failures:
+    noun = "pairs" if kind == "transfer" else "items"
+    rate = f", {summary.items_per_s:.2f} items/s" if summary.items_per_s else ""
+    typer.echo(f"{summary.ok}/{summary.total} {noun} written to {out_dir} in {summary.seconds:.1f} s{rate}; "
+               f"results: {cfg.results_path}", err=True)
+    if profile and summary.stage_ms:
+        _print_profile(summary.stage_ms)
+    if summary.failures:
+        typer.echo(f"{summary.failed} failed:", err=True)
+        for pid, msg in summary.failures:
             typer.echo(f"  {pid}: {msg}", err=True)
         return 1
     return 0
+
+
+batch_app = typer.Typer(no_args_is_help=True, help="Dataset-scale jobs from a manifest (CSV or Parquet): "
+                        "one output per item + results.parquet; resumable; local processes or Ray.")
+app.add_typer(batch_app, name="batch")
+
+MANIFEST_OPT = typer.Option(..., "--pairs", "--manifest", help="CSV or Parquet manifest (paths relative to it).")
+OUT_DIR_OPT = typer.Option(..., "--out-dir", help="Folder for <id> outputs and results.parquet.")
+ENGINE_OPT = typer.Option("local", help="local (a process pool on this machine) or ray (Ray Data actors).")
+WORKERS_OPT = typer.Option(None, help="Processes (local; default: one per core) or actors (ray; default 2).")
+ADDRESS_OPT = typer.Option(None, help="Ray: cluster address (auto, ray://head:10001); default: a private "
+                           "Ray on 127.0.0.1.")
+NUM_CPUS_OPT = typer.Option(1.0, help="Ray: CPUs each actor reserves.")
+NUM_GPUS_OPT = typer.Option(0.0, help="Ray: GPUs each actor reserves (fractions allowed).")
+RETRY_OPT = typer.Option(True, "--retry-failed/--keep-failed", help="On a re-run, try failed items again.")
+FORMAT_OPT = typer.Option("png", "--format", help="Output image format: png, jpg or webp.")
+
+
+@batch_app.command("transfer", epilog="""Example:
+
+  facexpr batch transfer --pairs pairs.csv --out-dir out/ --workers 2
+
+Manifest columns: id,source,target (+ source_neutral, intensity).""")
+def batch_transfer(
+    pairs: Path = MANIFEST_OPT, out_dir: Path = OUT_DIR_OPT, engine: str = ENGINE_OPT,
+    workers: Optional[int] = WORKERS_OPT, address: Optional[str] = ADDRESS_OPT,
+    num_cpus: float = NUM_CPUS_OPT, num_gpus: float = NUM_GPUS_OPT, retry_failed: bool = RETRY_OPT,
+    image_format: str = FORMAT_OPT,
+    method: str = typer.Option("warp", "--method", "-m", help="Rendering method (see `facexpr methods`)."),
+    intensity: float = typer.Option(1.0, help="0 = unchanged, 1 = the source's expression, 1.5 = exaggerated."),
+    regions: Optional[str] = typer.Option(None, help=REGIONS_HELP),
+    profile: bool = typer.Option(False, help="Print mean per-stage milliseconds."),
+):
+    """Give each row's TARGET the expression of its SOURCE."""
+    raise typer.Exit(_run_batch("transfer", pairs, out_dir, dict(method=method, intensity=intensity,
+                                regions=_regions(regions), image_format=image_format), engine, workers,
+                                address, num_cpus, num_gpus, retry_failed, profile))
+
+
+@batch_app.command("edit", epilog="""Example:
+
+  facexpr batch edit --manifest edits.parquet --out-dir out/
+
+Manifest columns: id,target + au (e.g. AU12=+0.8;AU4=-0.5) and/or emotion (+ intensity).""")
+def batch_edit(
+    pairs: Path = MANIFEST_OPT, out_dir: Path = OUT_DIR_OPT, engine: str = ENGINE_OPT,
+    workers: Optional[int] = WORKERS_OPT, address: Optional[str] = ADDRESS_OPT,
+    num_cpus: float = NUM_CPUS_OPT, num_gpus: float = NUM_GPUS_OPT, retry_failed: bool = RETRY_OPT,
+    image_format: str = FORMAT_OPT,
+    method: str = typer.Option("warp", "--method", "-m", help="warp, relative-au, ganimation, or an exported file."),
+    intensity: float = typer.Option(1.0, help="Scales each edit (a row's intensity column wins)."),
+    profile: bool = typer.Option(False, help="Print mean per-stage milliseconds."),
+):
+    """Change action units / add an emotion on each row's TARGET."""
+    raise typer.Exit(_run_batch("edit", pairs, out_dir, dict(method=method, intensity=intensity,
+                                image_format=image_format), engine, workers, address, num_cpus, num_gpus,
+                                retry_failed, profile))
+
+
+@batch_app.command("animate", epilog="""Example:
+
+  facexpr batch animate --manifest portraits.csv --out-dir videos/ --size 384
+
+Manifest columns: id,target,driving (the photo and its driver video; + intensity).""")
+def batch_animate(
+    pairs: Path = MANIFEST_OPT, out_dir: Path = OUT_DIR_OPT, engine: str = ENGINE_OPT,
+    workers: Optional[int] = WORKERS_OPT, address: Optional[str] = ADDRESS_OPT,
+    num_cpus: float = NUM_CPUS_OPT, num_gpus: float = NUM_GPUS_OPT, retry_failed: bool = RETRY_OPT,
+    method: str = typer.Option("warp", "--method", "-m", help="Rendering method (see `facexpr methods`)."),
+    intensity: float = typer.Option(1.0, help="0 = unchanged, 1 = the driver's motion."),
+    regions: Optional[str] = typer.Option(None, help=REGIONS_HELP),
+    absolute: bool = typer.Option(False, "--absolute", help="Copy the driver's expression (default: relative motion)."),
+    size: int = typer.Option(512, help="Output long side in px (0 = the photo's own size)."),
+    max_frames: Optional[int] = typer.Option(None, help="Render at most this many frames per video."),
+    audio: bool = typer.Option(True, "--audio/--no-audio", help="Copy the driver's audio into each MP4."),
+    profile: bool = typer.Option(False, help="Print mean per-stage milliseconds (per video)."),
+):
+    """Animate each row's photo (TARGET) with its DRIVING video: one MP4 per row."""
+    raise typer.Exit(_run_batch("animate", pairs, out_dir, dict(method=method, intensity=intensity,
+                                regions=_regions(regions), relative=not absolute, size=size or None,
+                                max_frames=max_frames, audio=audio), engine, workers, address, num_cpus,
+                                num_gpus, retry_failed, profile))
 
 
 @app.command(epilog="Example: facexpr analyze photo.jpg --no-landmarks")

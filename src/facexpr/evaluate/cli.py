@@ -67,6 +67,9 @@ def evaluate(
                                         "clip's reference frame, a CSV column)."),
     emotions: bool = typer.Option(True, "--emotions/--no-emotions", help="--task edit: also edit with every "
                                                                          "emotion and score it with face-api."),
+    engine: Optional[str] = typer.Option(None, "--engine", help="Run the transfers first as a batch job: local "
+                                         "(a process pool) or ray (same outputs and scores; default: one by one)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="With --engine: processes or Ray actors."),
 ) -> None:
     """Score methods with independent judges (expression, emotion, identity, realism, speed) against
     three reference rows; print the table and write results.json, report.md, a contact sheet and plots.
@@ -103,7 +106,10 @@ def evaluate(
     command = _command()
 
     t0 = time.perf_counter()
-    result = _run(pair_list, methods, loaded, seed, sheet_rows, quiet)
+    if engine not in (None, "local", "ray"):
+        raise InputError(f"--engine must be local or ray, got '{engine}'")
+    opts = runner.EngineOptions(engine or "local", workers) if engine or workers else None
+    result = _run(pair_list, methods, loaded, seed, sheet_rows, quiet, opts)
     result.meta["seconds"] = time.perf_counter() - t0
     results = report.write_report(result, out, name, command, sheet_rows)
     if not quiet:
@@ -167,16 +173,16 @@ def _command() -> str:
     return " ".join([prog] + [shlex.quote(a) for a in argv])
 
 
-def _run(pair_list, methods, loaded, seed, sheet_rows, quiet):
+def _run(pair_list, methods, loaded, seed, sheet_rows, quiet, engine=None):
     from . import runner
 
     if quiet or not sys.stderr.isatty():
-        return runner.evaluate_pairs(pair_list, methods, loaded, seed=seed, keep_crops=sheet_rows)
+        return runner.evaluate_pairs(pair_list, methods, loaded, seed=seed, keep_crops=sheet_rows, engine=engine)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(TextColumn("evaluate {task.fields[pid]}"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), transient=True) as bar:
         task = bar.add_task("evaluate", total=len(pair_list), pid="")
-        return runner.evaluate_pairs(pair_list, methods, loaded, seed=seed, keep_crops=sheet_rows,
+        return runner.evaluate_pairs(pair_list, methods, loaded, seed=seed, keep_crops=sheet_rows, engine=engine,
                                      progress=lambda done, total, pid: bar.update(task, completed=done, pid=pid))
 

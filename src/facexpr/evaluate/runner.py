@@ -16,7 +16,9 @@ any function.
 """
 from __future__ import annotations
 
+import json
 import math
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,10 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from ..batch import BatchConfig, run_items
+from ..batch import Item as BatchItem
+from ..batch.config import checked_job
+from ..batch.results import read_results
 from ..datasets.expressions import EMOTIONS, Pair, load_ref, ref_path
 from ..errors import FacexprError, InputError, MethodNotFound, ModelError
 from ..faces import identity as identity_dlib
@@ -32,6 +38,7 @@ from ..faces.crops import aligned_crop
 from ..faces.identity import MATCH_THRESHOLD
 from ..faces.landmarks import get_landmarker
 from ..methods import available
+from ..io import load_image
 from ..perceptual import get_lpips
 from ..pipeline import TransferConfig, run_transfer
 from . import metrics
@@ -53,10 +60,24 @@ LPIPS_SIZE = 160  # ST-LPIPS looks at the aligned crop downscaled to this (CPU t
 @dataclass
 class MethodSpec:
     """``fn(source, target) -> (rgb image, per-stage ms)``; source/target are paths or arrays.
-    ``neutral``: ``fn`` also takes ``source_neutral=`` (the pair's, or None where it has none)."""
+    ``neutral``: ``fn`` also takes ``source_neutral=`` (the pair's, or None where it has none).
+    ``pipeline``: the pipeline method ``fn`` runs with default options, if it is one (then a batch
+    engine can run it instead, :class:`EngineOptions`)."""
     name: str
     fn: Callable
     neutral: bool = False
+    pipeline: str | None = None
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Run the pipeline methods' transfers as a batch job (:mod:`facexpr.batch`: a local process
+    pool or Ray) before judging, instead of one by one in this process. The outputs are the same
+    bytes, so the scores are unchanged; the speed columns then report the batch job (its wall
+    time, and the workers' per-stage milliseconds)."""
+    engine: str = "local"
+    workers: int | None = None
+    address: str | None = None
 
 
 def transfer_method(name: str, source_neutral: bool = False) -> MethodSpec:
@@ -65,7 +86,50 @@ def transfer_method(name: str, source_neutral: bool = False) -> MethodSpec:
     def run(source, target, source_neutral=None):
         res = run_transfer(source, target, TransferConfig(method=name, source_neutral=source_neutral))
         return res.image, dict(res.timings)
-    return MethodSpec(f"{name} +neutral" if source_neutral else name, run, neutral=source_neutral)
+    return MethodSpec(f"{name} +neutral" if source_neutral else name, run, neutral=source_neutral, pipeline=name)
+
+
+class _Precomputed:
+    """One method's outputs from a batch job: ``get(pair) -> (image, stage ms)``, or the item's
+    failure raised as the :class:`FacexprError` it was; None for a pair the job did not run."""
+
+    def __init__(self, folder: Path, records: dict[str, dict]):
+        self.folder, self.records = folder, records
+
+    def get(self, pair: Pair):
+        rec = self.records.get(pair.id)
+        if rec is None:
+            return None
+        if rec["status"] != "ok":
+            raise FacexprError(rec.get("error") or "failed in the batch job")
+        stages = {k: v for k, v in json.loads(rec.get("stage_ms") or "{}").items() if k not in ("save", "checksum")}
+        return load_image(self.folder / rec["output"]), stages
+
+
+def _is_file_ref(ref) -> bool:
+    return ref is None or str(ref_path(ref)) == str(ref)
+
+
+def run_through_engine(pairs: list[Pair], methods: list[MethodSpec], opts: EngineOptions,
+                       work: Path) -> tuple[dict[str, _Precomputed], dict[str, float]]:
+    """Each pipeline method over the pairs whose inputs are files (frames of a video are left to
+    the inline path), as a batch job into ``work/<n>``: (name -> outputs, name -> wall seconds)."""
+    done, seconds = {}, {}
+    for n, m in enumerate(methods):
+        if m.pipeline is None:
+            continue
+        items = [BatchItem(id=p.id, source=str(p.source), target=str(p.target),
+                           source_neutral=str(p.source_neutral) if m.neutral and p.source_neutral else None)
+                 for p in pairs if all(_is_file_ref(r) for r in (p.source, p.target, p.source_neutral))]
+        if not items:
+            continue
+        folder = work / str(n)
+        cfg = BatchConfig(manifest=None, job=checked_job("transfer", folder, method=m.pipeline), engine=opts.engine,
+                          workers=opts.workers, address=opts.address)
+        summary = run_items(cfg, items)
+        done[m.name] = _Precomputed(folder, {r["id"]: r for r in read_results(cfg.results_path).to_pylist()})
+        seconds[m.name] = summary.seconds
+    return done, seconds
 
 
 def resolve_methods(spec: str, source_neutral: bool = False) -> list[MethodSpec]:
@@ -248,12 +312,23 @@ class RunResult:
 
 
 def evaluate_pairs(pairs: list[Pair], methods: list[MethodSpec], judges: Judges, seed: int = 0,
-                   progress: Callable[[int, int, str], None] | None = None, keep_crops: int | None = None) -> RunResult:
+                   progress: Callable[[int, int, str], None] | None = None, keep_crops: int | None = None,
+                   engine: EngineOptions | None = None) -> RunResult:
     """Run every method on every pair and score outputs and reference rows.
 
     ``keep_crops``: how many pairs keep their face crops for the contact sheet (evenly spread);
-    None keeps all.
+    None keeps all. ``engine``: run the pipeline methods' transfers as a batch job first
+    (:class:`EngineOptions`); None runs each in this process, pair by pair.
     """
+    if engine is None:
+        return _evaluate_pairs(pairs, methods, judges, seed, progress, keep_crops, {}, {})
+    with tempfile.TemporaryDirectory(prefix="facexpr-evaluate-") as work:
+        pre, seconds = run_through_engine(pairs, methods, engine, Path(work))
+        return _evaluate_pairs(pairs, methods, judges, seed, progress, keep_crops, pre, seconds)
+
+
+def _evaluate_pairs(pairs, methods, judges, seed, progress, keep_crops, pre: dict[str, _Precomputed],
+                    pre_seconds: dict[str, float]) -> RunResult:
     t_start = time.perf_counter()
     groups = judges.groups
     rows = [m.name for m in methods] + [r for r in REFERENCE_ROWS if r != "ref:gt" or any(p.gt for p in pairs)]
@@ -264,7 +339,7 @@ def evaluate_pairs(pairs: list[Pair], methods: list[MethodSpec], judges: Judges,
     pending: list[Judgement] = []  # judgements waiting for their (batched) Inception features
     failures = {m.name: {} for m in methods}
     timings = {m.name: {} for m in methods}
-    method_seconds = {m.name: 0.0 for m in methods}
+    method_seconds = {m.name: pre_seconds.get(m.name, 0.0) for m in methods}
     all_gt = all(p.gt is not None for p in pairs)
     n_judged = 0
 
@@ -294,17 +369,23 @@ def evaluate_pairs(pairs: list[Pair], methods: list[MethodSpec], judges: Judges,
             outs["ref:gt"] = gt
         for m in methods:
             t0 = time.perf_counter()
+            inline = m.name not in pre or pair.id not in pre[m.name].records  # else the batch job ran it
             try:
-                extra = {"source_neutral": _as_input(pair.source_neutral) if pair.source_neutral else None} \
-                    if m.neutral else {}
-                image, stage_ms = m.fn(_as_input(pair.source), _as_input(pair.target), **extra)
+                if not inline:
+                    image, stage_ms = pre[m.name].get(pair)
+                else:
+                    extra = {"source_neutral": _as_input(pair.source_neutral) if pair.source_neutral else None} \
+                        if m.neutral else {}
+                    image, stage_ms = m.fn(_as_input(pair.source), _as_input(pair.target), **extra)
             except (MethodNotFound, ModelError):  # the method itself is unusable: stop, do not score 0s
                 raise
             except FacexprError as e:
-                method_seconds[m.name] += time.perf_counter() - t0
+                if inline:
+                    method_seconds[m.name] += time.perf_counter() - t0
                 failures[m.name][pair.id] = str(e)
                 continue
-            method_seconds[m.name] += time.perf_counter() - t0
+            if inline:  # a batch job's time is its wall time, counted once
+                method_seconds[m.name] += time.perf_counter() - t0
             for stage, ms in stage_ms.items():
                 timings[m.name][stage] = timings[m.name].get(stage, 0.0) + ms
             outs[m.name] = judges.judge(np.asarray(image))
