@@ -101,15 +101,22 @@ def test_fuse_keeps_mediapipe_where_reliable():
 
 
 def test_describe_adds_code_and_keeps_mediapipe_scores():
+    """With the prior fit asked for, a face made of the prior's own nose wrinkle reads it; by
+    default the reader makes the code (MediaPipe's scores pass through where it does not answer)
+    and the symmetric fit behind it is kept."""
     p = load_default_prior()
     e = np.zeros(52)
     e[INDEX["noseSneerLeft"]] = e[INDEX["noseSneerRight"]] = 0.9
     lm = 300 * (p.mean + np.tensordot(e, p.observed, 1)) + [500, 500, 0]
     raw = np.zeros(52, np.float32)
-    face = analysis.describe(Detection(lm, raw, np.eye(4), (1000, 1000)))
+    face = analysis.describe(Detection(lm, raw, np.eye(4), (1000, 1000)), fitter=default_fitter())
     assert isinstance(face, Face) and face.blendshapes[INDEX["noseSneerLeft"]] > 0.5
     assert (face.mediapipe_scores == raw).all() and face.fit is not None
     assert analysis.describe(face) is face  # described once
+    read = analysis.describe(Detection(lm, raw, np.eye(4), (1000, 1000)))
+    from facexpr.expression.reader import load_default_reader
+    use = load_default_reader().use
+    assert (read.blendshapes[~use] == raw[~use]).all() and read.fit is not None
 
 
 def test_corrupt_prior_is_a_model_error(tmp_path):

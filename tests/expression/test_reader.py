@@ -108,13 +108,13 @@ def test_shipped_reader_is_mirror_consistent_and_reads_the_mean_face_neutral():
 
 
 @pytest.mark.data
-def test_real_faces_read_the_same_mirrored(london_root):
+def test_real_faces_read_the_same_mirrored(london):
     """Mirror consistency of the product's code on real shared faces (a sample of London
     neutral and smiling photos): the bar of `evaluate --task read` on a subset."""
     from facexpr import analyze
     from facexpr.io import load_image
 
-    paths = sorted((london_root / "neutral").glob("*.jpg"))[::17] + sorted((london_root / "smiling").glob("*.jpg"))[::17]
+    paths = sorted((london / "neutral").glob("*.jpg"))[::17] + sorted((london / "smiling").glob("*.jpg"))[::17]
     keep = np.array([not n.startswith("eyeLook") for n in NAMES])
     means, worst = [], []
     for path in paths:
