@@ -28,12 +28,12 @@ GAZE = np.array([n.startswith("eyeLook") or n == "_neutral" for n in NAMES])
 
 @dataclass(frozen=True)
 class ReaderTrainConfig:
-    hidden: tuple[int, ...] = (256, 128)
+    hidden: tuple[int, ...] = (128, 64)
     steps: int = 4000
     batch: int = 256
     lr: float = 2e-3
-    weight_decay: float = 1e-4
-    dropout: float = 0.1
+    weight_decay: float = 1e-3
+    dropout: float = 0.2
     holdout_every: int = 7   # every 7th face (sorted by name) is held out
     seed: int = 0
 
