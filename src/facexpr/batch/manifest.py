@@ -17,11 +17,10 @@ import csv
 import re
 from pathlib import Path
 
-from ..datasets.pairs import read_pairs_csv
+from ..datasets.pairs import check_id, read_pairs_csv
 from ..errors import InputError
 from .config import Item
 
-SAFE_ID = re.compile(r"^[A-Za-z0-9._-]+$")  # ids become file names: no folders, no surprises
 REQUIRED = {"transfer": ("id", "source", "target"), "edit": ("id", "target"), "animate": ("id", "target", "driving")}
 _AU_SPLIT = re.compile(r"[;,\s]+")
 
@@ -48,13 +47,7 @@ def read_manifest(path: Path, kind: str) -> list[Item]:
     items = []
     for n, row in enumerate(rows, start=2):
         where = f"{path}:{n}"
-        pid = _text(row.get("id"))
-        if not SAFE_ID.match(pid):
-            raise InputError(f"{where}: ids must be non-empty and use only letters, digits, '.', '_', '-' "
-                             f"(got '{pid}')")
-        if pid in seen:
-            raise InputError(f"{where}: duplicate id '{pid}'")
-        seen.add(pid)
+        pid = check_id(_text(row.get("id")), where, seen)
         ref = {c: _path(row.get(c), base) for c in ("source", "target", "source_neutral", "driving")}
         for c in need[1:]:
             if ref[c] is None:

@@ -53,12 +53,7 @@ def limit_threads(n: int | None) -> None:
     cv2.setNumThreads(n)
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+sha256_file = assets.sha256_of  # one streaming SHA-256 for model files and outputs alike
 
 
 def method_version(name: str) -> str:

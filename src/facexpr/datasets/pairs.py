@@ -10,7 +10,19 @@ from pathlib import Path
 from ..errors import InputError
 from .expressions import Pair, canonical_emotion, ref_path
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]+$")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]+$")  # ids become file names: no folders, no surprises
+
+
+def check_id(pid: str, where: str, seen: set[str]) -> str:
+    """A row's id, checked once for every manifest reader: a safe file name, not seen before
+    (added to ``seen``); one-line :class:`InputError` naming ``where`` (``file:line``) otherwise."""
+    if not _SAFE_ID.match(pid):
+        raise InputError(f"{where}: ids must be non-empty and use only letters, digits, '.', '_', '-' "
+                         f"(got '{pid}')")
+    if pid in seen:
+        raise InputError(f"{where}: duplicate id '{pid}'")
+    seen.add(pid)
+    return pid
 
 
 def read_pairs_csv(path: Path, check_files: bool = True) -> list[Pair]:
@@ -35,13 +47,7 @@ def read_pairs_csv(path: Path, check_files: bool = True) -> list[Pair]:
     base = path.resolve().parent
     seen, pairs = set(), []
     for n, row in enumerate(rows, start=2):
-        pid = (row.get("id") or "").strip()
-        if not _SAFE_ID.match(pid):
-            raise InputError(f"{path}:{n}: ids must be non-empty and use only letters, digits, '.', '_', '-' "
-                             f"(got '{pid}')")
-        if pid in seen:
-            raise InputError(f"{path}:{n}: duplicate id '{pid}'")
-        seen.add(pid)
+        pid = check_id((row.get("id") or "").strip(), f"{path}:{n}", seen)
         label_text = (row.get("label") or "").strip()
         # an expression the emotion judges do not know (e.g. "pout") is scored without emotion accuracy
         label = canonical_emotion(label_text) if label_text else None

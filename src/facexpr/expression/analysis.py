@@ -18,7 +18,7 @@ exactly those scores — keeps moving the landmarks for them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -27,7 +27,7 @@ from ..faces.align import to_canonical
 from ..faces import landmarks
 from ..faces.landmarks import Detection, Face
 from .blendshapes import FITTED, FROM_MEDIAPIPE, INDEX, NAMES
-from .prior import ExpressionPrior, load_default_prior, symmetrize
+from .prior import ExpressionPrior, load_default_prior, symmetric_basis, symmetrize
 from . import action_units
 from .model import load_default_model
 from .reader import load_default_reader
@@ -234,8 +234,9 @@ def symmetric_fitter() -> ExpressionFitter:
     """The fit on the mirror-symmetric prior (:func:`~.prior.symmetrize`), uncalibrated and without
     the robust refit (whose per-face matrix inverse costs more than the reader saves): the learned
     reader's input. Mirror-equivariant: the fit of a mirrored face is the mirrored fit."""
-    prior, known = symmetrize(load_default_prior(), load_default_model(prior=False).basis)
-    return ExpressionFitter(prior, FitConfig(robust=np.inf, debias=0.0), known_basis=known)
+    prior = load_default_prior()
+    known = symmetric_basis(prior, load_default_model(prior=False).basis)
+    return ExpressionFitter(symmetrize(prior), FitConfig(robust=np.inf, debias=0.0), known_basis=known)
 
 
 def read_code(landmarks: np.ndarray, raw: np.ndarray, fitter: ExpressionFitter | None = None) -> tuple[np.ndarray, "FitResult"]:

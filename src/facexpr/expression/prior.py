@@ -137,7 +137,22 @@ def symmetry_frame(mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return R, origin
 
 
-def symmetrize(prior: ExpressionPrior, known: np.ndarray | None = None):
+def _symmetric_frame(mean: np.ndarray):
+    """``(rotate, mirror)``: the map into the frame whose x = 0 is ``mean``'s symmetry plane, and
+    the mirror there (a sign flip of x with the landmark partners swapped)."""
+    R, origin = symmetry_frame(mean)
+    return (lambda x: (x - origin) @ R.T, lambda v: v @ R.T,
+            MirrorPlane(np.array([1.0, 0.0, 0.0]), 0.0, np.asarray(MIRROR)))
+
+
+def symmetric_basis(prior: ExpressionPrior, basis: np.ndarray) -> np.ndarray:
+    """Another (52, 478, 3) basis in ``prior``'s frame (the expression model's) carried into the
+    frame of :func:`symmetrize` ``(prior)`` and made mirror-symmetric the same way."""
+    _, rot, mp = _symmetric_frame(prior.mean)
+    return mp.basis(rot(basis))
+
+
+def symmetrize(prior: ExpressionPrior) -> ExpressionPrior:
     """The prior closed under mirroring, so a fit cannot learn one studio's left/right asymmetry
     (its light, camera and the calibration faces) and report it as expression on a stranger.
 
@@ -146,13 +161,11 @@ def symmetrize(prior: ExpressionPrior, known: np.ndarray | None = None):
     the Gaussian whose covariance is the average of the original and the mirrored one (modes and
     their mirror images, each scaled by 1/√2); each expression shape is averaged with its
     mirrored partner; the neutral reference scores are averaged with their swapped selves. The
-    neutral code must be calibrated again afterwards. ``known`` (52, 478, 3), another basis in
-    the prior's frame (the expression model's), is carried along: ``(prior, known)`` is returned."""
-    R, origin = symmetry_frame(prior.mean)
-    rot = lambda v: v @ R.T  # noqa: E731
-    mp = MirrorPlane(np.array([1.0, 0.0, 0.0]), 0.0, np.asarray(MIRROR))
+    neutral code must be calibrated again afterwards; another basis of the prior's frame goes
+    through :func:`symmetric_basis`."""
+    move, rot, mp = _symmetric_frame(prior.mean)
     sw = list(MIRRORED)
-    mean = rot(prior.mean - origin)
+    mean = move(prior.mean)
     valid = prior.valid & prior.valid[mp.perm]
     ident = rot(prior.identity)
     identity = np.concatenate([ident, mp.vectors(ident)]) / np.sqrt(2.0)
@@ -160,12 +173,9 @@ def symmetrize(prior: ExpressionPrior, known: np.ndarray | None = None):
     meta = dict(prior.meta, symmetric="frame turned to the mean face's symmetry plane; mean, identity "
                                       "covariance, expression and observed bases and neutral scores "
                                       "averaged with their mirror images")
-    out = ExpressionPrior(
+    return ExpressionPrior(
         mean=(mean + mp.points(mean)) / 2.0, identity=identity,
         expression=mp.basis(rot(prior.expression)), valid=valid, shading=prior.shading, meta=meta,
         observed=None if prior.observed is None else mp.basis(rot(prior.observed)),
         neutral_scores=None if prior.neutral_scores is None else (prior.neutral_scores + prior.neutral_scores[sw]) / 2,
         neutral_code=None)
-    if known is None:
-        return out
-    return out, mp.basis(rot(known))
