@@ -72,11 +72,14 @@ def test_expression_delta_intensity_and_regions():
     assert mouth_only[INDEX["jawOpen"]] == pytest.approx(s[INDEX["jawOpen"]] - t[INDEX["jawOpen"]])
 
 
-def test_fitted_shapes_are_gated_between_people():
-    """Fitted-coefficient differences under FIT_GATE (a person's own brow height…) do not
-    transfer; a full expression still does; MediaPipe-scored shapes are never gated."""
+def test_fitted_shapes_are_gated_between_people(monkeypatch):
+    """Without the learned reader, fitted-coefficient differences under FIT_GATE (a person's own
+    brow height…) do not transfer; a full expression still does; MediaPipe-scored shapes are never
+    gated."""
+    from facexpr.expression import retarget
     from facexpr.expression.retarget import FIT_GATE
 
+    monkeypatch.setattr(retarget, "load_default_reader", lambda: None)
     s, t = np.zeros(52), np.zeros(52)
     s[INDEX["browDownLeft"]], s[INDEX["noseSneerLeft"]], s[INDEX["mouthSmileLeft"]] = 0.2, 1.0, 0.2
     d = expression_delta(s, t, RetargetConfig())
@@ -84,6 +87,22 @@ def test_fitted_shapes_are_gated_between_people():
     assert d[INDEX["noseSneerLeft"]] == pytest.approx(1.0)
     assert d[INDEX["mouthSmileLeft"]] == pytest.approx(0.2)
     assert expression_delta(s, t, RetargetConfig(gate=False))[INDEX["browDownLeft"]] == pytest.approx(0.2)
+
+
+def test_reader_shapes_transfer_at_full_strength():
+    """The reader's readings carry their own rest calibration: a brow or nose change it reads
+    reaches the target as it is, not shrunk by FIT_GATE a second time."""
+    from facexpr.expression.reader import load_default_reader
+    from facexpr.expression.retarget import gated_shapes
+
+    reader = load_default_reader()
+    if reader is None:
+        pytest.skip("no reader shipped in this checkout")
+    assert not (gated_shapes() & reader.use).any()
+    s, t = np.zeros(52), np.zeros(52)
+    s[INDEX["browDownLeft"]], s[INDEX["noseSneerLeft"]] = 0.2, 0.6
+    d = expression_delta(s, t, RetargetConfig())
+    assert d[INDEX["browDownLeft"]] == pytest.approx(0.2) and d[INDEX["noseSneerLeft"]] == pytest.approx(0.6)
 
 
 def test_closed_target_eye_is_not_opened():

@@ -42,10 +42,19 @@ class ExpressionReader:
     layers: list[tuple[np.ndarray, np.ndarray]]  # (W (out, in), b) per layer; ReLU between
     use: np.ndarray                  # (52,) bool: shapes the reader answers (else MediaPipe's score)
     meta: dict = field(default_factory=dict)
+    # (52,) what the network reads, per shape, on faces at rest it never saw (the 95th percentile
+    # on held-out people's renders where that shape was not asked for). A single photo cannot tell
+    # a person's own low brow or downturned mouth from a little expression; below this level a
+    # reading is that doubt, so it is taken off and the rest rescaled: a neutral face reads
+    # neutral, and a full expression still reads full (the transfer then needs no gate of its own).
+    rest: np.ndarray | None = None
 
     def __post_init__(self):
         self._plane = MirrorPlane.of(self.mean)
         self._sw = list(MIRRORED)
+        if self.rest is None:
+            self.rest = np.zeros(len(NAMES))
+        self.rest = (np.asarray(self.rest, np.float64) + np.asarray(self.rest, np.float64)[self._sw]) / 2.0  # mirror-symmetric
 
     def features(self, canon: np.ndarray, scores: np.ndarray, fitted: np.ndarray) -> np.ndarray:
         """Landmarks relative to the symmetric mean (x, y, z scaled down), MediaPipe's scores and
@@ -72,8 +81,17 @@ class ExpressionReader:
         x = np.stack([self.features(canon, scores, fitted),
                       self.features(self._plane.points(canon), scores[self._sw], fitted[self._sw])])
         y = self._net(x)
-        code = (y[0] + y[1][self._sw]) / 2.0
+        code = self.beyond_rest((y[0] + y[1][self._sw]) / 2.0)
         return np.where(self.use, code, scores)
+
+    def beyond_rest(self, code: np.ndarray) -> np.ndarray:
+        """The network's reading past :attr:`rest`: a soft dead zone ``y² (1 + r) / (y + r)`` —
+        near zero below ``r``, unchanged at 1, and strictly increasing, so it never merges two
+        different readings into one (a hard ``max(y − r, 0)`` would read every subtle expression
+        as none)."""
+        y = np.clip(code, 0.0, 1.0)
+        r = self.rest
+        return np.where(r > 0, y * y * (1.0 + r) / np.maximum(y + r, 1e-9), y)
 
     def read(self, landmarks: np.ndarray, scores: np.ndarray, fitted: np.ndarray) -> np.ndarray:
         """(52,) code of one face from MediaPipe's (478, 3) landmarks and 52 scores, and the
@@ -85,7 +103,8 @@ class ExpressionReader:
 
     def save(self, path: Path) -> None:
         t = {"mean": self.mean.astype(np.float32), "x_mean": self.x_mean.astype(np.float32),
-             "x_std": self.x_std.astype(np.float32), "use": self.use.astype(np.uint8)}
+             "x_std": self.x_std.astype(np.float32), "use": self.use.astype(np.uint8),
+             "rest": self.rest.astype(np.float32)}
         for i, (W, b) in enumerate(self.layers):
             t[f"w{i}"], t[f"b{i}"] = W.astype(np.float16), b.astype(np.float32)
         save_tensors(path, t, self.meta)
@@ -98,7 +117,8 @@ class ExpressionReader:
             layers.append((t[f"w{i}"].astype(np.float64), t[f"b{i}"].astype(np.float64)))
             i += 1
         return cls(t["mean"].astype(np.float64), t["x_mean"].astype(np.float64), t["x_std"].astype(np.float64),
-                   layers, t["use"].astype(bool), meta)
+                   layers, t["use"].astype(bool), meta,
+                   t["rest"].astype(np.float64) if "rest" in t else None)
 
 
 @lru_cache(maxsize=2)

@@ -25,13 +25,15 @@ from ..limits import MAX_INTENSITY, check_intensity, check_regions
 from . import action_units
 from .blendshapes import FITTED, INDEX, NAMES, REGIONS, region_mask
 from .model import ExpressionModel
+from .reader import load_default_reader
 from .shading import MESH_POINTS, atlas_weight, log_luminance_texture, region_texture_weight
 
 CLOSED_EYE = 0.5  # eyeBlink score above which the warp cannot open the eye (no eyeball to show)
 # Differences of the *fitted* coefficients below this are not transferred between two people: on
 # neutral photos of unseen London people 90 % of the fitted values stay under 0.35 — a low brow or
 # a narrow eye can be a person's own shape, which a single photo cannot tell from expression.
-# Above it the difference is rescaled so a full expression still transfers fully.
+# Above it the difference is rescaled so a full expression still transfers fully. Shapes the
+# learned reader answers are not gated (:func:`gated_shapes`).
 FIT_GATE = 0.3
 
 
@@ -105,7 +107,7 @@ def expression_delta(source_bs: np.ndarray, target_bs: np.ndarray, cfg: Retarget
     """The blendshape change to apply: source minus target (the fitted shapes through
     :data:`FIT_GATE`), in the chosen regions, scaled."""
     delta = np.asarray(source_bs, np.float64) - target_bs
-    gate = _FITTED_MASK & (np.abs(delta) > 0) & cfg.gate
+    gate = gated_shapes() & (np.abs(delta) > 0) & cfg.gate
     delta[gate] = np.sign(delta[gate]) * np.maximum(np.abs(delta[gate]) - FIT_GATE, 0.0) / (1.0 - FIT_GATE)
     delta = delta * region_mask(cfg.regions) * cfg.intensity
     for side in ("Left", "Right"):
@@ -130,6 +132,16 @@ def relative_delta(change: np.ndarray, target_bs: np.ndarray, cfg: RetargetConfi
 
 
 _FITTED_MASK = np.isin(NAMES, FITTED)
+
+
+def gated_shapes() -> np.ndarray:
+    """(52,) bool: the shapes :data:`FIT_GATE` applies to between two people — those the plain fit
+    reads. The learned reader's readings already have what it reads on strangers' neutral faces
+    taken off (:attr:`~.reader.ExpressionReader.rest`), so gating them again would shrink every
+    brow, lid, nose and lip-corner change twice: a source's frown would reach the target at a
+    fraction of the strength its smile does."""
+    reader = load_default_reader()
+    return _FITTED_MASK if reader is None else _FITTED_MASK & ~reader.use
 
 # Landmarks that define each region; every other landmark belongs to the regions softly, by
 # distance on the mean face (a partition of unity, so restricting regions never makes a seam).

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..expression.analysis import CHANGE_FROM_MEDIAPIPE, symmetric_fitter
-from ..expression.blendshapes import FITTED, NAMES
+from ..expression.blendshapes import FITTED, MIRRORED, NAMES
 from ..expression.reader import ExpressionReader
 
 GAZE = np.array([n.startswith("eyeLook") or n == "_neutral" for n in NAMES])
@@ -35,6 +35,7 @@ class ReaderTrainConfig:
     weight_decay: float = 1e-3
     dropout: float = 0.2
     holdout_every: int = 7   # every 7th face (sorted by name) is held out
+    rest_quantile: float = 0.95  # ExpressionReader.rest: this quantile of held-out unasked readings
     seed: int = 0
 
 
@@ -109,6 +110,8 @@ def train(data: Path, out: Path, cfg: ReaderTrainConfig = ReaderTrainConfig(), l
     reader = ExpressionReader(mean, x_mean, x_std, layers, ~GAZE)
     # held-out people: per shape, the reader (mirror-averaged, as at inference) against MediaPipe
     pred = np.stack([reader.read(l, s, f) for l, s, f in zip(z["landmarks"][val], z["scores"][val], fitted[val])])
+    reader.rest = rest_levels(pred, Y[val], cfg.rest_quantile)
+    pred = np.stack([reader.beyond_rest(p) for p in pred])
     err_reader = np.abs(pred - Y[val]).mean(0)
     err_mp = np.abs(z["scores"][val] - Y[val]).mean(0)
     use = answers(err_reader, err_mp)
@@ -120,6 +123,7 @@ def train(data: Path, out: Path, cfg: ReaderTrainConfig = ReaderTrainConfig(), l
                         "mediapipe": float(err_mp[~GAZE].mean())},
         "per_shape_mae": {n: [round(float(a), 4), round(float(b), 4)] for n, a, b in zip(NAMES, err_reader, err_mp)},
         "reader_answers": [n for n, u in zip(NAMES, use) if u],
+        "rest": {n: round(float(r), 3) for n, r, u in zip(NAMES, reader.rest, use) if u},
         "seconds": round(time.perf_counter() - t0, 1),
     }
     reader.meta = {"config": asdict(cfg), "metrics": metrics, "data_sha256": _sha(data),
@@ -130,6 +134,17 @@ def train(data: Path, out: Path, cfg: ReaderTrainConfig = ReaderTrainConfig(), l
     log(f"saved {out}: held-out MAE reader {metrics['heldout_mae']['reader']:.4f} vs MediaPipe "
         f"{metrics['heldout_mae']['mediapipe']:.4f}; reader answers {len(metrics['reader_answers'])} shapes")
     return metrics
+
+
+def rest_levels(pred: np.ndarray, truth: np.ndarray, quantile: float, unasked: float = 0.02) -> np.ndarray:
+    """Per shape, the ``quantile`` of the readings ``pred`` on the samples left unedited (their
+    known code is zero but for gaze): what the network reads on real neutral photos of people it
+    never saw (with the augmentations: light, blur, JPEG, scale, roll)."""
+    rest = np.abs(truth[:, ~GAZE]).max(1) <= unasked
+    if not rest.any():
+        return np.zeros(pred.shape[1])
+    level = np.quantile(pred[rest], quantile, axis=0)
+    return np.clip((level + level[list(MIRRORED)]) / 2.0, 0.0, 0.9)  # as symmetric as the reader
 
 
 def _sha(path: Path) -> str:
