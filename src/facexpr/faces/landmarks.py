@@ -297,16 +297,26 @@ def _merge(faces: list[Detection], more: list[Detection]) -> list[Detection]:
     return out
 
 
-def _refine(lm: _Landmarker, rgb: np.ndarray, face, force: bool = False) -> Detection | None:
-    """Re-run on a square crop around the face (≈3x its size): precise landmarks, or None when
-    the crop does not confirm the face."""
-    h, w = rgb.shape[:2]
+def _refine_region(face, w: int, h: int, force: bool = False) -> tuple[int, int, int, int] | None:
+    """The square crop (≈3x the face) :func:`_refine` re-detects a face on, or None when that
+    crop would be the whole image (nothing to gain)."""
     x0, y0, x1, y1 = face.bbox
     cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, 1.5 * max(x1 - x0, y1 - y0)
     X0, Y0 = max(0, int(cx - half)), max(0, int(cy - half))
     X1, Y1 = min(w, int(cx + half)), min(h, int(cy + half))
     if (X1 - X0) * (Y1 - Y0) >= 0.8 * w * h and max(h, w) <= DETECT_MAX_SIDE and not force:
-        return face  # the crop would be the whole image: nothing to gain
+        return None
+    return X0, Y0, X1, Y1
+
+
+def _refine(lm: _Landmarker, rgb: np.ndarray, face, force: bool = False) -> Detection | None:
+    """Re-run on a square crop around the face (≈3x its size): precise landmarks, or None when
+    the crop does not confirm the face."""
+    h, w = rgb.shape[:2]
+    region = _refine_region(face, w, h, force)
+    if region is None:
+        return face
+    X0, Y0, X1, Y1 = region
     crop, s = _resized(rgb[Y0:Y1, X0:X1], 1024)
     cands = lm.detect(crop, offset=(X0, Y0), scale=s, full_size=(w, h))
     best = max(cands, key=lambda g: box_iou(g.bbox, face.bbox), default=None)
@@ -328,6 +338,25 @@ def select_face(faces: list, index: int | None, what: str):
         raise FaceTooSmall(f"{what}: the face is {face.size:.0f} px across, smaller than the "
                            f"{MIN_FACE_PX} px needed")
     return face
+
+
+def mirror_pass(rgb: np.ndarray, face) -> Detection | None:
+    """MediaPipe's detection of ``face`` in the *mirrored* photo — the same pixels the face was
+    read on (:func:`analyze_faces`: the whole photo, or the crop around the face), flipped left to
+    right — in that flipped region's coordinates; None when it shows no face there.
+
+    MediaPipe is not mirror-symmetric: on a turned or unevenly lit face its landmarks and scores
+    differ between a photo and its mirror image by more than many expressions do. Reading both
+    and averaging (:func:`facexpr.expression.analysis.describe`) makes a photo and its mirror image
+    read the same expression, mirrored."""
+    h, w = rgb.shape[:2]
+    X0, Y0, X1, Y1 = _refine_region(face, w, h) or (0, 0, w, h)
+    side = 1024 if (X1 - X0, Y1 - Y0) != (w, h) else DETECT_MAX_SIDE
+    crop, s = _resized(np.ascontiguousarray(rgb[Y0:Y1, X0:X1][:, ::-1]), side)
+    x0, y0, x1, y1 = face.bbox
+    want = tuple(v * s for v in (X1 - x1, y0 - Y0, X1 - x0, y1 - Y0))  # the box, mirrored, in the crop
+    best = max(get_landmarker().detect(crop), key=lambda g: box_iou(g.bbox, want), default=None)
+    return best if best is not None and box_iou(best.bbox, want) > 0.5 else None
 
 
 def reanalyze(rgb: np.ndarray, near) -> Detection | None:
