@@ -174,3 +174,35 @@ def test_evaluate_read_bad_inputs_are_one_line(args, says, tmp_path):
     assert r.returncode == 2, r.stderr
     lines = [l for l in r.stderr.strip().splitlines() if l.strip()]
     assert len(lines) == 1 and lines[0].startswith("facexpr: error:") and says in lines[0], r.stderr
+
+
+def test_rest_level_is_a_soft_dead_zone_that_never_merges_readings():
+    """Below the rest level a reading is mostly doubt (a person's own face); past it the reading
+    rises to 1 — strictly, so two different readings never become one (AU recovery is a ranking)."""
+    reader = load_default_reader()
+    assert reader is not None
+    r = reader.rest
+    np.testing.assert_allclose(r, r[SW])  # as symmetric as the reader
+    assert r[INDEX["browInnerUp"]] > 0.05 and r[INDEX["browDownLeft"]] > 0.05
+    y = np.linspace(0, 1, 201)
+    out = np.stack([reader.beyond_rest(np.full(len(NAMES), v)) for v in y])
+    j = INDEX["browInnerUp"]
+    assert out[0, j] == 0 and out[-1, j] == pytest.approx(1.0)
+    assert (np.diff(out[:, j]) > 0).all()
+    assert out[np.searchsorted(y, r[j]), j] < r[j]  # a reading at the rest level is shrunk
+
+
+def test_rest_levels_come_from_unedited_samples_only():
+    from facexpr.research.reader_train import GAZE, rest_levels
+
+    truth = np.zeros((40, len(NAMES)))
+    truth[20:, INDEX["browDownLeft"]] = 0.8   # edited samples
+    pred = np.full((40, len(NAMES)), 0.1)
+    pred[20:, :] = 0.9                          # whatever the network reads on them
+    pred[:20, INDEX["browDownLeft"]] = np.linspace(0, 0.2, 20)
+    pred[:20, INDEX["browDownRight"]] = 0.0
+    lv = rest_levels(pred, truth, 0.95)
+    assert lv[INDEX["eyeWideLeft"]] == pytest.approx(0.1)  # unedited readings only (not 0.9)
+    want = (np.quantile(np.linspace(0, 0.2, 20), 0.95) + 0.0) / 2  # averaged with the mirror shape
+    assert lv[INDEX["browDownLeft"]] == pytest.approx(want) == pytest.approx(lv[INDEX["browDownRight"]])
+    assert not GAZE[INDEX["browDownLeft"]]
