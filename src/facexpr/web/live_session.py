@@ -25,6 +25,7 @@ match what it shows to when it was captured, through JPEG both ways.
 """
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections import deque
@@ -202,6 +203,7 @@ class LiveSession:
         self.frames = 0
         self.closed = False
         self.owner: str | None = None   # the page it serves (see Registry.add)
+        self.token: str | None = None   # what the page's camera connection presents (Registry.add)
         self._tracker = None
         self._t0: float | None = None
         self._reset_motion()
@@ -355,10 +357,12 @@ class Registry:
     _thread: threading.Thread | None = None
 
     def add(self, s: LiveSession, owner: str | None = None) -> LiveSession:
-        """Register ``s``; with ``owner`` (a page's id), close the owner's earlier sessions: a page
-        has one live photo, and two quick changes of it must not leave an orphan behind."""
+        """Register ``s`` and give it a fresh unguessable ``token`` (the page's camera connection
+        presents it: :meth:`by_token`); with ``owner`` (a page's id), close the owner's earlier
+        sessions: a page has one live photo, and two quick changes of it must not leave an orphan."""
         with self._lock:
             s.owner = owner
+            s.token = secrets.token_urlsafe(18)
             if owner is not None:
                 for old in self.sessions:
                     if old.owner == owner and old is not s:
@@ -387,6 +391,14 @@ class Registry:
         """The owner's open session, if any."""
         with self._lock:
             return next((s for s in reversed(self.sessions) if s.owner == owner and not s.closed), None)
+
+    def by_token(self, token: str | None) -> LiveSession | None:
+        """The open session whose token this is (compared in constant time), if any."""
+        if not token:
+            return None
+        with self._lock:
+            return next((s for s in self.sessions if not s.closed and s.token is not None
+                         and secrets.compare_digest(s.token.encode(), token.encode())), None)
 
     def open_sessions(self) -> list[LiveSession]:
         with self._lock:
