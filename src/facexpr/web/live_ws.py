@@ -50,6 +50,20 @@ class TransportConfig:
     status_every: float = 0.5     # seconds between status messages
 
 
+def single_threaded_blas() -> None:
+    """One OpenBLAS thread per library, process-wide. The live path's linear algebra is small (a
+    few hundred points), and after each call OpenBLAS's extra thread busy-waits for more work:
+    measured on the 2-core machine, that idle spinning cost 17–21 ms of CPU per frame, as much as
+    the session's own work, on a machine where the browser needs the other core. Called once a
+    session's photo is analysed (every library the path loads is loaded by then); needs
+    ``threadpoolctl`` (``facexpr[web]``) and does nothing without it."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(1, user_api="blas")
+
+
 def decode_frame(data: bytes) -> np.ndarray | None:
     """The camera frame (RGB) from a JPEG's bytes; None when it is not one (or far too large)."""
     import cv2
@@ -116,6 +130,8 @@ class LiveTransport:
         img = decode_frame(data)
         if img is None:
             return None
+        if not s.frames:
+            single_threaded_blas()
         rendered, _ = s.process(img, received)
         return encode_frame(rendered, self.cfg.jpeg_quality)
 
