@@ -171,12 +171,44 @@ def _summary(frames: list[dict], sessions, t0: float, t1: float) -> dict:
     return out
 
 
+class _Cpu:
+    """CPU cores used, between :meth:`start` and :meth:`stop`, by this process (the test server)
+    and by its child processes (Playwright's driver and Chromium), and the machine's load."""
+
+    def _times(self) -> tuple[float, float, float]:
+        import psutil
+
+        me = psutil.Process()
+        own = me.cpu_times()
+        kids = 0.0
+        for c in me.children(recursive=True):
+            try:
+                t = c.cpu_times()
+                kids += t.user + t.system
+            except psutil.Error:
+                pass
+        return time.monotonic(), own.user + own.system, kids
+
+    def start(self) -> "_Cpu":
+        self.load0 = os.getloadavg()[0]
+        self.t0 = self._times()
+        return self
+
+    def stop(self) -> dict:
+        t1 = self._times()
+        wall = t1[0] - self.t0[0]
+        return {"cpu_cores_server": round((t1[1] - self.t0[1]) / wall, 2),
+                "cpu_cores_browser": round((t1[2] - self.t0[2]) / wall, 2),
+                "load_avg_1min": [round(self.load0, 2), round(os.getloadavg()[0], 2)], "cpus": os.cpu_count()}
+
+
 def _report(name: str, summary: dict) -> None:
     print(f"\nlive {name}: {json.dumps(summary)}")
     if os.environ.get("FACEXPR_LIVE_REPORT"):
         path = REPO / "docs" / "results" / "live.json"
         doc = json.loads(path.read_text()) if path.is_file() else {}
-        doc[name] = summary | {"note": "2-core machine shared with other work; browser and server on it"}
+        doc[name] = summary | {"transport": "websocket",
+                               "note": "browser (headless Chromium, fake camera) and server on the same machine"}
         path.write_text(json.dumps(doc, indent=1) + "\n")
 
 
@@ -222,6 +254,7 @@ def test_live_photo_follows_the_camera(server, playwright, face_cam, target_path
     _start(page)
     _wait_frames(page, 5)
     t0 = page.evaluate("performance.timeOrigin + performance.now()")
+    cpu = _Cpu().start()
     diffs, outs, face_diffs = [], [], []
     (SHOTS / "results").mkdir(parents=True, exist_ok=True)
     end = time.monotonic() + SECONDS
@@ -238,7 +271,7 @@ def test_live_photo_follows_the_camera(server, playwright, face_cam, target_path
         k += 1
     t1 = page.evaluate("performance.timeOrigin + performance.now()")
     frames = _frames(page)
-    summary = _summary(frames, sessions, t0, t1)
+    summary = _summary(frames, sessions, t0, t1) | cpu.stop()
     _report("one_session", summary)
     # output frames arrive, matched to their capture by the stamp
     assert summary["frames"] >= 10, summary
@@ -292,12 +325,13 @@ def test_two_sessions_at_once(server, playwright, face_cam, target_path, source_
     for p in pages:
         _wait_frames(p, 3)
     t0 = pages[0].evaluate("performance.timeOrigin + performance.now()")
+    cpu = _Cpu().start()
     end = time.monotonic() + SECONDS
     while time.monotonic() < end:
         pages[0].wait_for_timeout(500)
     t1 = pages[0].evaluate("performance.timeOrigin + performance.now()")
     sums = [_summary(_frames(p), [s], t0, t1) for p, s in zip(pages, sessions)]
-    _report("two_sessions", {"session_1": sums[0], "session_2": sums[1]})
+    _report("two_sessions", {"session_1": sums[0], "session_2": sums[1]} | cpu.stop())
     for s in sums:
         assert s["frames"] >= 5, sums
         # frames are dropped, not queued: a frame waits for at most about the one being processed
