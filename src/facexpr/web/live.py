@@ -49,6 +49,7 @@ class LiveTabConfig:
     jpeg_quality: int = 85        # of the frames sent back
     capture_quality: float = 0.8  # of the camera frames the page sends
     capture_side: int = 640       # px: the page shrinks camera frames to this long side before sending
+    max_in_flight: int = 2        # camera frames sent and not yet answered; more are skipped
 
     def transport(self) -> TransportConfig:
         return TransportConfig(max_sessions=self.max_sessions, jpeg_quality=self.jpeg_quality)
@@ -60,10 +61,10 @@ HEAD = """
 <script>
 (() => {
   if (window.__facexprLive) return;
-  const B = 8, BITS = 16, MAX_IN_FLIGHT = 2;
+  const B = 8, BITS = 16;
   const L = window.__facexprLive = {seq: 0, captured: new Map(), frames: [], token: null, ws: null,
     stream: null, running: false, inFlight: 0, sent: 0, answered: 0, dropped: 0, skipped: 0,
-    lastDrawn: -1, lastJpeg: null, quality: 0.8, side: 640, path: "__PATH__"};
+    lastDrawn: -1, lastJpeg: null, quality: 0.8, side: 640, maxInFlight: 2, path: "__PATH__"};
   const now = () => performance.timeOrigin + performance.now();
   const $ = id => document.getElementById(id);
   const say = (id, text) => { const el = $(id); if (el) el.textContent = text; };
@@ -87,13 +88,14 @@ HEAD = """
     return n;
   }
 
-  // Drop at the source: a camera frame is sent only while fewer than MAX_IN_FLIGHT are unanswered.
+  // Drop at the source: a camera frame is sent only while fewer than maxInFlight are unanswered.
   function grab() {
     const v = $("live-video");
     if (!L.running || !v || v.readyState < 2 || !v.videoWidth) return;
     const ws = L.ws;
     if (!ws || ws.readyState !== 1) return;
-    if (L.inFlight >= MAX_IN_FLIGHT) { L.skipped++; return; }
+    if (L.inFlight >= L.maxInFlight) { if (!L.waiting) { L.waiting = true; L.skipped++; } return; }
+    L.waiting = false;
     const s = Math.min(1, L.side / Math.max(v.videoWidth, v.videoHeight));
     const w = Math.round(v.videoWidth * s), h = Math.round(v.videoHeight * s);
     if (capture.width !== w || capture.height !== h) { capture.width = w; capture.height = h; }
@@ -104,6 +106,13 @@ HEAD = """
     if (L.captured.size > 2048) L.captured.delete(L.captured.keys().next().value);
     L.inFlight++; L.sent++;
     capture.toBlob(b => { if (b && ws.readyState === 1) ws.send(b); else L.inFlight--; }, "image/jpeg", L.quality);
+  }
+  // A camera frame that arrived while the pipe was full is sent as soon as an answer frees a
+  // place (drawImage takes the video's newest frame), not at the next camera frame: that wait (up
+  // to a frame interval) left the server idle between frames.
+  function answered(n) {
+    L.inFlight = Math.max(0, L.inFlight - n);
+    if (L.waiting && L.inFlight < L.maxInFlight) grab();
   }
   function onVideoFrame() {  // once per new camera frame where the browser can say so
     const v = $("live-video");
@@ -134,7 +143,7 @@ HEAD = """
   }
 
   function disconnect() {
-    const ws = L.ws; L.ws = null; L.inFlight = 0;
+    const ws = L.ws; L.ws = null; L.inFlight = 0; L.waiting = false;
     if (ws) { ws.onclose = null; ws.close(); }
   }
   function connect() {
@@ -148,12 +157,13 @@ HEAD = """
     ws.binaryType = "arraybuffer";
     ws.onmessage = ev => {
       if (typeof ev.data !== "string") {
-        L.inFlight = Math.max(0, L.inFlight - 1); L.answered++;
+        L.answered++;
+        answered(1);
         show(ev.data).catch(() => {});
         return;
       }
       const m = JSON.parse(ev.data);
-      if (m.drop) { L.inFlight = Math.max(0, L.inFlight - m.drop); L.dropped += m.drop; }
+      if (m.drop) { L.dropped += m.drop; answered(m.drop); }
       if (m.status) say("live-server-stats", m.status);
       if (m.wait) say("live-server-stats", "server: " + m.wait);
       if (m.error === "session closed") say("live-server-stats", "server: this photo's session ended; choose the photo again");
@@ -259,7 +269,7 @@ def build_tab(cfg: LiveTabConfig, limits: Limits, examples: list[str] | None = N
         gr.Examples([[e] for e in examples], [photo], label="Example photos")
     session = gr.State(None, delete_callback=lambda s: s.close() if s is not None else None)
     token = gr.Textbox(visible=False, elem_id="live-token")
-    options = f"window.__facexprLive && Object.assign(window.__facexprLive, {{quality: {cfg.capture_quality}, side: {cfg.capture_side}}})"
+    options = f"window.__facexprLive && Object.assign(window.__facexprLive, {{quality: {cfg.capture_quality}, side: {cfg.capture_side}, maxInFlight: {cfg.max_in_flight}}})"
 
     def make_session(path, pose_on, amount, old, request: gr.Request):
         owner = getattr(request, "session_hash", None)
