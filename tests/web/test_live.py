@@ -235,6 +235,52 @@ def test_live_screenshot_before_use(server, playwright, face_cam):
     assert (SHOTS / "web-live.png").stat().st_size > 10_000 and not errors
 
 
+@pytest.fixture(scope="module")
+def sample_cam(tmp_path_factory):
+    """A camera clip made only from the photos shipped in the package (CC-BY, already in the
+    repository), so a screenshot of the tab in use may be committed: the bundled neutral face,
+    edited to smile (lips parted) more and more and back (``facexpr.edit``)."""
+    import facexpr
+    from facexpr.bundled import sample_pair
+    from facexpr.io import load_image
+
+    _, neutral = sample_pair()
+    base = load_image(neutral)
+    steps = [facexpr.edit(base, aus={"AU25": 0.3, "AU26": 0.2}, emotion="happy", intensity=k / 10).image if k else base
+             for k in range(0, 11)]
+    frames = []
+    for k, img in enumerate(steps + steps[::-1]):
+        pad = np.full((360, 640, 3), 40, np.uint8)
+        pad[:, 140:500] = img[:360, :360]
+        frames += [pad] * (30 if k in (0, len(steps) - 1) else 4)  # a second at neutral and at the widest smile
+    return _y4m(tmp_path_factory.mktemp("cam") / "sample.y4m", frames)
+
+
+def test_live_screenshot_in_use(server, playwright, sample_cam):
+    """The tab in use, from the bundled photos only: committed as docs/screenshots/web-live-in-use.png."""
+    from facexpr.bundled import sample_pair
+
+    smiling, _ = sample_pair()
+    n0 = _known()
+    b = _browser(playwright, sample_cam)
+    errors: list = []
+    page = _open(b, server[0], smiling, errors)
+    (session,) = _sessions_since(n0)
+    _start(page)
+    _wait_frames(page, 10)
+    still = session.photo.astype(float)
+    best, t = 0.0, time.monotonic()
+    while time.monotonic() - t < 20:  # the camera's widest smile: the photo's most visible change
+        page.wait_for_timeout(200)
+        d = float(np.abs(_output(page).astype(float) - still).mean())
+        if d > best:
+            best = d
+            page.screenshot(path=str(SHOTS / "web-live-in-use.png"))
+    print(f"\nlive in use: largest change from the photo {best:.2f}")
+    assert best > 1.0 and not errors
+    b.close()
+
+
 def test_live_photo_follows_the_camera(server, playwright, face_cam, target_path, source_path):
     n0 = _known()
     b = _browser(playwright, face_cam)
