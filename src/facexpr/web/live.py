@@ -11,10 +11,9 @@ which only a third was the session's work (track, follow, render): the rest was 
 machinery (base64 ``data:`` URLs both ways, a queue event and an SSE message per frame, the page
 re-rendering Gradio's image component). A WebSocket carries each frame as one binary message and
 the page draws it onto a canvas, so the server's Python does little beyond the session's own work:
-back to back on the same (busy) machine, 7.4 frames/s and a 198-ms median latency with the Gradio
-stream, 22.8 frames/s and 85 ms with this transport (both with the server's one-thread OpenBLAS,
-:func:`~facexpr.web.live_ws.single_threaded_blas`, the stream gets 8.9 frames/s; all figures in
-docs/LIVE.md). WebRTC through ``fastrtc`` is out (its release needs ``gradio<6``); WebRTC
+back to back on the same (busy) machine, the Gradio stream showed 7.4 frames/s at a 198-ms median
+latency (8.9 frames/s with one OpenBLAS thread, :func:`~facexpr.web.live_ws.single_threaded_blas`),
+this transport 22.8 frames/s at 85 ms (all figures in docs/LIVE.md). WebRTC through ``fastrtc`` is out (its release needs ``gradio<6``); WebRTC
 through ``aiortc`` would add a video codec per direction (VP8/H.264 encode and decode on the same
 two cores, for frames that never leave the machine) and ICE setup, where a WebSocket needs
 nothing beyond the web server that is already running, works wherever the page loads (proxies,
