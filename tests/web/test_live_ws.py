@@ -127,3 +127,37 @@ def test_camera_frames_decoded_capped_or_dropped():
     assert max(img.shape[:2]) == MAX_FRAME_SIDE and abs(int(img[10, 10, 0]) - 200) < 4  # RGB kept
     for bad in (b"", b"not a jpeg", b"\xff\xd8\xff" + b"\0" * 100):
         assert decode_frame(bad) is None
+
+
+def test_viewers_beyond_max_sessions_wait_for_a_slot(target_img, frames):
+    """With one slot, a second viewer is told to wait (its frames answered as dropped, none
+    queued), and is served as soon as the first leaves."""
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from facexpr.web.live_session import LiveConfig, LiveSession, Registry
+    from facexpr.web.live_ws import PATH, LiveTransport, TransportConfig
+
+    reg = Registry()
+    a = reg.add(LiveSession(target_img, LiveConfig()), "page-a")
+    b = reg.add(LiveSession(target_img, LiveConfig()), "page-b")
+    tr = LiveTransport(TransportConfig(max_sessions=1), reg)
+    try:
+        with TestClient(Starlette(routes=tr.routes())) as client:
+            with client.websocket_connect(f"{PATH}?token={a.token}") as wa:
+                wa.send_bytes(_jpeg(frames[0]))
+                assert len(_answers(wa, 1)[0]) == 1  # the first viewer holds the slot
+                wb = client.websocket_connect(f"{PATH}?token={b.token}").__enter__()
+                assert "wait" in json.loads(wb.receive_text())
+                for f in frames[:3]:
+                    wb.send_bytes(_jpeg(f))
+                pics, drops, _ = _answers(wb, 2)
+                assert pics == [] and drops == 2 and b.frames == 0  # answered, not processed
+            # the first viewer left: the waiting one gets the slot and its newest frame is rendered
+            pics, drops, _ = _answers(wb, 1)
+            assert len(pics) == 1 and b.frames == 1
+            wb.__exit__(None, None, None)
+    finally:
+        a.close()
+        b.close()
+        tr.pool.shutdown()
