@@ -333,7 +333,7 @@ def test_live_photo_follows_the_camera(server, playwright, face_cam, target_path
     # every frame sent was answered once (a picture or a drop): none is left queued
     counts = page.evaluate("(({sent, answered, dropped, inFlight, skipped}) => ({sent, answered, dropped, inFlight, skipped}))(window.__facexprLive)")
     print("\nlive one_session counts:", counts)
-    assert counts["sent"] - counts["answered"] - counts["dropped"] <= 2, counts
+    assert counts["sent"] - counts["answered"] - counts["dropped"] <= 3, counts  # max_in_flight
     # "this is my neutral face": the next frames become the reference
     page.locator("#live-neutral").click()
     page.get_by_text("neutral reference: snapshot").first.wait_for()

@@ -104,12 +104,16 @@ def test_neutral_snapshot_resets_the_reference(session, clip):
 def test_idle_sessions_free_their_tracker(target_img, clip):
     from facexpr.web.live_session import LiveConfig, LiveSession, Registry
 
-    reg = Registry(idle_release=0.0, idle_close=3600.0)
+    # long limits while frames are processed (the registry's own reaper sweeps every 5 s), then
+    # sweeps by hand as if the session had been idle past them
+    reg = Registry(idle_release=3600.0, idle_close=3600.0)
     s = reg.add(LiveSession(target_img, LiveConfig()))
     s.process(clip[0])
     assert s._tracker is not None
+    reg.idle_release = 0.0
     reg.sweep()
     assert s._tracker is None and not s.closed  # released, still open
+    reg.idle_release = 3600.0
     out, log = s.process(clip[1])  # the next frame rebuilds it
     assert log.found and s._tracker is not None
     reg.idle_close = 0.0

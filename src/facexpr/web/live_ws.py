@@ -17,10 +17,11 @@ Protocol (``/facexpr/live/ws?token=…``, the token of a session the page's phot
   ``{"error": "…"}`` for a frame that is not a readable JPEG (it counts as dropped).
 
 Every frame the page sends is answered exactly once (a picture or a drop), so the page knows how
-many are in flight and sends a new one only while fewer than two are (drop at the source). The
+many are in flight and sends a new one only while fewer than three are (drop at the source). The
 server keeps only the newest unprocessed frame per connection (drop at the sink): a busy CPU
-lowers the frame rate, never lengthens a queue. Frames are processed in a worker thread
-(``max_sessions`` of them, one frame per session at a time), so the event loop only moves bytes.
+lowers the frame rate, never lengthens a queue. Frames are processed in worker threads, in two
+overlapping stages per session (a frame is analysed while the one before it is rendered, as
+``animate`` does), so the event loop only moves bytes.
 """
 from __future__ import annotations
 
@@ -118,21 +119,26 @@ class LiveTransport:
     def __init__(self, cfg: TransportConfig = TransportConfig(), registry: Registry = REGISTRY):
         self.cfg = cfg
         self.registry = registry
-        self.pool = ThreadPoolExecutor(max_workers=cfg.max_sessions, thread_name_prefix="facexpr-live")
+        # two stages per session: a frame's analysis overlaps the previous frame's render
+        self.pool = ThreadPoolExecutor(max_workers=2 * cfg.max_sessions, thread_name_prefix="facexpr-live")
         self._slots: asyncio.Semaphore | None = None  # made on the server's event loop, at first use
         self.active = 0
 
     def routes(self) -> list[WebSocketRoute]:
         return [WebSocketRoute(PATH, self.endpoint)]
 
-    def _work(self, s: LiveSession, data: bytes, received: float) -> bytes | None:
-        """One frame, in a worker thread: decode, animate, encode (None: not a JPEG)."""
+    def _analyse(self, s: LiveSession, data: bytes, received: float):
+        """A frame's first stage, in a worker thread: decode, track, follow (None: not a JPEG)."""
         img = decode_frame(data)
         if img is None:
             return None
         if not s.frames:
             single_threaded_blas()
-        rendered, _ = s.process(img, received)
+        return s.analyse(img, received)
+
+    def _render(self, s: LiveSession, job) -> bytes:
+        """A frame's second stage, in another worker thread: render and encode."""
+        rendered, _ = s.render(job)
         return encode_frame(rendered, self.cfg.jpeg_quality)
 
     async def endpoint(self, ws: WebSocket) -> None:
@@ -197,23 +203,40 @@ class LiveTransport:
                     pass
 
     async def _serve(self, s: LiveSession, send, pending: list, wake: asyncio.Event, gone: asyncio.Event) -> None:
+        """Frames through two overlapping stages, as ``animate`` runs them: while frame N is
+        rendered, frame N+1 (the newest that arrived) is analysed. Replies keep the frames' order."""
         loop = asyncio.get_running_loop()
-        last_status = 0.0
-        while True:
-            await wake.wait()
-            wake.clear()
-            if gone.is_set():
-                return
-            if not pending:
-                continue
-            data, received = pending.pop()
-            try:
-                out = await loop.run_in_executor(self.pool, self._work, s, data, received)
-            except SessionClosed:  # the page chose another photo: its new session has a new token
-                await send({"error": "session closed"})
-                return
-            await send(out if out is not None else {"drop": 1, "error": "not a JPEG frame"})
+        state = {"status": 0.0}
+        rendering: asyncio.Future | None = None
+
+        async def finish(fut) -> None:
+            out = await fut
+            await send(out)
             now = time.monotonic()
-            if now - last_status >= self.cfg.status_every:
-                last_status = now
+            if now - state["status"] >= self.cfg.status_every:
+                state["status"] = now
                 await send({"status": status_line(s)})
+
+        try:
+            while True:
+                await wake.wait()
+                wake.clear()
+                if gone.is_set():
+                    return
+                if not pending:
+                    continue
+                data, received = pending.pop()
+                job = await loop.run_in_executor(self.pool, self._analyse, s, data, received)
+                if rendering is not None:  # the previous frame's picture goes first
+                    await rendering
+                    rendering = None
+                if job is None:
+                    await send({"drop": 1, "error": "not a JPEG frame"})
+                    continue
+                rendering = asyncio.ensure_future(finish(loop.run_in_executor(self.pool, self._render, s, job)))
+                rendering.add_done_callback(lambda _: wake.set())  # the next frame may wait on it
+        except SessionClosed:  # the page chose another photo: its new session has a new token
+            await send({"error": "session closed"})
+        finally:
+            if rendering is not None:
+                rendering.cancel()
