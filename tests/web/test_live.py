@@ -129,17 +129,30 @@ def _jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
 
 
-def _output(page) -> np.ndarray:
-    """The output frame the page drew last (the JPEG it received; the canvas shows all but the
-    stamp strip, checked against the canvas's own size)."""
+_LAST = """(() => { const c = document.getElementById('live-canvas');
+                     return [window.__facexprLive.lastOutput(), c.height, c.width]; })()"""
+
+
+def _output_raw(page) -> tuple[str, list]:
+    """The output frame the page drew last, as sent (base64 JPEG), and the canvas's size."""
+    b64, h, w = page.evaluate(_LAST)
+    assert b64
+    return b64, [h, w]
+
+
+def _decode_output(raw: tuple[str, list]) -> np.ndarray:
+    """An :func:`_output_raw` frame as RGB, without the stamp strip (the canvas shows all but it)."""
     from PIL import Image
 
-    b64 = page.evaluate("window.__facexprLive.lastOutput()")
-    assert b64
-    img = np.asarray(Image.open(io.BytesIO(base64.b64decode(b64))).convert("RGB"))[:-8]  # the stamp strip
-    size = page.evaluate("(() => { const c = document.getElementById('live-canvas'); return [c.height, c.width]; })()")
+    b64, size = raw
+    img = np.asarray(Image.open(io.BytesIO(base64.b64decode(b64))).convert("RGB"))[:-8]
     assert list(img.shape[:2]) == size, (img.shape, size)
     return img
+
+
+def _output(page) -> np.ndarray:
+    """The output frame the page drew last."""
+    return _decode_output(_output_raw(page))
 
 
 def _summary(frames: list[dict], sessions, t0: float, t1: float) -> dict:
@@ -305,17 +318,20 @@ def test_live_photo_follows_the_camera(server, playwright, face_cam, target_path
     (SHOTS / "results").mkdir(parents=True, exist_ok=True)
     end = time.monotonic() + SECONDS
     k = 0
-    while time.monotonic() < end:
-        page.wait_for_timeout(500)
-        img = _output(page)
-        assert img.shape == still.shape
-        outs.append(img)
-        diffs.append(float(np.abs(img.astype(float) - still).mean()))
-        face_diffs.append(face_diff(img))
+    raws = []
+    while time.monotonic() < end:  # only fetch outputs while timing: decoding them here would
+        page.wait_for_timeout(500)  # hold the server process's GIL against its worker threads
+        raws.append(_output_raw(page))
         if k in (4, 12):
             page.screenshot(path=str(SHOTS / "results" / f"web-live-{k}.png"))
         k += 1
     t1 = page.evaluate("performance.timeOrigin + performance.now()")
+    for raw in raws:
+        img = _decode_output(raw)
+        assert img.shape == still.shape
+        outs.append(img)
+        diffs.append(float(np.abs(img.astype(float) - still).mean()))
+        face_diffs.append(face_diff(img))
     frames = _frames(page)
     summary = _summary(frames, sessions, t0, t1) | cpu.stop()
     _report("one_session", summary)
