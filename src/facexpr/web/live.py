@@ -13,7 +13,8 @@ re-rendering Gradio's image component). A WebSocket carries each frame as one bi
 the page draws it onto a canvas, so the server's Python does little beyond the session's own work:
 back to back on the same (busy) machine, the Gradio stream showed 7.4 frames/s at a 198-ms median
 latency (8.9 frames/s with one OpenBLAS thread, :func:`~facexpr.web.live_ws.single_threaded_blas`),
-this transport 22.8 frames/s at 85 ms (all figures in docs/LIVE.md). WebRTC through ``fastrtc`` is out (its release needs ``gradio<6``); WebRTC
+this transport 22.8 frames/s at 85 ms, and ~26 frames/s at ~72 ms once a frame's analysis
+overlapped the previous frame's render (all figures in docs/LIVE.md). WebRTC through ``fastrtc`` is out (its release needs ``gradio<6``); WebRTC
 through ``aiortc`` would add a video codec per direction (VP8/H.264 encode and decode on the same
 two cores, for frames that never leave the machine) and ICE setup, where a WebSocket needs
 nothing beyond the web server that is already running, works wherever the page loads (proxies,
