@@ -90,7 +90,7 @@ def test_frames_come_back_stamped_and_every_frame_is_answered(app, frames):
             # not a JPEG: answered as a drop with a reason, the connection goes on
             ws.send_bytes(b"not a jpeg")
             m = json.loads(ws.receive()["text"])
-            assert m["drop"] == 1 and "JPEG" in m["error"]
+            assert m["drop"] == 1 and "not a readable JPEG" in m["error"]
             ws.send_bytes(_jpeg(frames[0]))
             pics, drops, _ = _answers(ws, 1)
             assert len(pics) == 1

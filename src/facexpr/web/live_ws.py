@@ -14,7 +14,7 @@ Protocol (``/facexpr/live/ws?token=…``, the token of a session the page's phot
 * server → page: binary, the rendered photo as a JPEG (the stamp in a strip under it) — one per
   processed frame; text, JSON: ``{"drop": n}`` when ``n`` frames were replaced by newer ones
   unprocessed, ``{"status": "…"}`` twice a second, ``{"wait": "…"}`` while every slot is taken,
-  ``{"error": "…"}`` for a frame that is not a readable JPEG (it counts as dropped).
+  ``{"drop": 1, "error": "…"}`` for a frame that is not a readable JPEG, or that failed.
 
 Every frame the page sends is answered exactly once (a picture or a drop), so the page knows how
 many are in flight and sends a new one only while fewer than three are (drop at the source). The
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .live_session import REGISTRY, LiveSession, Registry, SessionClosed
 
+log = logging.getLogger("facexpr.web.live")
 PATH = "/facexpr/live/ws"
 MAX_FRAME_BYTES = 8_000_000  # a camera frame's JPEG; larger ones are dropped unread
 MAX_FRAME_SIDE = 1280        # px: larger frames are shrunk before tracking
@@ -210,7 +212,11 @@ class LiveTransport:
         rendering: asyncio.Future | None = None
 
         async def finish(fut) -> None:
-            out = await fut
+            try:
+                out = await fut
+            except Exception:  # a bug on one frame: logged, the frame answered as dropped
+                log.exception("live frame failed")
+                out = {"drop": 1, "error": "frame not rendered"}
             await send(out)
             now = time.monotonic()
             if now - state["status"] >= self.cfg.status_every:
@@ -226,15 +232,20 @@ class LiveTransport:
                 if not pending:
                     continue
                 data, received = pending.pop()
-                job = await loop.run_in_executor(self.pool, self._analyse, s, data, received)
+                try:
+                    job = await loop.run_in_executor(self.pool, self._analyse, s, data, received)
+                except SessionClosed:
+                    raise
+                except Exception:  # a bug on one frame: logged, the frame dropped, the stream goes on
+                    log.exception("live frame failed")
+                    job = None
                 if rendering is not None:  # the previous frame's picture goes first
                     await rendering
                     rendering = None
                 if job is None:
-                    await send({"drop": 1, "error": "not a JPEG frame"})
+                    await send({"drop": 1, "error": "frame not processed (not a readable JPEG?)"})
                     continue
                 rendering = asyncio.ensure_future(finish(loop.run_in_executor(self.pool, self._render, s, job)))
-                rendering.add_done_callback(lambda _: wake.set())  # the next frame may wait on it
         except SessionClosed:  # the page chose another photo: its new session has a new token
             await send({"error": "session closed"})
         finally:
