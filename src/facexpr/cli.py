@@ -460,7 +460,7 @@ def web(
     from .extras import require
 
     try:
-        require("facexpr web", "gradio", "gradio_client", extra="web")
+        require("facexpr web", "gradio", "gradio_client", "websockets", extra="web")
     except FacexprError as e:
         _fail(str(e), e.exit_code)
     from .web import WebConfig, launch
@@ -478,6 +478,12 @@ def live(
     max_sessions: int = typer.Option(4, help="Viewers served at once; more wait for a free slot."),
 ):
     """Drive a photo with your webcam, live in the browser (the web page's Live tab)."""
+    from .extras import require
+
+    try:
+        require("facexpr live", "gradio", "websockets", extra="web")
+    except FacexprError as e:
+        _fail(str(e), e.exit_code)
     try:
         from .web import WebConfig, launch
         from .web.live import LiveTabConfig

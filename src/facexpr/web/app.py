@@ -20,6 +20,7 @@ import gradio as gr
 from . import handlers
 from .handlers import Limits, Runner, Scratch, UserError
 from .live import HEAD as LIVE_HEAD, LiveTabConfig, build_tab as build_live_tab
+from .live_ws import LiveTransport
 from ..errors import FacexprError
 from ..expression import action_units, emotions
 from ..expression.blendshapes import REGIONS
@@ -289,10 +290,13 @@ def build(cfg: WebConfig = WebConfig()) -> tuple[gr.Blocks, Scratch]:
 
 
 def launch(cfg: WebConfig = WebConfig(), block: bool = True):
-    """Start the server; returns ``(demo, scratch)`` when ``block`` is False (tests)."""
+    """Start the server; returns ``(demo, scratch)`` when ``block`` is False (tests). The Live
+    tab's camera WebSocket (:mod:`facexpr.web.live_ws`) is a route of the same app, so it is served
+    wherever the page is, on the same host and port."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     demo, scratch = build(cfg)
+    transport = LiveTransport(cfg.live.transport())
     demo.launch(server_name=cfg.host, server_port=cfg.port, share=cfg.share, max_file_size=cfg.max_file_size,
                 prevent_thread_lock=not block, show_error=True, quiet=not block, ssr_mode=False, head=LIVE_HEAD,
-                inbrowser=cfg.open_browser)
+                inbrowser=cfg.open_browser, app_kwargs={"routes": transport.routes()})
     return demo, scratch

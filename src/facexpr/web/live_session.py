@@ -25,6 +25,7 @@ match what it shows to when it was captured, through JPEG both ways.
 """
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections import deque
@@ -186,6 +187,20 @@ class FrameLog:
     found: bool
 
 
+@dataclass
+class _Job:
+    """An analysed frame, waiting to be rendered (:meth:`LiveSession.render`)."""
+    delta: np.ndarray
+    rot: np.ndarray
+    rt: object
+    d_img: np.ndarray
+    d_face: object
+    stamp: int | None
+    received: float
+    analysed: float
+    found: bool
+
+
 class LiveSession:
     """One viewer's live animation. ``process(frame)`` is called from one thread at a time (a lock
     makes sure); ``snapshot``/``release``/``close`` may come from others."""
@@ -194,7 +209,8 @@ class LiveSession:
         self.cfg = cfg
         self.acfg = cfg.animate_config()
         self._photo_src = photo
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()          # tracking and following (frame order)
+        self._render_lock = threading.Lock()    # rendering (may overlap the next frame's analysis)
         self.rig = _Rig(photo, self.acfg)   # the photo is analysed here, once
         self.photo = self.rig.photo
         self.created = self.last_used = time.monotonic()
@@ -202,6 +218,7 @@ class LiveSession:
         self.frames = 0
         self.closed = False
         self.owner: str | None = None   # the page it serves (see Registry.add)
+        self.token: str | None = None   # what the page's camera connection presents (Registry.add)
         self._tracker = None
         self._t0: float | None = None
         self._reset_motion()
@@ -292,10 +309,11 @@ class LiveSession:
         self._f_rot.reset()
         return self._held_code, self._held_rot
 
-    def process(self, frame: np.ndarray, received: float | None = None,
-                now: float | None = None) -> tuple[np.ndarray, FrameLog]:
-        """Render the photo with ``frame``'s expression: (RGB image, with the stamp strip when
-        configured; its log entry). ``now`` (seconds, monotonic) replaces the clock in tests."""
+    def analyse(self, frame: np.ndarray, received: float | None = None, now: float | None = None) -> _Job:
+        """The first half of :meth:`process`: track ``frame``'s face, follow it (reference,
+        filters, hold/ease) and retarget the photo's geometry. Frames must come in order (one
+        thread at a time: a lock makes sure); the result goes to :meth:`render`, which may run in
+        another thread while the next frame is analysed, as ``animate`` overlaps its stages."""
         received = time.time() * 1000 if received is None else received
         with self._lock:
             if self.closed:
@@ -316,15 +334,26 @@ class LiveSession:
             rig = self.rig
             delta = rig._delta(code)
             rt = rig._geometry(delta, rot, self._f_geo if self.cfg.smooth else None, t)
-            analysed = time.time() * 1000
             d_img, d_face = self._last_good if self._last_good is not None else (rig.photo, rig.face)
-            img, _, _ = rig._render(delta, rot, rt, d_img, d_face)
+            return _Job(delta, rot, rt, d_img, d_face, stamp, received, time.time() * 1000, face is not None)
+
+    def render(self, job: _Job) -> tuple[np.ndarray, FrameLog]:
+        """The second half of :meth:`process`: render the analysed frame onto the photo (RGB, with
+        the stamp strip when configured; its log entry). Jobs are rendered in the order given."""
+        with self._render_lock:
+            img, _, _ = self.rig._render(job.delta, job.rot, job.rt, job.d_img, job.d_face)
             self.last_image = img
-            out = add_stamp(img, stamp) if self.cfg.stamp else img
-            entry = FrameLog(stamp, received, analysed, time.time() * 1000, face is not None)
+            out = add_stamp(img, job.stamp) if self.cfg.stamp else img
+            entry = FrameLog(job.stamp, job.received, job.analysed, time.time() * 1000, job.found)
             self.log.append(entry)
             self.frames += 1
             return out, entry
+
+    def process(self, frame: np.ndarray, received: float | None = None,
+                now: float | None = None) -> tuple[np.ndarray, FrameLog]:
+        """Render the photo with ``frame``'s expression: (RGB image, with the stamp strip when
+        configured; its log entry). ``now`` (seconds, monotonic) replaces the clock in tests."""
+        return self.render(self.analyse(frame, received, now))
 
     def stats(self, seconds: float = 2.0) -> dict:
         """Frames/s and server milliseconds per frame over the last ``seconds``."""
@@ -355,10 +384,12 @@ class Registry:
     _thread: threading.Thread | None = None
 
     def add(self, s: LiveSession, owner: str | None = None) -> LiveSession:
-        """Register ``s``; with ``owner`` (a page's id), close the owner's earlier sessions: a page
-        has one live photo, and two quick changes of it must not leave an orphan behind."""
+        """Register ``s`` and give it a fresh unguessable ``token`` (the page's camera connection
+        presents it: :meth:`by_token`); with ``owner`` (a page's id), close the owner's earlier
+        sessions: a page has one live photo, and two quick changes of it must not leave an orphan."""
         with self._lock:
             s.owner = owner
+            s.token = secrets.token_urlsafe(18)
             if owner is not None:
                 for old in self.sessions:
                     if old.owner == owner and old is not s:
@@ -387,6 +418,14 @@ class Registry:
         """The owner's open session, if any."""
         with self._lock:
             return next((s for s in reversed(self.sessions) if s.owner == owner and not s.closed), None)
+
+    def by_token(self, token: str | None) -> LiveSession | None:
+        """The open session whose token this is (compared in constant time), if any."""
+        if not token:
+            return None
+        with self._lock:
+            return next((s for s in self.sessions if not s.closed and s.token is not None
+                         and secrets.compare_digest(s.token.encode(), token.encode())), None)
 
     def open_sessions(self) -> list[LiveSession]:
         with self._lock:
