@@ -22,6 +22,7 @@ from ..extras import require
 EPILOG = """Examples:\n
   facexpr evaluate --benchmark london --method warp\n
   facexpr evaluate --benchmark london --method all --results-md docs/RESULTS.md\n
+  facexpr evaluate --benchmark london --method warp,pix2pix-warp --downscale 256   (small faces)\n
   facexpr evaluate --benchmark rafd --data ~/datasets/RaFD --method warp --limit 50\n
   facexpr evaluate --pairs pairs.csv --out reports/mine   (CSV: id,source,target[,gt,label,source_neutral])\n
   facexpr evaluate --benchmark probes --method all   (real photos + video frames onto unseen London neutrals)\n
@@ -70,18 +71,24 @@ def evaluate(
     engine: Optional[str] = typer.Option(None, "--engine", help="Run the transfers first as a batch job: local "
                                          "(a process pool) or ray (same outputs and scores; default: one by one)."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="With --engine: processes or Ray actors."),
+    downscale: Optional[int] = typer.Option(None, "--downscale", help="Transfer: shrink every source, target and "
+                                            "ground-truth image to this many pixels on its long side (INTER_AREA) "
+                                            "first, e.g. 256: the methods and every metric then see small faces."),
 ) -> None:
     """Score methods with independent judges (expression, emotion, identity, realism, speed) against
     three reference rows; print the table and write results.json, report.md, a contact sheet and plots.
     With --task edit: AU controllability and emotion edits (edit.json, edit.md, contact sheets)."""
     if task not in ("transfer", "edit", "read"):
         raise InputError(f"--task must be transfer, edit or read, got '{task}'")
+    if downscale is not None and task != "transfer":
+        raise InputError("--downscale goes with --task transfer")
     if task == "read":  # MediaPipe and warp only: no judge, no torch
         return _evaluate_read(n, data, out, quiet, benchmark, pairs, method, results_md)
     # The judges and metrics run on torch (and dlib, h5py): loaded only now, so the rest of the
     # command line never imports them.
     require("facexpr evaluate", "torch", "kornia", "dlib", "h5py", extra="eval")
     from . import benchmarks, report, runner, tables
+    from .downscale import Downscale
 
     if task == "edit":
         return _evaluate_edit(method, n, aus, deltas, emotions, judges, data, out, results_md, quiet,
@@ -96,6 +103,7 @@ def evaluate(
     out = Path(out) if out is not None else Path("reports") / (Path(pairs).stem if pairs is not None else name)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder")
+    small = None if downscale is None else Downscale(downscale)  # a bad size stops us before any work
     methods = runner.resolve_methods(method, source_neutral)
     if pairs is not None:
         pair_list = benchmarks.read_pairs_csv(pairs)
@@ -109,7 +117,7 @@ def evaluate(
     if engine not in (None, "local", "ray"):
         raise InputError(f"--engine must be local or ray, got '{engine}'")
     opts = runner.EngineOptions(engine or "local", workers) if engine or workers else None
-    result = _run(pair_list, methods, loaded, seed, sheet_rows, quiet, opts)
+    result = _run(pair_list, methods, loaded, seed, sheet_rows, quiet, opts, small)
     result.meta["seconds"] = time.perf_counter() - t0
     results = report.write_report(result, out, name, command, sheet_rows)
     if not quiet:
@@ -173,16 +181,18 @@ def _command() -> str:
     return " ".join([prog] + [shlex.quote(a) for a in argv])
 
 
-def _run(pair_list, methods, loaded, seed, sheet_rows, quiet, engine=None):
+def _run(pair_list, methods, loaded, seed, sheet_rows, quiet, engine=None, downscale=None):
     from . import runner
 
     if quiet or not sys.stderr.isatty():
-        return runner.evaluate_pairs(pair_list, methods, loaded, seed=seed, keep_crops=sheet_rows, engine=engine)
+        return runner.evaluate_pairs(pair_list, methods, loaded, seed=seed, keep_crops=sheet_rows, engine=engine,
+                                     downscale=downscale)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(TextColumn("evaluate {task.fields[pid]}"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), transient=True) as bar:
         task = bar.add_task("evaluate", total=len(pair_list), pid="")
         return runner.evaluate_pairs(pair_list, methods, loaded, seed=seed, keep_crops=sheet_rows, engine=engine,
+                                     downscale=downscale,
                                      progress=lambda done, total, pid: bar.update(task, completed=done, pid=pid))
 

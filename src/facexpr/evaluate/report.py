@@ -124,6 +124,7 @@ def build_results(result: RunResult, benchmark: str, command: str) -> dict:
         "methods": [r for r in result.rows if r not in REFERENCE_ROWS],
         "reference_rows": {r: ROW_LABELS[r] for r in result.rows if r in REFERENCE_ROWS},
         "realism_reference_set": result.reference_set,
+        "downscale": result.meta.get("downscale"),
         "judges": judge_files(result.groups),
         "judge_groups": list(result.groups),
         "machine": machine(),
@@ -163,6 +164,8 @@ def markdown_report(results: dict, figures: dict[str, str], title: str, with_ima
               f"Machine: {machine_line(results['machine'])}.", "",
               f"Evaluation wall time: {results['wall_seconds']:.0f} s for {results['subsets']['all']['pairs']} pairs "
               f"({results['images_judged']} images judged). Seed {results['seed']}.", ""]
+    if results.get("downscale"):
+        lines += [f"**Small faces:** {results['downscale']['note']}.", ""]
     for name, sub in results["subsets"].items():
         lines += [f"## {_subset_title(name, sub['pairs'])}", "", markdown_table(sub["rows"]), ""]
     lines += ["Reference rows (italics) give each number its scale: *identity* leaves the target unchanged, "

@@ -42,6 +42,7 @@ from ..io import load_image
 from ..perceptual import get_lpips
 from ..pipeline import TransferConfig, run_transfer
 from . import metrics
+from .downscale import Downscale
 from .judges.emotion_faceapi import EMOTIONS as FACEAPI
 from .judges.emotion_faceapi import get_faceapi_emotion
 from .judges.emotion_fer import CANONICAL, FER_CLASSES, get_fer_emotion
@@ -313,18 +314,26 @@ class RunResult:
 
 def evaluate_pairs(pairs: list[Pair], methods: list[MethodSpec], judges: Judges, seed: int = 0,
                    progress: Callable[[int, int, str], None] | None = None, keep_crops: int | None = None,
-                   engine: EngineOptions | None = None) -> RunResult:
+                   engine: EngineOptions | None = None, downscale: Downscale | None = None) -> RunResult:
     """Run every method on every pair and score outputs and reference rows.
 
     ``keep_crops``: how many pairs keep their face crops for the contact sheet (evenly spread);
     None keeps all. ``engine``: run the pipeline methods' transfers as a batch job first
-    (:class:`EngineOptions`); None runs each in this process, pair by pair.
+    (:class:`EngineOptions`); None runs each in this process, pair by pair. ``downscale``: shrink
+    every input image first (:class:`~facexpr.evaluate.downscale.Downscale`); the result keeps the
+    original pairs (their paths) and says so in ``meta["downscale"]``.
     """
-    if engine is None:
+    if engine is None and downscale is None:
         return _evaluate_pairs(pairs, methods, judges, seed, progress, keep_crops, {}, {})
     with tempfile.TemporaryDirectory(prefix="facexpr-evaluate-") as work:
-        pre, seconds = run_through_engine(pairs, methods, engine, Path(work))
-        return _evaluate_pairs(pairs, methods, judges, seed, progress, keep_crops, pre, seconds)
+        run_pairs = pairs if downscale is None else downscale.pairs(pairs, Path(work) / "inputs")
+        pre, seconds = run_through_engine(run_pairs, methods, engine, Path(work)) if engine else ({}, {})
+        result = _evaluate_pairs(run_pairs, methods, judges, seed, progress, keep_crops, pre, seconds)
+    if downscale is not None:
+        result.pairs = list(pairs)  # same ids: the report names the original photos
+        result.meta["downscale"] = {"long_side": downscale.long_side, "interpolation": "INTER_AREA",
+                                    "note": downscale.describe()}
+    return result
 
 
 def _evaluate_pairs(pairs, methods, judges, seed, progress, keep_crops, pre: dict[str, _Precomputed],

@@ -184,7 +184,8 @@ class ExportedMethod:
     @torch.no_grad()
     def _generate(self, job, landmarks: np.ndarray, want_aus: np.ndarray | None):
         """The generator's crop and the alignment ``M``, the target's and the wanted crop landmarks,
-        and (a family on the product's warp) the warped photo and the warp's patch."""
+        and (a family on the product's warp) the warped photo, the warp's patch and the crop of the
+        warped photo the generator refined (what :meth:`_on_warp` subtracts to get its change)."""
         S = self.size
         M = alignment(job.target_face.landmarks, S)
         target = self._side(job.target, job.target_face, M)
@@ -194,34 +195,42 @@ class ExportedMethod:
         if want_aus is not None:
             want["aus"] = np.asarray(want_aus, np.float32).reshape(-1)[:len(self.au_set)]  # trained on these
         sample = make_sample(target, source, want, aus=self.au_set)
-        canvas, warped = job.target, None
+        canvas, warped, base = job.target, None, None
         if self.warp_base:
             rt = replace(job.retargeted, landmarks=np.asarray(landmarks, np.float64))
             canvas, warped = render_base(replace(job, retargeted=rt))
-            sample["base"] = to_tensor_image(aligned_crop(canvas, job.target_face.landmarks, S))
+            base = aligned_crop(canvas, job.target_face.landmarks, S)
+            sample["base"] = to_tensor_image(base)
         sample = self.adapter.sample_transform(sample)
         batch = {k: torch.as_tensor(np.asarray(v))[None].to(self.device) for k, v in sample.items()}
         D = self._detail_size(M)
         if D > S:
-            hi = torch.as_tensor(to_tensor_image(aligned_crop(canvas, job.target_face.landmarks, D)))[None]
+            hi_crop = aligned_crop(canvas, job.target_face.landmarks, D)
+            hi = torch.as_tensor(to_tensor_image(hi_crop))[None]
             out = self.adapter.generate_detail(self.G, batch, hi.to(self.device))
             if out is not None:
                 M_hi = alignment(job.target_face.landmarks, D)
                 return (to_uint8_image(out[0]), M_hi, crop_landmarks(job.target_face.landmarks, M_hi),
-                        crop_landmarks(landmarks, M_hi), canvas, warped)
+                        crop_landmarks(landmarks, M_hi), canvas, warped, hi_crop if self.warp_base else None)
         out = to_uint8_image(self.adapter.generate(self.G, batch)[0])
-        return out, M, target["landmarks"], want_lm, canvas, warped
+        return out, M, target["landmarks"], want_lm, canvas, warped, base
 
     @staticmethod
-    def _on_warp(patch: Patch, canvas: np.ndarray, warped: Patch | None) -> Patch:
+    def _on_warp(patch: Patch, canvas: np.ndarray, warped: Patch | None, base: np.ndarray | None = None) -> Patch:
         """A refinement of the warp goes back onto the warped photo, and the whole warped region
-        is the patch: the warp's motion outside the generator's oval (its fade to the ring) stays."""
+        is the patch: the warp's motion outside the generator's oval (its fade to the ring) stays.
+
+        With ``base`` (the crop of the warped photo the generator refined) only the generator's
+        *change* is pasted (:func:`paste_change`): the warped photo's own pixels are never
+        resampled into the crop and back, which blurs them by about a pixel — nothing on a large
+        face, but on a small one (a face about as wide as the crop) it is a visible softening of
+        the whole face."""
         if warped is None:
             return patch
         x0, y0 = (int(round(v)) for v in warped.to_target[:, 2])
         h, w = warped.mask.shape
-        out = paste_back(canvas, patch)[y0:y0 + h, x0:x0 + w]
-        return Patch(np.ascontiguousarray(out), warped.mask, warped.to_target)
+        whole = paste_back(canvas, patch) if base is None else paste_change(canvas, patch, base)
+        return Patch(np.ascontiguousarray(whole[y0:y0 + h, x0:x0 + w]), warped.mask, warped.to_target)
 
     def _detail_size(self, M: np.ndarray) -> int:
         """The crop side at the face's own resolution (a multiple of 16, at most MAX_DETAIL)."""
@@ -233,12 +242,13 @@ class ExportedMethod:
     def render_landmarks(self, job, landmarks: np.ndarray, want_aus: np.ndarray | None = None) -> Patch:
         """Render the target with the face geometry ``landmarks`` (target image coordinates) and,
         when given, the wanted action units ``want_aus`` (17, ``action_units.AUS`` order)."""
-        out, M, target_lm, want_lm, canvas, warped = self._generate(job, landmarks, want_aus)
+        out, M, target_lm, want_lm, canvas, warped, base = self._generate(job, landmarks, want_aus)
         S = out.shape[0]
         oval = np.concatenate([target_lm[list(FACE_OVAL), :2], want_lm[list(FACE_OVAL), :2]])
         hull = cv2.convexHull(oval.astype(np.float32))[:, 0]
         mask = polygon_mask((S, S), hull, feather=0.05 * S)
-        return self._on_warp(Patch(image=out, mask=mask, to_target=cv2.invertAffineTransform(M)), canvas, warped)
+        return self._on_warp(Patch(image=out, mask=mask, to_target=cv2.invertAffineTransform(M)), canvas, warped,
+                             base)
 
     def render_aus(self, job, want_aus: np.ndarray, landmarks: np.ndarray | None = None) -> Patch:
         """Render the target with the wanted action units ``want_aus`` (17, in [0, 1]).
@@ -248,10 +258,35 @@ class ExportedMethod:
         lower half grows downward more) and feathered inwards: no hard seam anywhere.
         """
         lm = job.target_face.landmarks if landmarks is None else landmarks
-        out, M, target_lm, _, canvas, warped = self._generate(job, lm, want_aus)
+        out, M, target_lm, _, canvas, warped, base = self._generate(job, lm, want_aus)
         S = out.shape[0]
         mask = oval_mask(target_lm[:, :2], S)
-        return self._on_warp(Patch(image=out, mask=mask, to_target=cv2.invertAffineTransform(M)), canvas, warped)
+        return self._on_warp(Patch(image=out, mask=mask, to_target=cv2.invertAffineTransform(M)), canvas, warped,
+                             base)
+
+
+def paste_change(canvas: np.ndarray, patch: Patch, base: np.ndarray) -> np.ndarray:
+    """``canvas`` + the change ``patch.image − base`` (both crops of it), under ``patch.mask``,
+    mapped back into the photo: where the generator changed nothing the photo's pixels stay
+    bit-identical (pasting the crop itself would resample them twice)."""
+    out = canvas.copy()
+    A = np.asarray(patch.to_target, np.float64)
+    h, w = patch.mask.shape
+    H, W = canvas.shape[:2]
+    corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64) @ A.T
+    x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int), [W, H])
+    if x1 <= x0 or y1 <= y0:
+        return out
+    A_roi = A.copy()
+    A_roi[:, 2] -= (x0, y0)
+    size = (int(x1 - x0), int(y1 - y0))
+    change = patch.image.astype(np.float32) - base.astype(np.float32)
+    change = cv2.warpAffine(change * patch.mask[..., None].astype(np.float32), A_roi, size, flags=cv2.INTER_LINEAR,
+                            borderValue=0)
+    roi = out[y0:y1, x0:x1].astype(np.float32) + change
+    out[y0:y1, x0:x1] = np.clip(np.rint(roi), 0, 255).astype(np.uint8)
+    return out
 
 
 class GeneratorMethod:
