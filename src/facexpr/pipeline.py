@@ -19,7 +19,10 @@ per process and reused across calls.
 """
 from __future__ import annotations
 
+import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -79,6 +82,35 @@ class StageTimer:
         self.ms[stage] = self.ms.get(stage, 0.0) + (time.perf_counter() - t) * 1000.0
 
 
+_HELPERS: ThreadPoolExecutor | None = None
+_HELPERS_LOCK = threading.Lock()
+
+
+def _helpers() -> ThreadPoolExecutor:
+    """A small process-wide thread pool for a request's independent stages (created on first use)."""
+    global _HELPERS
+    with _HELPERS_LOCK:
+        if _HELPERS is None:
+            _HELPERS = ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="facexpr-stage")
+        return _HELPERS
+
+
+def analyze_all(images: list[tuple[np.ndarray, bool]]) -> list[list[Face]]:
+    """:func:`~facexpr.expression.analysis.analyze_faces` of each ``(image, thorough)``, at once:
+    the first in this thread, the others on helper threads. A MediaPipe inference holds one core
+    (the landmarker pool, :class:`~facexpr.faces.landmarks.LandmarkerPool`, gives each thread its
+    own), so a transfer's source and target cost little more than one. Errors are raised in the
+    images' order."""
+    if len(images) <= 1:
+        return [analyze_faces(img, thorough=th) for img, th in images]
+    futures = [_helpers().submit(analyze_faces, img, thorough=th) for img, th in images[1:]]
+    try:
+        first = analyze_faces(images[0][0], thorough=images[0][1])
+    finally:
+        rest = [f.exception() for f in futures]  # wait for every one, even when the first failed
+    return [first] + [f.result() for f in futures]
+
+
 def _name(x, default: str) -> str:
     return str(x) if isinstance(x, (str,)) or hasattr(x, "__fspath__") else default
 
@@ -100,12 +132,12 @@ def run_transfer(source: ImageLike, target: ImageLike, cfg: TransferConfig = Tra
                    else load_image(cfg.source_neutral, _name(cfg.source_neutral, "source neutral")))
     with timer("analyze"):
         # An index refers to `facexpr analyze`'s list, which searches thoroughly (group photos).
-        s_face = select_face(analyze_faces(src_img, thorough=cfg.source_face is not None),
-                             cfg.source_face, "source " + _name(source, "image"))
-        t_face = select_face(analyze_faces(tgt_img, thorough=cfg.target_face is not None),
-                             cfg.target_face, "target " + _name(target, "image"))
+        found = analyze_all([(src_img, cfg.source_face is not None), (tgt_img, cfg.target_face is not None)]
+                            + ([] if neu_img is None else [(neu_img, False)]))
+        s_face = select_face(found[0], cfg.source_face, "source " + _name(source, "image"))
+        t_face = select_face(found[1], cfg.target_face, "target " + _name(target, "image"))
         n_face = None if neu_img is None else select_face(
-            analyze_faces(neu_img), None, "source neutral " + _name(cfg.source_neutral, "image"))
+            found[2], None, "source neutral " + _name(cfg.source_neutral, "image"))
     return _transfer_faces(method, src_img, s_face, tgt_img, t_face, cfg, timer, neu_img, n_face)
 
 
@@ -143,10 +175,9 @@ def run_swap(a: ImageLike, b: ImageLike, cfg: TransferConfig = TransferConfig(me
         img_a = load_image(a, _name(a, "A"))
         img_b = load_image(b, _name(b, "B"))
     with timer("analyze"):
-        face_a = select_face(analyze_faces(img_a, thorough=cfg.source_face is not None), cfg.source_face,
-                             "A " + _name(a, "image"))
-        face_b = select_face(analyze_faces(img_b, thorough=cfg.target_face is not None), cfg.target_face,
-                             "B " + _name(b, "image"))
+        found = analyze_all([(img_a, cfg.source_face is not None), (img_b, cfg.target_face is not None)])
+        face_a = select_face(found[0], cfg.source_face, "A " + _name(a, "image"))
+        face_b = select_face(found[1], cfg.target_face, "B " + _name(b, "image"))
     shared = dict(timer.ms)
     out_a = _transfer_faces(method, img_b, face_b, img_a, face_a, cfg, StageTimer())
     out_b = _transfer_faces(method, img_a, face_a, img_b, face_b, cfg, StageTimer())
