@@ -5,6 +5,9 @@
 * :func:`run_edit`: the target photo with some action units changed by relative amounts
   (``AU12=+0.8``) and/or an emotion's prototype added (:mod:`facexpr.expression.emotions`).
 
+A call's photos are analysed at once, on two threads (:func:`analyze_all`); photos given as files
+can be read and analysed once for many calls (:class:`AnalysisCache`: what a batch does).
+
 All share face selection, rendering (any registered method), paste-back and, for
 landmark-driven methods, the closed-loop correction. A request is validated once, when its config
 is built (:class:`TransferConfig`, :class:`EditConfig`, :class:`~facexpr.animation.AnimateConfig`:
@@ -22,7 +25,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -43,6 +46,7 @@ from .faces.paste import paste_back
 from .io import ImageLike, load_image
 from .limits import check_intensity, check_regions
 from .methods import EDIT, TRANSFER, Method, RenderJob, get_method, require
+from .threads import on_helper
 
 
 @dataclass(frozen=True)
@@ -82,19 +86,6 @@ class StageTimer:
         self.ms[stage] = self.ms.get(stage, 0.0) + (time.perf_counter() - t) * 1000.0
 
 
-_HELPERS: ThreadPoolExecutor | None = None
-_HELPERS_LOCK = threading.Lock()
-
-
-def _helpers() -> ThreadPoolExecutor:
-    """A small process-wide thread pool for a request's independent stages (created on first use)."""
-    global _HELPERS
-    with _HELPERS_LOCK:
-        if _HELPERS is None:
-            _HELPERS = ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="facexpr-stage")
-        return _HELPERS
-
-
 def analyze_all(images: list[tuple[np.ndarray, bool]]) -> list[list[Face]]:
     """:func:`~facexpr.expression.analysis.analyze_faces` of each ``(image, thorough)``, at once:
     the first in this thread, the others on helper threads. A MediaPipe inference holds one core
@@ -103,7 +94,7 @@ def analyze_all(images: list[tuple[np.ndarray, bool]]) -> list[list[Face]]:
     images' order."""
     if len(images) <= 1:
         return [analyze_faces(img, thorough=th) for img, th in images]
-    futures = [_helpers().submit(analyze_faces, img, thorough=th) for img, th in images[1:]]
+    futures = [on_helper(analyze_faces, img, thorough=th) for img, th in images[1:]]
     try:
         first = analyze_faces(images[0][0], thorough=images[0][1])
     finally:
@@ -122,18 +113,80 @@ def load_method(name: str, kind: str) -> Method:
     return method
 
 
-def run_transfer(source: ImageLike, target: ImageLike, cfg: TransferConfig = TransferConfig()) -> TransferResult:
+class AnalysisCache:
+    """Photos given as files, loaded and analysed once: ``(path, size, mtime, thorough)`` →
+    (the image, its faces), the last ``size`` of them. A batch of transfers onto one target (or
+    from one source) reads and analyses that photo once instead of once per item. The image is
+    kept read-only, so no caller can change what the next item gets."""
+
+    def __init__(self, size: int = 8):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+
+    @staticmethod
+    def key(x, thorough: bool):
+        if not isinstance(x, (str, os.PathLike)):
+            return None  # arrays and PIL images: nothing cheap identifies them
+        try:
+            st = os.stat(x)
+        except OSError:
+            return None  # load_image reports it
+        return os.path.realpath(x), st.st_size, st.st_mtime_ns, bool(thorough)
+
+    def get(self, key):
+        with self._lock:
+            hit = None if key is None else self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                self.hits += 1
+            return hit
+
+    def put(self, key, image: np.ndarray, faces: list) -> None:
+        if key is None:
+            return
+        image.flags.writeable = False
+        with self._lock:
+            self._items[key] = (image, faces)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+def _load_and_analyze(inputs: list[tuple[ImageLike, str, bool]], timer: StageTimer,
+                      cache: AnalysisCache | None = None) -> list[tuple[np.ndarray, list]]:
+    """Each ``(image, name, thorough)`` loaded (every load before any analysis: a missing file is
+    reported before a slow stage) and analysed, the analyses at once (:func:`analyze_all`),
+    photos in ``cache`` taken from it."""
+    keys = [None if cache is None else cache.key(x, th) for x, _, th in inputs]
+    hits = [None if cache is None else cache.get(k) for k in keys]
+    with timer("load"):
+        images = [h[0] if h is not None else load_image(x, name) for h, (x, name, _) in zip(hits, inputs)]
+    with timer("analyze"):
+        todo = [i for i, h in enumerate(hits) if h is None]
+        found = dict(zip(todo, analyze_all([(images[i], inputs[i][2]) for i in todo])))
+    for i in todo:
+        if cache is not None:
+            cache.put(keys[i], images[i], found[i])
+    return [(images[i], hits[i][1] if hits[i] is not None else found[i]) for i in range(len(inputs))]
+
+
+def run_transfer(source: ImageLike, target: ImageLike, cfg: TransferConfig = TransferConfig(),
+                 cache: AnalysisCache | None = None) -> TransferResult:
+    """``target`` with the expression of ``source`` (``cache``: photos loaded and analysed by
+    earlier calls, e.g. a batch's shared target)."""
     timer = StageTimer()
     method = load_method(cfg.method, TRANSFER)
-    with timer("load"):
-        src_img = load_image(source, _name(source, "source"))
-        tgt_img = load_image(target, _name(target, "target"))
-        neu_img = (None if cfg.source_neutral is None
-                   else load_image(cfg.source_neutral, _name(cfg.source_neutral, "source neutral")))
+    # An index refers to `facexpr analyze`'s list, which searches thoroughly (group photos).
+    inputs = [(source, _name(source, "source"), cfg.source_face is not None),
+              (target, _name(target, "target"), cfg.target_face is not None)]
+    if cfg.source_neutral is not None:
+        inputs.append((cfg.source_neutral, _name(cfg.source_neutral, "source neutral"), False))
+    loaded = _load_and_analyze(inputs, timer, cache)
+    (src_img, s_found), (tgt_img, t_found) = loaded[:2]
+    neu_img, n_found = loaded[2] if len(loaded) > 2 else (None, None)
     with timer("analyze"):
-        # An index refers to `facexpr analyze`'s list, which searches thoroughly (group photos).
-        found = analyze_all([(src_img, cfg.source_face is not None), (tgt_img, cfg.target_face is not None)]
-                            + ([] if neu_img is None else [(neu_img, False)]))
+        found = [s_found, t_found, n_found]
         s_face = select_face(found[0], cfg.source_face, "source " + _name(source, "image"))
         t_face = select_face(found[1], cfg.target_face, "target " + _name(target, "image"))
         n_face = None if neu_img is None else select_face(
@@ -388,7 +441,7 @@ class EditResult:
 _EDIT_NO_GAIN = np.isin(NAMES, ("eyeBlinkLeft", "eyeBlinkRight"))
 
 
-def run_edit(target: ImageLike, cfg: EditConfig = EditConfig()) -> EditResult:
+def run_edit(target: ImageLike, cfg: EditConfig = EditConfig(), cache: AnalysisCache | None = None) -> EditResult:
     """Change action units of the face in ``target`` by relative amounts.
 
     ``desired = clip(current + Δ, 0, 1)`` per AU, Δ = ``intensity · (AU changes + the emotion's
@@ -403,11 +456,9 @@ def run_edit(target: ImageLike, cfg: EditConfig = EditConfig()) -> EditResult:
     """
     timer = StageTimer()
     method = load_method(cfg.method, EDIT)
-    with timer("load"):
-        img = load_image(target, _name(target, "target"))
+    ((img, found),) = _load_and_analyze([(target, _name(target, "target"), cfg.face is not None)], timer, cache)
     with timer("analyze"):
-        face = select_face(analyze_faces(img, thorough=cfg.face is not None), cfg.face,
-                           "target " + _name(target, "image"))
+        face = select_face(found, cfg.face, "target " + _name(target, "image"))
     with timer("retarget"):
         current = current_units(face.blendshapes)
         emotion = emotion_delta(cfg.emotion, 1.0, current) if cfg.emotion else 0.0

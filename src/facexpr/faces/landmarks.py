@@ -123,24 +123,38 @@ def analysed(face, what: str = "face") -> Face:
     return face
 
 
+_QUIET_LOCK = threading.Lock()
+_quiet = {"depth": 0, "fd": -1, "saved": -1}
+
+
 @contextmanager
 def quiet_native_stderr():
-    """MediaPipe/TFLite print INFO/W lines from C++ straight to fd 2 while starting; hide them."""
+    """MediaPipe/TFLite print INFO/W lines from C++ straight to fd 2 while starting; hide them.
+
+    fd 2 is the process's, so overlapping uses (landmarkers starting on two threads) share one
+    redirection: the first to enter makes it, the last to leave restores fd 2."""
     try:
         fd = sys.stderr.fileno()
     except (AttributeError, OSError, ValueError):
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    devnull = os.open(os.devnull, os.O_WRONLY)
+    with _QUIET_LOCK:
+        if _quiet["depth"] == 0:
+            sys.stderr.flush()
+            saved = os.dup(fd)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)
+            os.close(devnull)
+            _quiet.update(fd=fd, saved=saved)
+        _quiet["depth"] += 1
     try:
-        os.dup2(devnull, fd)
         yield
     finally:
-        os.dup2(saved, fd)
-        os.close(saved)
-        os.close(devnull)
+        with _QUIET_LOCK:
+            _quiet["depth"] -= 1
+            if _quiet["depth"] == 0:
+                os.dup2(_quiet["saved"], _quiet["fd"])
+                os.close(_quiet["saved"])
 
 
 def close_quietly(lm) -> None:
