@@ -53,6 +53,7 @@ from .methods import RenderJob
 from .methods.warp.method import Warp
 from .one_euro import OneEuroConfig, OneEuroFilter
 from .pipeline import StageTimer, load_method, render
+from .threads import one_blas_thread
 from . import assets
 
 MAX_POSE_DEG = 15.0
@@ -279,6 +280,7 @@ class Animation:
     frame; iterating yields :class:`AnimatedFrame` objects in order. ``stats`` fills in as it goes.
     """
 
+    @one_blas_thread()
     def __init__(self, photo: ImageLike, driving, cfg: AnimateConfig = AnimateConfig()):
         self.cfg = cfg
         self.driving = Path(driving)
@@ -549,6 +551,10 @@ class Animation:
         return out, rt.xy.copy(), timer.ms
 
     def __iter__(self) -> Iterator[AnimatedFrame]:
+        with one_blas_thread():  # small matrices on busy threads (facexpr.threads)
+            yield from self._frames()
+
+    def _frames(self) -> Iterator[AnimatedFrame]:
         cfg = self.cfg
         pending: deque = deque()
         geo_filter = OneEuroFilter(OneEuroConfig(cfg.filter.min_cutoff * 2, cfg.filter.beta,

@@ -46,7 +46,7 @@ from .faces.paste import paste_back
 from .io import ImageLike, load_image
 from .limits import check_intensity, check_regions
 from .methods import EDIT, TRANSFER, Method, RenderJob, get_method, require
-from .threads import on_helper
+from .threads import on_helper, one_blas_thread
 
 
 @dataclass(frozen=True)
@@ -171,6 +171,7 @@ def _load_and_analyze(inputs: list[tuple[ImageLike, str, bool]], timer: StageTim
     return [(images[i], hits[i][1] if hits[i] is not None else found[i]) for i in range(len(inputs))]
 
 
+@one_blas_thread()
 def run_transfer(source: ImageLike, target: ImageLike, cfg: TransferConfig = TransferConfig(),
                  cache: AnalysisCache | None = None) -> TransferResult:
     """``target`` with the expression of ``source`` (``cache``: photos loaded and analysed by
@@ -218,6 +219,7 @@ class SwapResult:
     b: TransferResult
 
 
+@one_blas_thread()
 def run_swap(a: ImageLike, b: ImageLike, cfg: TransferConfig = TransferConfig(method="au-swap")) -> SwapResult:
     """Swap the expressions of two photos (au-swap's own setting, Shao et al. 2019): each photo is
     loaded and analysed once, then each is the other's source. ``cfg.source_face`` picks the face
@@ -441,6 +443,7 @@ class EditResult:
 _EDIT_NO_GAIN = np.isin(NAMES, ("eyeBlinkLeft", "eyeBlinkRight"))
 
 
+@one_blas_thread()
 def run_edit(target: ImageLike, cfg: EditConfig = EditConfig(), cache: AnalysisCache | None = None) -> EditResult:
     """Change action units of the face in ``target`` by relative amounts.
 

@@ -11,9 +11,11 @@ deadlock however many requests share it.
 """
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 
 _POOL: ThreadPoolExecutor | None = None
 _LOCK = threading.Lock()
@@ -42,3 +44,46 @@ def on_helper(fn, *args, **kwargs) -> Future:
             fut.set_exception(e)
         return fut
     return helper_pool().submit(fn, *args, **kwargs)
+
+
+# ----------------------------------------------------------------------------- BLAS threads
+
+_BLAS_LOCK = threading.Lock()
+_blas_state = {"depth": 0, "limiter": None}
+
+
+@functools.lru_cache(maxsize=1)
+def _numpy_blas():
+    """numpy's OpenBLAS, as threadpoolctl sees it (None without threadpoolctl or OpenBLAS)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    sel = ThreadpoolController().select(internal_api="openblas")
+    return sel if sel.lib_controllers else None
+
+
+@contextmanager
+def one_blas_thread():
+    """numpy's BLAS limited to one thread while a request runs (nested and concurrent uses share
+    it; the previous limit comes back when the last one ends).
+
+    Every matrix product of the pipeline is small (a 52-shape code times a basis, a 1.5k-wide
+    MLP, 3x3 alignments), so BLAS threads only wake, spin and wait for each other; with
+    facexpr's own threads (analysis, render workers, the video tracker) busy on two cores they
+    stall behind them. Measured on ``facexpr animate`` with the same output, bit for bit: 25 s of
+    CPU for the shared clip with OpenBLAS's default two threads, 15-16 s with one. Other BLAS
+    libraries (a torch method's) are left alone."""
+    with _BLAS_LOCK:
+        if _blas_state["depth"] == 0 and os.environ.get("FACEXPR_BLAS_THREADS") is None:
+            blas = _numpy_blas()
+            _blas_state["limiter"] = None if blas is None else blas.limit(limits=1)
+        _blas_state["depth"] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _blas_state["depth"] -= 1
+            if _blas_state["depth"] == 0 and _blas_state["limiter"] is not None:
+                _blas_state["limiter"].restore_original_limits()
+                _blas_state["limiter"] = None
