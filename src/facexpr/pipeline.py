@@ -260,8 +260,11 @@ def render(method: Method, job: RenderJob, model=None, feedback: int = 0, timer:
         job = replace(job, retargeted=method.geometry(job))
     rt = job.retargeted
     point_weights = rt.point_weights  # the --regions restriction, kept through corrections
+    copy = None
     if feedback and spec.landmark_driven and _gainable(rt.requested, no_gain):
         model = model or load_default_model()
+        # the photo's copy that the result is pasted into, made while the loop renders and measures
+        copy = on_helper(job.target.copy)
         with timer("feedback"):
             small, s, off = _scaled_job(job, MEASURE_FACE / max(job.target_face.size, 1.0))
             for _ in range(feedback):
@@ -279,7 +282,7 @@ def render(method: Method, job: RenderJob, model=None, feedback: int = 0, timer:
     with timer("render"):
         patch = method.render(job)
     with timer("paste"):
-        out = paste_back(job.target, patch)
+        out = paste_back(job.target, patch, None if copy is None else copy.result())
     return out, rt
 
 
@@ -321,12 +324,13 @@ def _scaled_job(job: RenderJob, s: float) -> tuple[RenderJob, float, np.ndarray]
     """``job`` cut to the face region and scaled by ``s`` (not above 1): (job, scale, offset)."""
     if s >= 0.8:
         return job, 1.0, np.zeros(2)
+    source = None if job.source is job.target else on_helper(
+        _face_region, job.source, job.source_face, s * job.target_face.size / max(job.source_face.size, 1.0))
     t, off, s_t, size = _face_region(job.target, job.target_face, s)
-    if job.source is job.target:
+    if source is None:
         src, s_off, s_s, s_size = t, off, s_t, size
     else:
-        src, s_off, s_s, s_size = _face_region(job.source, job.source_face, s * job.target_face.size
-                                               / max(job.source_face.size, 1.0))
+        src, s_off, s_s, s_size = source.result()
     small = replace(job, target=t, target_face=_scaled_face(job.target_face, s_t, off, size), source=src,
                     source_face=_scaled_face(job.source_face, s_s, s_off, s_size),
                     retargeted=_scaled_rt(job.retargeted, s_t, off))
