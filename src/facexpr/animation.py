@@ -28,6 +28,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+import weakref
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -274,6 +275,59 @@ def _ease(x: float) -> float:
     return x * x * (3 - 2 * x)
 
 
+def _track_driver(path: Path, first: int, stop_at: int, frame_ms: int, out: queue.Queue,
+                  stop: threading.Event) -> None:
+    """Decode and track the driver's frames ``[first, stop_at)`` in order into ``out``
+    (``(frame, face or None, tracking ms)``, then None; an exception is handed over instead)."""
+    video = _video_tracker()
+    fallback = FaceTracker()
+    settled = False
+    try:
+        for fr in read_frames(path, first, stop_at, f"driving video {path}"):
+            t = time.perf_counter()
+            if video is None:
+                face = fallback(fr.image)
+            elif not settled:  # the first face is read as the reference was
+                face = video.settle(fr.image, round(fr.time * 1000), frame_ms)
+                settled = face is not None
+            else:
+                face = video(fr.image, round(fr.time * 1000))
+            dt = (time.perf_counter() - t) * 1000
+            while not stop.is_set():
+                try:
+                    out.put((fr, face, dt), timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+            if stop.is_set():
+                return
+    except BaseException as e:  # hand it to the consumer
+        out.put(e)
+        return
+    finally:
+        if video is not None:
+            video.close()
+    out.put(None)
+
+
+AHEAD_BYTES = 64 << 20  # decoded driver frames the tracker may hold ahead of the renderer
+
+
+class _DriverPipe:
+    """The driver tracked on its own thread, started as soon as the window is known: while the
+    reference is searched and the photo analysed, it already decodes and tracks the first frames
+    (up to ``AHEAD_BYTES`` of them), work the frame loop would otherwise wait for. It holds no
+    reference to the animation, so an animation dropped without being iterated stops it."""
+
+    def __init__(self, path: Path, first: int, stop_at: int, frame_ms: int, frame_bytes: int = 0):
+        ahead = max(16, min(256, AHEAD_BYTES // max(frame_bytes, 1))) if frame_bytes else 16
+        self.queue: queue.Queue = queue.Queue(maxsize=ahead)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=_track_driver, args=(path, first, stop_at, frame_ms, self.queue,
+                                                                   self.stop), daemon=True, name="facexpr-driver")
+        self.thread.start()
+
+
 class Animation:
     """An animation being made: set-up (probing the driver, analysing the photo, finding the
     driver's reference expression) happens on construction, so user errors surface before any
@@ -289,6 +343,9 @@ class Animation:
         self.first, self.stop = frame_window(self.info, cfg.start, cfg.end, cfg.max_frames)
         self.fps = self.info.fps
         self.stats = {"frames": 0, "found": 0, "lost": 0, "setup_ms": 0.0, "stage_ms": {}}
+        self._pipe = _DriverPipe(self.driving, self.first, self.stop, self._frame_ms,
+                                 3 * self.info.width * self.info.height)
+        weakref.finalize(self, self._pipe.stop.set)  # never iterated: stop tracking when dropped
         # The driver's reference (decoding and tracking up to NEUTRAL_SAMPLES frames: most of the
         # set-up) is searched on a helper thread while this one loads the models and analyses the
         # photo: decoding and MediaPipe run outside the GIL, so the two overlap on two cores.
@@ -312,10 +369,12 @@ class Animation:
                                     cfg.photo_face, f"photo {name}")
         except BaseException:
             self._cancel.set()
+            self._pipe.stop.set()
             finder.join()
             raise
         finder.join()
         if "error" in ref:
+            self._pipe.stop.set()
             raise ref["error"]
         self.reference, self.reference_rot = ref["found"]
         self.stats["setup_ms"] = (time.perf_counter() - t0) * 1000
@@ -420,36 +479,6 @@ class Animation:
 
     # ------------------------------------------------------------------ the per-frame pipeline
 
-    def _driver(self, out: queue.Queue, stop: threading.Event) -> None:
-        video = _video_tracker()
-        fallback = FaceTracker()
-        settled = False
-        try:
-            for fr in read_frames(self.driving, self.first, self.stop, f"driving video {self.driving}"):
-                t = time.perf_counter()
-                if video is None:
-                    face = fallback(fr.image)
-                elif not settled:  # the first face is read as the reference was
-                    face = video.settle(fr.image, round(fr.time * 1000), self._frame_ms)
-                    settled = face is not None
-                else:
-                    face = video(fr.image, round(fr.time * 1000))
-                dt = (time.perf_counter() - t) * 1000
-                while not stop.is_set():
-                    try:
-                        out.put((fr, face, dt), timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-        except BaseException as e:  # hand it to the consumer
-            out.put(e)
-            return
-        finally:
-            if video is not None:
-                video.close()
-        out.put(None)
 
     def _codes(self) -> Iterator[tuple]:
         """Per driver frame: (frame, face, code, rotation) after filtering, hold and ease."""
@@ -463,10 +492,10 @@ class Animation:
         ease_left = 0
         ease_n = max(1, int(round(cfg.ease * fps)))
         last_good = None  # (frame image, face)
-        q: queue.Queue = queue.Queue(maxsize=16)
-        stop = threading.Event()
-        th = threading.Thread(target=self._driver, args=(q, stop), daemon=True, name="facexpr-driver")
-        th.start()
+        pipe, self._pipe = self._pipe, None
+        if pipe is None:  # iterated again: track the driver again
+            pipe = _DriverPipe(self.driving, self.first, self.stop, self._frame_ms)
+        q, stop, th = pipe.queue, pipe.stop, pipe.thread
         try:
             k = 0
             while True:
