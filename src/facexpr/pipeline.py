@@ -263,8 +263,11 @@ def render(method: Method, job: RenderJob, model=None, feedback: int = 0, timer:
     copy = None
     if feedback and spec.landmark_driven and _gainable(rt.requested, no_gain):
         model = model or load_default_model()
-        # the photo's copy that the result is pasted into, made while the loop renders and measures
+        # the photo's copy that the result is pasted into, and what the method can make of the
+        # final render before its geometry is known, made while the loop renders and measures
         copy = on_helper(job.target.copy)
+        if hasattr(method, "prepare"):
+            on_helper(method.prepare, job)
         with timer("feedback"):
             small, s, off = _scaled_job(job, MEASURE_FACE / max(job.target_face.size, 1.0))
             for _ in range(feedback):

@@ -10,6 +10,7 @@ never tear), with three fixes for what warping alone cannot do:
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import cv2
@@ -283,8 +284,36 @@ class Warp:
     def _layers(self, job: RenderJob, roi, dst_xy: np.ndarray, anchors: np.ndarray) -> tuple[list, np.ndarray]:
         """(the mouth's, then the eyes' layers, in painting order; the patch's mask)."""
         over = _mouth_layers(job, roi, dst_xy, self.config) + _iris_layers(job, roi, dst_xy)
+        return over, _patch_mask(anchors, roi, job.target_face.size)
+
+    def prepare(self, job: RenderJob) -> None:
+        """Work a render of ``job`` will need whatever its geometry: the patch's mask, which
+        depends on the photo's face alone. The pipeline calls it on a helper thread while the
+        closed loop measures, so the final full-size render finds it made."""
+        anchors, roi = _anchors(job.target_face.xy, self.config.ring, job.target.shape)
+        _patch_mask(anchors, roi, job.target_face.size)
+
+
+_MASKS: dict[bytes, np.ndarray] = {}
+_MASKS_LOCK = threading.Lock()
+
+
+def _patch_mask(anchors: np.ndarray, roi, face_size: float) -> np.ndarray:
+    """The patch's soft mask: the anchor ring filled, feathered inwards. The last few are kept
+    (read-only): a transfer renders one photo twice (the closed loop's try, then the result), an
+    animation every frame, and at full size on a big photo it costs milliseconds."""
+    feather = max(2.0, face_size * 0.02)
+    ring = anchors[:len(FACE_OVAL)]
+    key = np.ascontiguousarray(ring, np.float64).tobytes() + np.array([*roi, feather], np.float64).tobytes()
+    with _MASKS_LOCK:
+        mask = _MASKS.get(key)
+    if mask is None:
         x0, y0, w, h = roi
-        ring = anchors[:len(FACE_OVAL)]
-        mask = polygon_mask((h, w), ring, feather=max(2.0, job.target_face.size * 0.02), offset=(x0, y0))
-        return over, mask
+        mask = polygon_mask((h, w), ring, feather=feather, offset=(x0, y0))
+        mask.flags.writeable = False
+        with _MASKS_LOCK:
+            if len(_MASKS) >= 8:
+                _MASKS.pop(next(iter(_MASKS)))
+            _MASKS[key] = mask
+    return mask
 
