@@ -99,3 +99,21 @@ def test_on_helper_runs_nested_calls_inline():
     names = on_helper(lambda: (threading.current_thread().name,
                                on_helper(lambda: threading.current_thread().name).result())).result()
     assert names[0] == names[1] and names[0].startswith("facexpr-helper")
+
+
+def test_helper_pool_works_in_a_forked_child():
+    """A child forked after the pool started (a training DataLoader worker) gets its own threads."""
+    import multiprocessing as mp
+
+    from facexpr.threads import on_helper
+
+    assert on_helper(lambda: 1).result() == 1  # the parent's pool exists
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as pool:
+        assert pool.apply(_helper_in_child, ()) == 42
+
+
+def _helper_in_child():
+    from facexpr.threads import on_helper
+
+    return on_helper(lambda: 42).result(timeout=30)

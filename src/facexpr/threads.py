@@ -33,6 +33,17 @@ def helper_pool() -> ThreadPoolExecutor:
 _PREFIX = "facexpr-helper"
 
 
+def _forget_after_fork() -> None:
+    """A forked child (a DataLoader worker rendering warp bases) has none of the parent's threads:
+    it starts its own pool rather than queueing work for threads that are not there."""
+    global _POOL, _LOCK
+    _POOL, _LOCK = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
+
+
 def on_helper(fn, *args, **kwargs) -> Future:
     """``fn(*args, **kwargs)`` started on the shared pool; its future (run at once, in this
     thread, when this thread is one of the pool's)."""
