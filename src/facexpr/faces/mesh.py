@@ -220,16 +220,23 @@ class MeshSampler:
         s = np.where(self.inside, ids, 0)
         corner_ids = simplices[s]  # (n, 3) each grid point's triangle's corners
         # Barycentric weights in float32 and ROI-local coordinates (small numbers: no precision
-        # lost), one gathered row of 9 coefficients per grid point: the map's hot loop.
-        B = _barycentric(dst_pts - (x0, y0), simplices).astype(np.float32).reshape(len(simplices), 9)[s]
-        qx = (gx.ravel() - x0).astype(np.float32)[:, None]
-        qy = (gy.ravel() - y0).astype(np.float32)[:, None]
-        w = B[:, 0::3] * qx + B[:, 1::3] * qy + B[:, 2::3]
+        # lost): per corner, its 3 coefficients gathered for every grid point (contiguous rows of
+        # the (9, T) table: the map's hot loop), w = a·x + b·y + c.
+        C = _barycentric(dst_pts - (x0, y0), simplices).astype(np.float32).reshape(len(simplices), 9).T.copy()
+        qx = (gx.ravel() - x0).astype(np.float32)
+        qy = (gy.ravel() - y0).astype(np.float32)
+        wt = np.empty((3, len(s)), np.float32)
+        for k in range(3):
+            np.multiply(C[3 * k].take(s), qx, out=wt[k])
+            wt[k] += C[3 * k + 1].take(s) * qy
+            wt[k] += C[3 * k + 2].take(s)
         # A grid point just outside its thin (or, after a closed lid, flat) triangle would
         # extrapolate far beyond its corners: keep every value a mix of the corners' values.
-        np.clip(w, 0.0, None, out=w)
-        w /= np.maximum(w.sum(1, keepdims=True), 1e-12)
-        self.weights = w
+        np.clip(wt, 0.0, None, out=wt)
+        total = wt[0] + wt[1]
+        total += wt[2]
+        wt /= np.maximum(total, 1e-12)
+        w = self.weights = wt.T  # (n, 3)
         # The same weights as a sparse (grid points x output points) matrix, three entries a row in
         # corner order, none outside: one product gives every value, summed in the same order as
         # w_a v_a + w_b v_b + w_c v_c (bit for bit), at a seventh of the gathers' cost.
