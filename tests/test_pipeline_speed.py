@@ -90,3 +90,19 @@ def test_cache_sees_a_changed_file(source_path, target_path, tmp_path):
     shutil.copy(blank, path)
     with pytest.raises(FaceNotFound):
         run_transfer(src, path, cache=cache)  # a new file under the same name is analysed anew
+
+
+def test_batch_runner_analyses_a_shared_target_once(source_path, target_path, london, tmp_path):
+    """``facexpr batch``'s worker: items onto one target analyse it once; the outputs are those
+    of separate transfers."""
+    from facexpr.batch.config import Item, JobSpec
+    from facexpr.batch.work import ItemRunner
+    from facexpr.io import load_image
+
+    other = next(p for p in sorted((london / "smiling").glob("*.jpg")) if p.resolve() != source_path.resolve())
+    runner = ItemRunner(JobSpec("transfer", str(tmp_path)))
+    recs = [runner(Item(f"p{i}", str(target_path), str(src))) for i, src in enumerate((source_path, other))]
+    assert [r["status"] for r in recs] == ["ok", "ok"]
+    assert runner.photos.hits == 1  # the second item found the target analysed
+    for rec, src in zip(recs, (source_path, other)):
+        np.testing.assert_array_equal(load_image(tmp_path / rec["output"]), run_transfer(src, target_path).image)
