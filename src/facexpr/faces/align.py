@@ -57,7 +57,8 @@ def to_canonical(landmarks: np.ndarray, reference: np.ndarray) -> tuple[np.ndarr
     times per transfer; a fresh 3x3 SVD each time costs more than the lookup (and LAPACK calls can
     stall behind busy threads on a small machine)."""
     landmarks = np.asarray(landmarks)
-    key = (np.ascontiguousarray(landmarks, np.float64).tobytes()
+    key = (landmarks.dtype.str.encode() + np.asarray(reference).dtype.str.encode()
+           + np.ascontiguousarray(landmarks, np.float64).tobytes()
            + np.ascontiguousarray(reference, np.float64).tobytes())
     with _SIMILARITIES_LOCK:
         sim = _SIMILARITIES.get(key)
