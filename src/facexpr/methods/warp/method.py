@@ -264,8 +264,13 @@ class Warp:
         dst_xy = fold_free(t_xy, job.retargeted.xy)
         anchors, roi = _anchors(t_xy, cfg.ring, job.target.shape)
         # The mouth and eye layers and the patch's mask read only the photos and the new geometry:
-        # a helper thread makes them while this one warps the face (a warm transfer's critical path).
-        layers = on_helper(self._layers, job, roi, dst_xy, anchors)
+        # on a big photo a helper thread makes them while this one warps the face (a warm
+        # transfer's critical path). A small one's are mostly Python, which holds the GIL: on two
+        # threads they would only take turns, so they are made here.
+        if roi[2] * roi[3] >= _SPLIT_PX:
+            layers = on_helper(self._layers, job, roi, dst_xy, anchors)
+        else:
+            layers = None
         try:
             dst = np.concatenate([dst_xy[_CONTROL], anchors])
             src = np.concatenate([t_xy[_CONTROL], anchors])
@@ -275,8 +280,11 @@ class Warp:
             rt = job.retargeted
             if cfg.shading and rt.shading is not None:
                 _apply_shading(out, mesh, rt, dst, roi, dst_xy)
-        finally:
-            over, mask = layers.result()
+        except BaseException:
+            if layers is not None:
+                layers.exception()  # let it finish before the job goes away
+            raise
+        over, mask = self._layers(job, roi, dst_xy, anchors) if layers is None else layers.result()
         _paint(out, over)
         x0, y0 = roi[:2]
         return Patch(out, mask, np.array([[1, 0, x0], [0, 1, y0]], np.float64))
