@@ -241,6 +241,7 @@ def run_swap(a: ImageLike, b: ImageLike, cfg: TransferConfig = TransferConfig(me
     return SwapResult(out_a, out_b)
 
 
+@one_blas_thread()
 def render(method: Method, job: RenderJob, model=None, feedback: int = 0, timer: StageTimer | None = None,
            no_gain: np.ndarray | None = None) -> tuple[np.ndarray, Retargeted]:
     """The one render entry point: ``job`` rendered by ``method`` and pasted back, as transfer,
