@@ -40,7 +40,7 @@ import numpy as np
 
 from .errors import FaceNotFound, InputError
 from .expression import action_units
-from .expression.analysis import analyze_faces, describe
+from .expression.analysis import analyze_faces, describe, load_default_reader, symmetric_fitter
 from .expression.blendshapes import REGIONS
 from .expression.model import load_default_model
 from .expression.retarget import (TRANSFER, Intent, RetargetConfig, apply_delta, expression_delta, relative_delta,
@@ -365,6 +365,10 @@ class Animation:
             self.rcfg = RetargetConfig(cfg.intensity, tuple(cfg.regions), gate=not cfg.relative)
             self.intent = Intent(TRANSFER, None, cfg.intensity, tuple(cfg.regions), relative=cfg.relative)
             self.point_weights = region_point_weights(self.model.mean_shape, cfg.regions)
+            # the expression reader, built here while the other threads import MediaPipe: else
+            # the first reads on two threads would each build it
+            if load_default_reader() is not None:
+                symmetric_fitter()
             self.face = select_face(analyze_faces(self.photo, thorough=cfg.photo_face is not None),
                                     cfg.photo_face, f"photo {name}")
         except BaseException:
