@@ -70,7 +70,7 @@ def _numpy_blas():
         from threadpoolctl import ThreadpoolController
     except ImportError:
         return None
-    sel = ThreadpoolController().select(internal_api="openblas")
+    sel = ThreadpoolController().select(prefix="libscipy_openblas")  # numpy's (and scipy's) own
     return sel if sel.lib_controllers else None
 
 
@@ -84,7 +84,8 @@ def one_blas_thread():
     facexpr's own threads (analysis, render workers, the video tracker) busy on two cores they
     stall behind them. Measured on ``facexpr animate`` with the same output, bit for bit: 25 s of
     CPU for the shared clip with OpenBLAS's default two threads, 15-16 s with one. Other BLAS
-    libraries (a torch method's) are left alone."""
+    libraries (a torch method's) are left alone, and so is everything when the environment sets
+    ``FACEXPR_BLAS_THREADS`` (to anything)."""
     with _BLAS_LOCK:
         if _blas_state["depth"] == 0 and os.environ.get("FACEXPR_BLAS_THREADS") is None:
             blas = _numpy_blas()
