@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/latency.py [--sizes 512 1350] [--repeats 5] [--method warp]
 
 Images are the London pair 001 (target) / 041 (source) resized so the long side is each size.
-Prints the median milliseconds per stage.
+Prints the median milliseconds per stage (``analyze`` runs the two photos at once, so it is the
+longer of the two, not their sum) and the machine's load average before and after: timings are
+only comparable on a quiet machine (run it under ``flock /work/timing.lock`` where others share it).
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ def main() -> None:
     root = data_root() / "london"
     src0, tgt0 = load_image(root / "smiling/041_08.jpg"), load_image(root / "neutral/001_03.jpg")
     print(f"cpu: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"opencv threads {cv2.getNumThreads()}")
+          f"opencv threads {cv2.getNumThreads()}, load average {os.getloadavg()[0]:.2f}")
     for size in args.sizes:
         def resized(a):
             s = size / max(a.shape[:2])
@@ -39,6 +41,7 @@ def main() -> None:
         stages = {k: median(r.get(k, 0.0) for r in runs) for k in runs[0]}
         total = median(sum(r.values()) for r in runs)
         print(f"{size:5d} px  " + "  ".join(f"{k} {v:6.1f}" for k, v in stages.items()) + f"  | total {total:6.1f} ms")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

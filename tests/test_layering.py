@@ -92,7 +92,7 @@ def layer(mod: str) -> tuple[int, str]:
         return 5, "api"
     if mod in ("facexpr.cli", "facexpr.train.__main__") or mod.startswith("facexpr.web"):
         return 6, "app"
-    if sub in ("errors", "extras", "bundled", "assets", "io", "cache", "io_video", "one_euro", "tensorfile"):
+    if sub in ("errors", "extras", "bundled", "assets", "io", "cache", "io_video", "one_euro", "tensorfile", "threads"):
         return 0, ""
     if sub == "datasets":
         return 1, ""

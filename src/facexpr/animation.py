@@ -28,6 +28,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+import weakref
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -39,7 +40,7 @@ import numpy as np
 
 from .errors import FaceNotFound, InputError
 from .expression import action_units
-from .expression.analysis import analyze_faces, describe
+from .expression.analysis import analyze_faces, describe, load_default_reader, symmetric_fitter
 from .expression.blendshapes import REGIONS
 from .expression.model import load_default_model
 from .expression.retarget import (TRANSFER, Intent, RetargetConfig, apply_delta, expression_delta, relative_delta,
@@ -53,12 +54,14 @@ from .methods import RenderJob
 from .methods.warp.method import Warp
 from .one_euro import OneEuroConfig, OneEuroFilter
 from .pipeline import StageTimer, load_method, render
+from .threads import one_blas_thread
 from . import assets
 
 MAX_POSE_DEG = 15.0
 SETTLE_READS = 8  # tracked reads of a first frame: the landmarks move < 0.1 px a read after ~5
 NEUTRAL_STRETCH_S = 0.5   # the reference stretch's length, seconds
 NEUTRAL_SAMPLES = 64      # frames tracked to find it, at most (set-up time: ~64 trackings)
+KEEP_BYTES = 64 << 20     # sampled frames kept in memory while searching (a 640x360 clip: all)
 
 
 @dataclass(frozen=True)
@@ -272,12 +275,66 @@ def _ease(x: float) -> float:
     return x * x * (3 - 2 * x)
 
 
+def _track_driver(path: Path, first: int, stop_at: int, frame_ms: int, out: queue.Queue,
+                  stop: threading.Event) -> None:
+    """Decode and track the driver's frames ``[first, stop_at)`` in order into ``out``
+    (``(frame, face or None, tracking ms)``, then None; an exception is handed over instead)."""
+    video = _video_tracker()
+    fallback = FaceTracker()
+    settled = False
+    try:
+        for fr in read_frames(path, first, stop_at, f"driving video {path}"):
+            t = time.perf_counter()
+            if video is None:
+                face = fallback(fr.image)
+            elif not settled:  # the first face is read as the reference was
+                face = video.settle(fr.image, round(fr.time * 1000), frame_ms)
+                settled = face is not None
+            else:
+                face = video(fr.image, round(fr.time * 1000))
+            dt = (time.perf_counter() - t) * 1000
+            while not stop.is_set():
+                try:
+                    out.put((fr, face, dt), timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+            if stop.is_set():
+                return
+    except BaseException as e:  # hand it to the consumer
+        out.put(e)
+        return
+    finally:
+        if video is not None:
+            video.close()
+    out.put(None)
+
+
+AHEAD_BYTES = 64 << 20  # decoded driver frames the tracker may hold ahead of the renderer
+
+
+class _DriverPipe:
+    """The driver tracked on its own thread, started as soon as the window is known: while the
+    reference is searched and the photo analysed, it already decodes and tracks the first frames
+    (up to ``AHEAD_BYTES`` of them), work the frame loop would otherwise wait for. It holds no
+    reference to the animation, so an animation dropped without being iterated stops it."""
+
+    def __init__(self, path: Path, first: int, stop_at: int, frame_ms: int, frame_bytes: int = 0):
+        ahead = max(16, min(256, AHEAD_BYTES // max(frame_bytes, 1))) if frame_bytes else 16
+        self.queue: queue.Queue = queue.Queue(maxsize=ahead)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=_track_driver, args=(path, first, stop_at, frame_ms, self.queue,
+                                                                   self.stop), daemon=True, name="facexpr-driver")
+        self.thread.start()
+
+
 class Animation:
     """An animation being made: set-up (probing the driver, analysing the photo, finding the
     driver's reference expression) happens on construction, so user errors surface before any
     frame; iterating yields :class:`AnimatedFrame` objects in order. ``stats`` fills in as it goes.
     """
 
+    @one_blas_thread()
     def __init__(self, photo: ImageLike, driving, cfg: AnimateConfig = AnimateConfig()):
         self.cfg = cfg
         self.driving = Path(driving)
@@ -285,20 +342,52 @@ class Animation:
         self.info: VideoInfo = probe(driving, f"driving video {driving}")
         self.first, self.stop = frame_window(self.info, cfg.start, cfg.end, cfg.max_frames)
         self.fps = self.info.fps
-        name = str(photo) if isinstance(photo, (str, Path)) else "photo"
-        self.photo = _resize_long(load_image(photo, name), cfg.size)
-        self.height, self.width = self.photo.shape[:2]
-        self.method = _method(cfg.method, cfg.warp_grid)
-        self.model = load_default_model()
-        # relative motion is the driver's change from its own reference: no between-people gate
-        self.rcfg = RetargetConfig(cfg.intensity, tuple(cfg.regions), gate=not cfg.relative)
-        self.intent = Intent(TRANSFER, None, cfg.intensity, tuple(cfg.regions), relative=cfg.relative)
-        self.point_weights = region_point_weights(self.model.mean_shape, cfg.regions)
-        self.face = select_face(analyze_faces(self.photo, thorough=cfg.photo_face is not None), cfg.photo_face,
-                                f"photo {name}")
         self.stats = {"frames": 0, "found": 0, "lost": 0, "setup_ms": 0.0, "stage_ms": {}}
-        self.reference, self.reference_rot = self._find_reference()
+        self._pipe = _DriverPipe(self.driving, self.first, self.stop, self._frame_ms,
+                                 3 * self.info.width * self.info.height)
+        weakref.finalize(self, self._pipe.stop.set)  # never iterated: stop tracking when dropped
+        # The driver's reference (decoding and tracking up to NEUTRAL_SAMPLES frames: most of the
+        # set-up) is searched on a helper thread while this one loads the models and analyses the
+        # photo: decoding and MediaPipe run outside the GIL, so the two overlap on two cores.
+        # The photo's errors still come first.
+        self._cancel = threading.Event()
+        ref: dict = {}
+        finder = threading.Thread(target=self._find_reference_into, args=(ref,), daemon=True,
+                                  name="facexpr-reference")
+        finder.start()
+        try:
+            name = str(photo) if isinstance(photo, (str, Path)) else "photo"
+            self.photo = _resize_long(load_image(photo, name), cfg.size)
+            self.height, self.width = self.photo.shape[:2]
+            self.method = _method(cfg.method, cfg.warp_grid)
+            self.model = load_default_model()
+            # relative motion is the driver's change from its own reference: no between-people gate
+            self.rcfg = RetargetConfig(cfg.intensity, tuple(cfg.regions), gate=not cfg.relative)
+            self.intent = Intent(TRANSFER, None, cfg.intensity, tuple(cfg.regions), relative=cfg.relative)
+            self.point_weights = region_point_weights(self.model.mean_shape, cfg.regions)
+            # the expression reader, built here while the other threads import MediaPipe: else
+            # the first reads on two threads would each build it
+            if load_default_reader() is not None:
+                symmetric_fitter()
+            self.face = select_face(analyze_faces(self.photo, thorough=cfg.photo_face is not None),
+                                    cfg.photo_face, f"photo {name}")
+        except BaseException:
+            self._cancel.set()
+            self._pipe.stop.set()
+            finder.join()
+            raise
+        finder.join()
+        if "error" in ref:
+            self._pipe.stop.set()
+            raise ref["error"]
+        self.reference, self.reference_rot = ref["found"]
         self.stats["setup_ms"] = (time.perf_counter() - t0) * 1000
+
+    def _find_reference_into(self, out: dict) -> None:
+        try:
+            out["found"] = self._find_reference()
+        except BaseException as e:  # raised by the constructor, after the photo's own errors
+            out["error"] = e
 
     @property
     def frame_count(self) -> int:
@@ -350,15 +439,20 @@ class Animation:
         fallback = FaceTracker()
         samples = []  # (code, rotation) or None, one per sampled frame
         indices = []
+        kept: dict[int, np.ndarray] = {}  # the sampled frames while they fit KEEP_BYTES: the chosen
+        kept_bytes = 0                    # one is read again below, without decoding up to it again
         try:
-            for fr in read_frames(self.driving, lo, hi, f"driving video {self.driving}"):
-                if (fr.index - lo) % step:
-                    continue
+            for fr in read_frames(self.driving, lo, hi, f"driving video {self.driving}", step=step):
+                if self._cancel.is_set():  # the photo failed: nobody waits for the reference
+                    return None
                 f = video(fr.image, round(fr.time * 1000)) if video is not None else fallback(fr.image)
                 if f is not None:
                     f = describe(f)  # as the frames (VideoTracker's faces are described already)
                 samples.append(None if f is None else (f.blendshapes.astype(np.float64), _rotation(f)))
                 indices.append(fr.index)
+                if f is not None and kept_bytes + fr.image.nbytes <= KEEP_BYTES:
+                    kept[fr.index] = fr.image
+                    kept_bytes += fr.image.nbytes
         finally:
             if video is not None:
                 video.close()
@@ -377,8 +471,11 @@ class Animation:
         # holds its reference expression then moves nothing, where a mean over a stretch of
         # tracked reads would differ from every single read by the tracker's drift.
         mid = indices[where + w // 2]
-        fr = next(read_frames(self.driving, mid, mid + 1, f"driving video {self.driving}"), None)
-        f = _read_reference(fr.image, self._frame_ms) if fr is not None else None
+        img = kept.get(mid)
+        if img is None:
+            fr = next(read_frames(self.driving, mid, mid + 1, f"driving video {self.driving}"), None)
+            img = None if fr is None else fr.image
+        f = _read_reference(img, self._frame_ms) if img is not None else None
         if f is None:
             part = samples[where:where + w]
             return np.mean([c for c, _ in part], axis=0), part[len(part) // 2][1]
@@ -386,36 +483,6 @@ class Animation:
 
     # ------------------------------------------------------------------ the per-frame pipeline
 
-    def _driver(self, out: queue.Queue, stop: threading.Event) -> None:
-        video = _video_tracker()
-        fallback = FaceTracker()
-        settled = False
-        try:
-            for fr in read_frames(self.driving, self.first, self.stop, f"driving video {self.driving}"):
-                t = time.perf_counter()
-                if video is None:
-                    face = fallback(fr.image)
-                elif not settled:  # the first face is read as the reference was
-                    face = video.settle(fr.image, round(fr.time * 1000), self._frame_ms)
-                    settled = face is not None
-                else:
-                    face = video(fr.image, round(fr.time * 1000))
-                dt = (time.perf_counter() - t) * 1000
-                while not stop.is_set():
-                    try:
-                        out.put((fr, face, dt), timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-        except BaseException as e:  # hand it to the consumer
-            out.put(e)
-            return
-        finally:
-            if video is not None:
-                video.close()
-        out.put(None)
 
     def _codes(self) -> Iterator[tuple]:
         """Per driver frame: (frame, face, code, rotation) after filtering, hold and ease."""
@@ -429,10 +496,10 @@ class Animation:
         ease_left = 0
         ease_n = max(1, int(round(cfg.ease * fps)))
         last_good = None  # (frame image, face)
-        q: queue.Queue = queue.Queue(maxsize=16)
-        stop = threading.Event()
-        th = threading.Thread(target=self._driver, args=(q, stop), daemon=True, name="facexpr-driver")
-        th.start()
+        pipe, self._pipe = self._pipe, None
+        if pipe is None:  # iterated again: track the driver again
+            pipe = _DriverPipe(self.driving, self.first, self.stop, self._frame_ms)
+        q, stop, th = pipe.queue, pipe.stop, pipe.thread
         try:
             k = 0
             while True:
@@ -517,6 +584,10 @@ class Animation:
         return out, rt.xy.copy(), timer.ms
 
     def __iter__(self) -> Iterator[AnimatedFrame]:
+        with one_blas_thread():  # small matrices on busy threads (facexpr.threads)
+            yield from self._frames()
+
+    def _frames(self) -> Iterator[AnimatedFrame]:
         cfg = self.cfg
         pending: deque = deque()
         geo_filter = OneEuroFilter(OneEuroConfig(cfg.filter.min_cutoff * 2, cfg.filter.beta,
@@ -648,12 +719,17 @@ def stillest_window(driver_xy: list, found: list, fps: float, seconds: float = 1
     """``[i, i + n)``: the stretch of ``seconds`` where the driver's face moves least (all found)."""
     n = max(3, int(round(seconds * fps)))
     best, where = None, None
+    # each frame-to-frame motion once (a window's is their mean over it, in its first frame's size)
+    steps = [None] * max(len(driver_xy) - 1, 0)
+    for k in range(len(steps)):
+        if found[k] and found[k + 1]:
+            steps[k] = float(np.linalg.norm(driver_xy[k + 1] - driver_xy[k], axis=1).mean())
+    lost = np.cumsum([0] + [0 if f else 1 for f in found])
     for i in range(0, len(driver_xy) - n + 1):
-        if not all(found[i:i + n]):
+        if lost[i + n] - lost[i]:
             continue
-        seg = [driver_xy[j] for j in range(i, i + n)]
-        size = float(np.ptp(seg[0][:, 1])) or 1.0
-        m = float(motion(seg, size).mean())
+        size = float(np.ptp(driver_xy[i][:, 1])) or 1.0
+        m = float((np.array(steps[i:i + n - 1]) / size).mean())
         if best is None or m < best:
             best, where = m, (i, i + n)
     return where

@@ -102,18 +102,22 @@ def frame_window(info: VideoInfo, start: float | None = None, end: float | None 
     return first, stop
 
 
-def read_frames(path, first: int = 0, stop: int | None = None, what: str | None = None) -> Iterator[VideoFrame]:
-    """Decoded RGB frames ``first <= index < stop`` (index by decode order, as players count them)."""
+def read_frames(path, first: int = 0, stop: int | None = None, what: str | None = None,
+                step: int = 1) -> Iterator[VideoFrame]:
+    """Decoded RGB frames ``first <= index < stop`` (index by decode order, as players count them);
+    with ``step``, only every ``step``-th of them (the others are decoded but never converted to
+    RGB, which costs more than decoding)."""
     c = _open(path, what)
     try:
         vs = c.streams.video[0]
         vs.thread_type = "AUTO"
         fps = vs.average_rate or vs.guessed_rate or Fraction(25)
         i = 0
+        step = max(1, int(step))
         for frame in c.decode(vs):
             if stop is not None and i >= stop:
                 break
-            if i >= first:
+            if i >= first and (i - first) % step == 0:
                 yield VideoFrame(i, float(i / fps), frame.to_ndarray(format="rgb24"))
             i += 1
     finally:

@@ -5,6 +5,9 @@
 * :func:`run_edit`: the target photo with some action units changed by relative amounts
   (``AU12=+0.8``) and/or an emotion's prototype added (:mod:`facexpr.expression.emotions`).
 
+A call's photos are analysed at once, on two threads (:func:`analyze_all`); photos given as files
+can be read and analysed once for many calls (:class:`AnalysisCache`: what a batch does).
+
 All share face selection, rendering (any registered method), paste-back and, for
 landmark-driven methods, the closed-loop correction. A request is validated once, when its config
 is built (:class:`TransferConfig`, :class:`EditConfig`, :class:`~facexpr.animation.AnimateConfig`:
@@ -19,7 +22,10 @@ per process and reused across calls.
 """
 from __future__ import annotations
 
+import os
+import threading
 import time
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -40,6 +46,7 @@ from .faces.paste import paste_back
 from .io import ImageLike, load_image
 from .limits import check_intensity, check_regions
 from .methods import EDIT, TRANSFER, Method, RenderJob, get_method, require
+from .threads import on_helper, one_blas_thread
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,22 @@ class StageTimer:
         self.ms[stage] = self.ms.get(stage, 0.0) + (time.perf_counter() - t) * 1000.0
 
 
+def analyze_all(images: list[tuple[np.ndarray, bool]]) -> list[list[Face]]:
+    """:func:`~facexpr.expression.analysis.analyze_faces` of each ``(image, thorough)``, at once:
+    the first in this thread, the others on helper threads. A MediaPipe inference holds one core
+    (the landmarker pool, :class:`~facexpr.faces.landmarks.LandmarkerPool`, gives each thread its
+    own), so a transfer's source and target cost little more than one. Errors are raised in the
+    images' order."""
+    if len(images) <= 1:
+        return [analyze_faces(img, thorough=th) for img, th in images]
+    futures = [on_helper(analyze_faces, img, thorough=th) for img, th in images[1:]]
+    try:
+        first = analyze_faces(images[0][0], thorough=images[0][1])
+    finally:
+        rest = [f.exception() for f in futures]  # wait for every one, even when the first failed
+    return [first] + [f.result() for f in futures]
+
+
 def _name(x, default: str) -> str:
     return str(x) if isinstance(x, (str,)) or hasattr(x, "__fspath__") else default
 
@@ -90,22 +113,85 @@ def load_method(name: str, kind: str) -> Method:
     return method
 
 
-def run_transfer(source: ImageLike, target: ImageLike, cfg: TransferConfig = TransferConfig()) -> TransferResult:
+class AnalysisCache:
+    """Photos given as files, loaded and analysed once: ``(path, size, mtime, thorough)`` →
+    (the image, its faces), the last ``size`` of them. A batch of transfers onto one target (or
+    from one source) reads and analyses that photo once instead of once per item. The image is
+    kept read-only, so no caller can change what the next item gets."""
+
+    def __init__(self, size: int = 8):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+
+    @staticmethod
+    def key(x, thorough: bool):
+        if not isinstance(x, (str, os.PathLike)):
+            return None  # arrays and PIL images: nothing cheap identifies them
+        try:
+            st = os.stat(x)
+        except OSError:
+            return None  # load_image reports it
+        return os.path.realpath(x), st.st_size, st.st_mtime_ns, bool(thorough)
+
+    def get(self, key):
+        with self._lock:
+            hit = None if key is None else self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                self.hits += 1
+            return hit
+
+    def put(self, key, image: np.ndarray, faces: list) -> None:
+        if key is None:
+            return
+        image.flags.writeable = False
+        with self._lock:
+            self._items[key] = (image, faces)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+def _load_and_analyze(inputs: list[tuple[ImageLike, str, bool]], timer: StageTimer,
+                      cache: AnalysisCache | None = None) -> list[tuple[np.ndarray, list]]:
+    """Each ``(image, name, thorough)`` loaded (every load before any analysis: a missing file is
+    reported before a slow stage) and analysed, the analyses at once (:func:`analyze_all`),
+    photos in ``cache`` taken from it."""
+    keys = [None if cache is None else cache.key(x, th) for x, _, th in inputs]
+    hits = [None if cache is None else cache.get(k) for k in keys]
+    with timer("load"):
+        images = [h[0] if h is not None else load_image(x, name) for h, (x, name, _) in zip(hits, inputs)]
+    with timer("analyze"):
+        todo = [i for i, h in enumerate(hits) if h is None]
+        found = dict(zip(todo, analyze_all([(images[i], inputs[i][2]) for i in todo])))
+    for i in todo:
+        if cache is not None:
+            cache.put(keys[i], images[i], found[i])
+    return [(images[i], hits[i][1] if hits[i] is not None else found[i]) for i in range(len(inputs))]
+
+
+@one_blas_thread()
+def run_transfer(source: ImageLike, target: ImageLike, cfg: TransferConfig = TransferConfig(),
+                 cache: AnalysisCache | None = None) -> TransferResult:
+    """``target`` with the expression of ``source`` (``cache``: photos loaded and analysed by
+    earlier calls, e.g. a batch's shared target)."""
     timer = StageTimer()
     method = load_method(cfg.method, TRANSFER)
-    with timer("load"):
-        src_img = load_image(source, _name(source, "source"))
-        tgt_img = load_image(target, _name(target, "target"))
-        neu_img = (None if cfg.source_neutral is None
-                   else load_image(cfg.source_neutral, _name(cfg.source_neutral, "source neutral")))
+    # An index refers to `facexpr analyze`'s list, which searches thoroughly (group photos).
+    inputs = [(source, _name(source, "source"), cfg.source_face is not None),
+              (target, _name(target, "target"), cfg.target_face is not None)]
+    if cfg.source_neutral is not None:
+        inputs.append((cfg.source_neutral, _name(cfg.source_neutral, "source neutral"), False))
+    loaded = _load_and_analyze(inputs, timer, cache)
+    (src_img, s_found), (tgt_img, t_found) = loaded[:2]
+    neu_img, n_found = loaded[2] if len(loaded) > 2 else (None, None)
     with timer("analyze"):
-        # An index refers to `facexpr analyze`'s list, which searches thoroughly (group photos).
-        s_face = select_face(analyze_faces(src_img, thorough=cfg.source_face is not None),
-                             cfg.source_face, "source " + _name(source, "image"))
-        t_face = select_face(analyze_faces(tgt_img, thorough=cfg.target_face is not None),
-                             cfg.target_face, "target " + _name(target, "image"))
+        found = [s_found, t_found, n_found]
+        s_face = select_face(found[0], cfg.source_face, "source " + _name(source, "image"))
+        t_face = select_face(found[1], cfg.target_face, "target " + _name(target, "image"))
         n_face = None if neu_img is None else select_face(
-            analyze_faces(neu_img), None, "source neutral " + _name(cfg.source_neutral, "image"))
+            found[2], None, "source neutral " + _name(cfg.source_neutral, "image"))
     return _transfer_faces(method, src_img, s_face, tgt_img, t_face, cfg, timer, neu_img, n_face)
 
 
@@ -133,6 +219,7 @@ class SwapResult:
     b: TransferResult
 
 
+@one_blas_thread()
 def run_swap(a: ImageLike, b: ImageLike, cfg: TransferConfig = TransferConfig(method="au-swap")) -> SwapResult:
     """Swap the expressions of two photos (au-swap's own setting, Shao et al. 2019): each photo is
     loaded and analysed once, then each is the other's source. ``cfg.source_face`` picks the face
@@ -143,10 +230,9 @@ def run_swap(a: ImageLike, b: ImageLike, cfg: TransferConfig = TransferConfig(me
         img_a = load_image(a, _name(a, "A"))
         img_b = load_image(b, _name(b, "B"))
     with timer("analyze"):
-        face_a = select_face(analyze_faces(img_a, thorough=cfg.source_face is not None), cfg.source_face,
-                             "A " + _name(a, "image"))
-        face_b = select_face(analyze_faces(img_b, thorough=cfg.target_face is not None), cfg.target_face,
-                             "B " + _name(b, "image"))
+        found = analyze_all([(img_a, cfg.source_face is not None), (img_b, cfg.target_face is not None)])
+        face_a = select_face(found[0], cfg.source_face, "A " + _name(a, "image"))
+        face_b = select_face(found[1], cfg.target_face, "B " + _name(b, "image"))
     shared = dict(timer.ms)
     out_a = _transfer_faces(method, img_b, face_b, img_a, face_a, cfg, StageTimer())
     out_b = _transfer_faces(method, img_a, face_a, img_b, face_b, cfg, StageTimer())
@@ -155,6 +241,7 @@ def run_swap(a: ImageLike, b: ImageLike, cfg: TransferConfig = TransferConfig(me
     return SwapResult(out_a, out_b)
 
 
+@one_blas_thread()
 def render(method: Method, job: RenderJob, model=None, feedback: int = 0, timer: StageTimer | None = None,
            no_gain: np.ndarray | None = None) -> tuple[np.ndarray, Retargeted]:
     """The one render entry point: ``job`` rendered by ``method`` and pasted back, as transfer,
@@ -174,8 +261,14 @@ def render(method: Method, job: RenderJob, model=None, feedback: int = 0, timer:
         job = replace(job, retargeted=method.geometry(job))
     rt = job.retargeted
     point_weights = rt.point_weights  # the --regions restriction, kept through corrections
+    copy = None
     if feedback and spec.landmark_driven and _gainable(rt.requested, no_gain):
         model = model or load_default_model()
+        # the photo's copy that the result is pasted into, and what the method can make of the
+        # final render before its geometry is known, made while the loop renders and measures
+        copy = on_helper(job.target.copy)
+        if hasattr(method, "prepare"):
+            on_helper(method.prepare, job)
         with timer("feedback"):
             small, s, off = _scaled_job(job, MEASURE_FACE / max(job.target_face.size, 1.0))
             for _ in range(feedback):
@@ -193,7 +286,7 @@ def render(method: Method, job: RenderJob, model=None, feedback: int = 0, timer:
     with timer("render"):
         patch = method.render(job)
     with timer("paste"):
-        out = paste_back(job.target, patch)
+        out = paste_back(job.target, patch, None if copy is None else copy.result())
     return out, rt
 
 
@@ -235,12 +328,13 @@ def _scaled_job(job: RenderJob, s: float) -> tuple[RenderJob, float, np.ndarray]
     """``job`` cut to the face region and scaled by ``s`` (not above 1): (job, scale, offset)."""
     if s >= 0.8:
         return job, 1.0, np.zeros(2)
+    source = None if job.source is job.target else on_helper(
+        _face_region, job.source, job.source_face, s * job.target_face.size / max(job.source_face.size, 1.0))
     t, off, s_t, size = _face_region(job.target, job.target_face, s)
-    if job.source is job.target:
+    if source is None:
         src, s_off, s_s, s_size = t, off, s_t, size
     else:
-        src, s_off, s_s, s_size = _face_region(job.source, job.source_face, s * job.target_face.size
-                                               / max(job.source_face.size, 1.0))
+        src, s_off, s_s, s_size = source.result()
     small = replace(job, target=t, target_face=_scaled_face(job.target_face, s_t, off, size), source=src,
                     source_face=_scaled_face(job.source_face, s_s, s_off, s_size),
                     retargeted=_scaled_rt(job.retargeted, s_t, off))
@@ -357,7 +451,8 @@ class EditResult:
 _EDIT_NO_GAIN = np.isin(NAMES, ("eyeBlinkLeft", "eyeBlinkRight"))
 
 
-def run_edit(target: ImageLike, cfg: EditConfig = EditConfig()) -> EditResult:
+@one_blas_thread()
+def run_edit(target: ImageLike, cfg: EditConfig = EditConfig(), cache: AnalysisCache | None = None) -> EditResult:
     """Change action units of the face in ``target`` by relative amounts.
 
     ``desired = clip(current + Δ, 0, 1)`` per AU, Δ = ``intensity · (AU changes + the emotion's
@@ -372,11 +467,9 @@ def run_edit(target: ImageLike, cfg: EditConfig = EditConfig()) -> EditResult:
     """
     timer = StageTimer()
     method = load_method(cfg.method, EDIT)
-    with timer("load"):
-        img = load_image(target, _name(target, "target"))
+    ((img, found),) = _load_and_analyze([(target, _name(target, "target"), cfg.face is not None)], timer, cache)
     with timer("analyze"):
-        face = select_face(analyze_faces(img, thorough=cfg.face is not None), cfg.face,
-                           "target " + _name(target, "image"))
+        face = select_face(found, cfg.face, "target " + _name(target, "image"))
     with timer("retarget"):
         current = current_units(face.blendshapes)
         emotion = emotion_delta(cfg.emotion, 1.0, current) if cfg.emotion else 0.0

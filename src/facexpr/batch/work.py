@@ -29,7 +29,7 @@ from ..io import check_output_path, save_image
 from ..io_video import check_video_output
 from ..methods import get_method
 from ..methods.registry import get_spec
-from ..pipeline import EditConfig, TransferConfig, run_edit, run_transfer
+from ..pipeline import AnalysisCache, EditConfig, TransferConfig, run_edit, run_transfer
 from .config import Item, JobSpec
 
 
@@ -83,6 +83,7 @@ class ItemRunner:
         get_landmarker()
         load_default_model(edit=job.kind == "edit")
         self.version = method_version(job.method)
+        self.photos = AnalysisCache()  # a batch against one target reads and analyses it once
         self.host = socket.gethostname()
 
     def __call__(self, item: Item | dict) -> dict:
@@ -122,10 +123,10 @@ class ItemRunner:
         if job.kind == "transfer":
             cfg = TransferConfig(job.method, intensity, job.regions, job.source_face, job.target_face,
                                  source_neutral=item.source_neutral)
-            res = run_transfer(item.source, item.target, cfg)
+            res = run_transfer(item.source, item.target, cfg, cache=self.photos)
         else:
             cfg = EditConfig.parse(list(item.aus), item.emotion, intensity, job.method)
-            res = run_edit(item.target, cfg)
+            res = run_edit(item.target, cfg, cache=self.photos)
         stages = dict(res.timings)
         t = time.perf_counter()
         save_image(res.image, out)

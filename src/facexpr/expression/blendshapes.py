@@ -5,6 +5,8 @@ face does (smile, blink, jaw open) without saying whose face it is.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 NAMES = (
@@ -55,6 +57,11 @@ def region_mask(regions=REGIONS) -> np.ndarray:
     bad = set(regions) - set(REGIONS)
     if bad:
         raise ValueError(f"unknown region(s) {sorted(bad)}; choose from {', '.join(REGIONS)}")
+    return _region_mask(frozenset(regions)).copy()
+
+
+@lru_cache(maxsize=16)
+def _region_mask(regions: frozenset) -> np.ndarray:  # asked for per retargeted frame
     return np.array([_region_of(n) in regions for n in NAMES], dtype=np.float32)
 
 

@@ -42,8 +42,16 @@ class ExpressionModel:
 
     @property
     def layout(self) -> np.ndarray:
-        """Atlas positions of the landmarks for :attr:`shading`."""
-        return atlas_layout(self.mean_shape, self.shading.shape[-1] if self.shading is not None else 128)
+        """Atlas positions of the landmarks for :attr:`shading` (read-only; computed once per
+        mean shape and atlas size: every retargeted frame of an animation asks for it)."""
+        size = self.shading.shape[-1] if self.shading is not None else 128
+        key = (id(self.mean_shape), size)
+        cached = self.__dict__.get("_layout")
+        if cached is None or cached[0] != key:
+            lay = atlas_layout(self.mean_shape, size)
+            lay.flags.writeable = False
+            self.__dict__["_layout"] = cached = (key, lay)
+        return cached[1]
 
     def shading_ratio(self, blendshape_delta: np.ndarray) -> np.ndarray | None:
         """Atlas log-luminance ratio (T, T) for a change of blendshapes (None without shading)."""

@@ -5,6 +5,7 @@ expression displacements can be compared between people, poses and image sizes.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,8 +44,28 @@ def umeyama(src: np.ndarray, dst: np.ndarray) -> Similarity:
     return Similarity(scale, R, mu_d - scale * R @ mu_s)
 
 
+_STABLE = np.array(STABLE)
+_SIMILARITIES: dict[bytes, Similarity] = {}
+_SIMILARITIES_LOCK = threading.Lock()
+
+
 def to_canonical(landmarks: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, Similarity]:
-    """Landmarks in the reference frame, and the similarity that took them there."""
-    idx = list(STABLE)
-    sim = umeyama(landmarks[idx], reference[idx])
+    """Landmarks in the reference frame, and the similarity that took them there.
+
+    The similarity of the last few (landmarks, reference) pairs is kept: an animation or a live
+    session retargets the same photo face every frame, and the pipeline aligns a target several
+    times per transfer; a fresh 3x3 SVD each time costs more than the lookup (and LAPACK calls can
+    stall behind busy threads on a small machine)."""
+    landmarks = np.asarray(landmarks)
+    key = (landmarks.dtype.str.encode() + np.asarray(reference).dtype.str.encode()
+           + np.ascontiguousarray(landmarks, np.float64).tobytes()
+           + np.ascontiguousarray(reference, np.float64).tobytes())
+    with _SIMILARITIES_LOCK:
+        sim = _SIMILARITIES.get(key)
+    if sim is None:
+        sim = umeyama(landmarks[_STABLE], reference[_STABLE])
+        with _SIMILARITIES_LOCK:
+            if len(_SIMILARITIES) >= 16:
+                _SIMILARITIES.pop(next(iter(_SIMILARITIES)))
+            _SIMILARITIES[key] = sim
     return sim.apply(landmarks), sim

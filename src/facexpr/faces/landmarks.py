@@ -123,24 +123,38 @@ def analysed(face, what: str = "face") -> Face:
     return face
 
 
+_QUIET_LOCK = threading.Lock()
+_quiet = {"depth": 0, "fd": -1, "saved": -1}
+
+
 @contextmanager
 def quiet_native_stderr():
-    """MediaPipe/TFLite print INFO/W lines from C++ straight to fd 2 while starting; hide them."""
+    """MediaPipe/TFLite print INFO/W lines from C++ straight to fd 2 while starting; hide them.
+
+    fd 2 is the process's, so overlapping uses (landmarkers starting on two threads) share one
+    redirection: the first to enter makes it, the last to leave restores fd 2."""
     try:
         fd = sys.stderr.fileno()
     except (AttributeError, OSError, ValueError):
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    devnull = os.open(os.devnull, os.O_WRONLY)
+    with _QUIET_LOCK:
+        if _quiet["depth"] == 0:
+            sys.stderr.flush()
+            saved = os.dup(fd)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)
+            os.close(devnull)
+            _quiet.update(fd=fd, saved=saved)
+        _quiet["depth"] += 1
     try:
-        os.dup2(devnull, fd)
         yield
     finally:
-        os.dup2(saved, fd)
-        os.close(saved)
-        os.close(devnull)
+        with _QUIET_LOCK:
+            _quiet["depth"] -= 1
+            if _quiet["depth"] == 0:
+                os.dup2(_quiet["saved"], _quiet["fd"])
+                os.close(_quiet["saved"])
 
 
 def close_quietly(lm) -> None:
@@ -211,9 +225,79 @@ class _Landmarker:
         return faces
 
 
+class LandmarkerPool:
+    """A few FaceLandmarkers behind one ``detect``: each call takes a free one (creating another,
+    up to ``size``, when all are busy), so inferences from different threads run at once.
+
+    One MediaPipe inference uses one core (~10 ms whatever the image size) and one graph is not
+    re-entrant, so a single locked landmarker serialises a transfer's source and target analysis
+    and every extra pass (a crop, a mirrored face) behind each other; two landmarkers on two
+    threads run two inferences in little more than the time of one. Instances are created lazily
+    (~100 ms and ~30 MB each): a single-threaded caller only ever makes one."""
+
+    def __init__(self, size: int | None = None):
+        self.size = max(1, size or min(4, os.cpu_count() or 1))
+        self._free: list[_Landmarker] = []
+        self._all: list[_Landmarker] = []
+        self._made = 0
+        self._cv = threading.Condition()
+
+    def _acquire(self) -> _Landmarker:
+        with self._cv:
+            while not self._free and self._made >= self.size:
+                self._cv.wait()
+            if self._free:
+                return self._free.pop()  # the most recently used: warm
+            self._made += 1
+        try:
+            lm = _Landmarker()
+        except BaseException:
+            with self._cv:
+                self._made -= 1
+                self._cv.notify()
+            raise
+        with self._cv:
+            self._all.append(lm)
+        return lm
+
+    def _release(self, lm: _Landmarker) -> None:
+        with self._cv:
+            self._free.append(lm)
+            self._cv.notify()
+
+    @contextmanager
+    def lease(self):
+        """A landmarker of one's own for a few calls (e.g. a tile search)."""
+        lm = self._acquire()
+        try:
+            yield lm
+        finally:
+            self._release(lm)
+
+    def detect(self, rgb: np.ndarray, offset=(0, 0), scale: float = 1.0,
+               full_size: tuple[int, int] | None = None) -> list[Detection]:
+        """:meth:`_Landmarker.detect` on whichever landmarker is free."""
+        with self.lease() as lm:
+            return lm.detect(rgb, offset, scale, full_size)
+
+    def warm(self) -> "LandmarkerPool":
+        """Create the first landmarker now (start-up work a caller may overlap with other work)."""
+        with self.lease():
+            pass
+        return self
+
+    def close(self) -> None:
+        with self._cv:
+            every = list(self._all)
+        for lm in every:
+            lm.close()
+
+
 @lru_cache(maxsize=1)
-def get_landmarker() -> _Landmarker:
-    return _Landmarker()
+def get_landmarker() -> LandmarkerPool:
+    """The process's landmarkers (:class:`LandmarkerPool`), the first one created now (a missing
+    or corrupt model is an error here, not at the first face), then reused."""
+    return LandmarkerPool().warm()
 
 
 DETECT_MAX_SIDE = 1920  # MediaPipe works on a downscaled copy anyway; this bounds the copy cost
@@ -264,7 +348,7 @@ def analyze_faces(rgb: np.ndarray, thorough: bool = False) -> list[Detection]:
     return out
 
 
-def _detect_tiles(lm: _Landmarker, rgb: np.ndarray) -> list[Detection]:
+def _detect_tiles(lm: LandmarkerPool, rgb: np.ndarray) -> list[Detection]:
     h, w = rgb.shape[:2]
     found: list[Detection] = []
     for frac in (0.5, 0.3):
@@ -309,7 +393,7 @@ def _refine_region(face, w: int, h: int, force: bool = False) -> tuple[int, int,
     return X0, Y0, X1, Y1
 
 
-def _refine(lm: _Landmarker, rgb: np.ndarray, face, force: bool = False) -> Detection | None:
+def _refine(lm: LandmarkerPool, rgb: np.ndarray, face, force: bool = False) -> Detection | None:
     """Re-run on a square crop around the face (≈3x its size): precise landmarks, or None when
     the crop does not confirm the face."""
     h, w = rgb.shape[:2]

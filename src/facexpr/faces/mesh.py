@@ -14,6 +14,7 @@ import threading
 
 import cv2
 import numpy as np
+from scipy.sparse import csr_matrix
 from scipy.spatial import Delaunay
 
 from .topology import INNER_LIP_PAIRS, LID_PAIRS, LIP_ROW_PAIRS
@@ -212,30 +213,44 @@ class MeshSampler:
         uv[:, 0] = (dst_pts[:, 0] - x0 + 0.5) * gw / w - 0.5
         uv[:, 1] = (dst_pts[:, 1] - y0 + 0.5) * gh / h - 0.5
         corners = np.round(uv * 16).astype(np.int32)[simplices]  # (T, 3, 2), gathered once
-        for k, tri in enumerate(corners):
-            cv2.fillConvexPoly(ids, tri, k, lineType=cv2.LINE_8, shift=4)
+        fill, line8 = cv2.fillConvexPoly, cv2.LINE_8  # ~1000 calls: no attribute or keyword look-ups
+        for k, tri in enumerate(list(corners)):
+            fill(ids, tri, k, line8, 4)  # shift=4: corners in 1/16 px
         ids = ids.ravel()
         self.inside = ids >= 0
         s = np.where(self.inside, ids, 0)
-        self.vertices = [np.ascontiguousarray(v) for v in simplices[s].T]  # 3 x (n,) corner ids
+        corner_ids = simplices[s]  # (n, 3) each grid point's triangle's corners
         # Barycentric weights in float32 and ROI-local coordinates (small numbers: no precision
-        # lost), one gathered row of 9 coefficients per grid point: the map's hot loop.
-        B = _barycentric(dst_pts - (x0, y0), simplices).astype(np.float32).reshape(len(simplices), 9)[s]
-        qx = (gx.ravel() - x0).astype(np.float32)[:, None]
-        qy = (gy.ravel() - y0).astype(np.float32)[:, None]
-        w = B[:, 0::3] * qx + B[:, 1::3] * qy + B[:, 2::3]
+        # lost): per corner, its 3 coefficients gathered for every grid point (contiguous rows of
+        # the (9, T) table: the map's hot loop), w = a·x + b·y + c.
+        C = _barycentric(dst_pts - (x0, y0), simplices).astype(np.float32).reshape(len(simplices), 9).T.copy()
+        qx = (gx.ravel() - x0).astype(np.float32)
+        qy = (gy.ravel() - y0).astype(np.float32)
+        wt = np.empty((3, len(s)), np.float32)
+        for k in range(3):
+            np.multiply(C[3 * k].take(s), qx, out=wt[k])
+            wt[k] += C[3 * k + 1].take(s) * qy
+            wt[k] += C[3 * k + 2].take(s)
         # A grid point just outside its thin (or, after a closed lid, flat) triangle would
         # extrapolate far beyond its corners: keep every value a mix of the corners' values.
-        np.clip(w, 0.0, None, out=w)
-        w /= np.maximum(w.sum(1, keepdims=True), 1e-12)
-        self.weights = w
+        np.clip(wt, 0.0, None, out=wt)
+        total = wt[0] + wt[1]
+        total += wt[2]
+        wt /= np.maximum(total, 1e-12)
+        w = self.weights = wt.T  # (n, 3)
+        # The same weights as a sparse (grid points x output points) matrix, three entries a row in
+        # corner order, none outside: one product gives every value, summed in the same order as
+        # w_a v_a + w_b v_b + w_c v_c (bit for bit), at a seventh of the gathers' cost.
+        n = len(w)
+        self._matrix = csr_matrix(((w * self.inside[:, None]).ravel(), corner_ids.ravel(),
+                                   np.arange(0, 3 * n + 1, 3, dtype=corner_ids.dtype)), shape=(n, len(dst_pts)))
 
     def interpolate(self, values: np.ndarray, outside: float = 0.0) -> np.ndarray:
         """Values (per output point, shape (N, C)) at the coarse grid, (gh, gw, C)."""
         values = np.asarray(values, np.float32)
-        w, (a, b, c) = self.weights, self.vertices
-        v = w[:, 0:1] * values[a] + w[:, 1:2] * values[b] + w[:, 2:3] * values[c]
-        v[~self.inside] = outside
+        v = np.asarray(self._matrix @ values, np.float32)
+        if outside != 0.0:
+            v[~self.inside] = outside
         return v.reshape(self.shape + (values.shape[1],))
 
     def full(self, coarse: np.ndarray) -> np.ndarray:
@@ -247,7 +262,8 @@ class MeshSampler:
         d = self.interpolate(src_pts - dst_pts)
         if smooth > 0:
             d = cv2.GaussianBlur(d, (0, 0), smooth)
-        d = self.full(d)
+        dx, dy = cv2.split(self.full(d))  # contiguous planes; added to the pixel positions in place
         x0, y0, w, h = self.roi
-        xs, ys = np.meshgrid(np.arange(x0, x0 + w, dtype=np.float32), np.arange(y0, y0 + h, dtype=np.float32))
-        return xs + d[..., 0], ys + d[..., 1]
+        dx += np.arange(x0, x0 + w, dtype=np.float32)[None, :]
+        dy += np.arange(y0, y0 + h, dtype=np.float32)[:, None]
+        return dx, dy

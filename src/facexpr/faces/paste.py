@@ -51,9 +51,10 @@ def blend(base: np.ndarray, over: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return cv2.blendLinear(np.ascontiguousarray(over), np.ascontiguousarray(base), m, 1.0 - m)
 
 
-def paste_back(target: np.ndarray, patch: Patch) -> np.ndarray:
-    """Composite ``patch`` into a copy of ``target``; pixels where the mask is 0 stay identical."""
-    out = target.copy()
+def paste_back(target: np.ndarray, patch: Patch, copy: np.ndarray | None = None) -> np.ndarray:
+    """Composite ``patch`` into a copy of ``target``; pixels where the mask is 0 stay identical.
+    ``copy``: that copy, made beforehand (a big photo's copy can be made while the patch renders)."""
+    out = target.copy() if copy is None else copy
     A = np.asarray(patch.to_target, np.float64)
     h, w = patch.mask.shape
     if np.allclose(A[:, :2], np.eye(2)) and np.allclose(A[:, 2], np.round(A[:, 2])):

@@ -10,6 +10,7 @@ never tear), with three fixes for what warping alone cannot do:
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import cv2
@@ -20,6 +21,7 @@ from ...faces.paste import Patch, blend, polygon_mask
 from ...faces.topology import (EYE_LEFT, EYE_LEFT_CORNERS, EYE_RIGHT, EYE_RIGHT_CORNERS, FACE_OVAL,
                               INNER_LIP_PAIRS, IRIS_LEFT, IRIS_RIGHT, LID_PAIRS, LIPS_INNER, LIPS_OUTER, N_MESH)
 from ...render import mix_synthetic, open_eye
+from ...threads import on_helper
 from ..base import RenderJob
 from ..spec import MethodSpec
 from . import SPECS
@@ -85,11 +87,23 @@ def open_area(xy: np.ndarray) -> tuple[float, float]:
 
 def _mouth_fill(job: RenderJob, out: np.ndarray, roi, dst_xy: np.ndarray, cfg: WarpConfig) -> None:
     """Where the mouth opens wider than in the target, paint the source's mouth interior."""
+    _paint(out, _mouth_layers(job, roi, dst_xy, cfg))
+
+
+def _paint(out: np.ndarray, layers: list) -> None:
+    """Blend ``(slice, image, alpha)`` layers into ``out``, in order."""
+    for sl, img, alpha in layers:
+        out[sl] = blend(out[sl], img, alpha)
+
+
+def _mouth_layers(job: RenderJob, roi, dst_xy: np.ndarray, cfg: WarpConfig) -> list:
+    """:func:`_mouth_fill`'s layer (none when the mouth does not open wider): it reads the
+    target and source only, never the warped face, so it is made while the face is warped."""
     t_xy, s_xy = job.target_face.xy, job.source_face.xy
     inner = list(LIPS_INNER)
     (a_dst, gap), (a_tgt, _) = open_area(dst_xy), open_area(t_xy)
     if a_dst <= cfg.mouth_open_ratio * a_tgt + 1.0 or gap < cfg.mouth_min_gap * job.target_face.size:
-        return
+        return []
     alpha = float(np.clip((a_dst - a_tgt) / (0.5 * a_dst), 0.0, 1.0))
     x0, y0, w, h = roi
     poly = dst_xy[inner]
@@ -98,7 +112,7 @@ def _mouth_fill(job: RenderJob, out: np.ndarray, roi, dst_xy: np.ndarray, cfg: W
     bx0, by0 = max(bx0, x0), max(by0, y0)
     bx1, by1 = min(bx1, x0 + w), min(by1, y0 + h)
     if bx1 - bx0 < 2 or by1 - by0 < 2:
-        return
+        return []
     lips = inner + list(LIPS_OUTER)
     mx, my = backward_map(dst_xy[lips], s_xy[lips], (bx0, by0, bx1 - bx0, by1 - by0),
                           grid=max(32, max(bx1 - bx0, by1 - by0) // 2))  # cells of 2 px
@@ -118,11 +132,18 @@ def _mouth_fill(job: RenderJob, out: np.ndarray, roi, dst_xy: np.ndarray, cfg: W
     src_mouth, m = mix_synthetic(src_mouth, m, job.target, t_xy, poly, (bx0, by0), job.target_face.size,
                                  lend, alpha)  # synthetic where the source lacks one
     sl = (slice(by0 - y0, by1 - y0), slice(bx0 - x0, bx1 - x0))
-    out[sl] = blend(out[sl], src_mouth, m)
+    return [(sl, src_mouth, m)]
 
 
 def _rigid_irises(job: RenderJob, out: np.ndarray, roi, dst_xy: np.ndarray) -> None:
     """Paste each target iris translated to its new place, visible only between the new lids."""
+    _paint(out, _iris_layers(job, roi, dst_xy))
+
+
+def _iris_layers(job: RenderJob, roi, dst_xy: np.ndarray) -> list:
+    """:func:`_rigid_irises`' layers (an eyeball where the lids open wider, then the iris, per
+    eye): like the mouth's, made from the target alone."""
+    layers = []
     x0, y0, w, h = roi
     t_xy = job.target_face.xy
     for eye, iris in ((EYE_RIGHT, IRIS_RIGHT), (EYE_LEFT, IRIS_LEFT)):
@@ -148,9 +169,10 @@ def _rigid_irises(job: RenderJob, out: np.ndarray, roi, dst_xy: np.ndarray) -> N
         sl = (slice(by0 - y0, by1 - y0), slice(bx0 - x0, bx1 - x0))
         fill = open_eye(job.target, t_xy, dst_xy, eye, iris, (bx0, by0, bx1, by1))  # wider lids: eyeball
         if fill is not None:
-            out[sl] = blend(out[sl], fill.layer.image, fill.layer.alpha)
+            layers.append((sl, fill.layer.image, fill.layer.alpha))
             disk *= fill.keep
-        out[sl] = blend(out[sl], iris_img, disk * lids)
+        layers.append((sl, iris_img, disk * lids))
+    return layers
 
 
 def _apply_shading(out: np.ndarray, mesh: MeshSampler, rt, dst: np.ndarray, roi, dst_xy) -> None:
@@ -168,9 +190,29 @@ def _apply_shading(out: np.ndarray, mesh: MeshSampler, rt, dst: np.ndarray, roi,
     fx1, fy1 = np.minimum(np.ceil(dst_xy.max(0)).astype(int) + 1 - (x0, y0), (w, h))
     sl = (slice(fy0, fy1), slice(fx0, fx1))
     gain = mesh.full(np.exp(ratio))[sl]
-    face = out[sl].astype(np.float32)
-    face *= gain[..., None]
-    out[sl] = np.clip(face + 0.5, 0, 255).astype(np.uint8)
+    rows = fy1 - fy0
+    if rows * (fx1 - fx0) < _SPLIT_PX:
+        _shade_rows(out, gain, fy0, sl[1], 0, rows)
+        return
+    # a big photo's face: its two halves at once (numpy's loops run outside the GIL)
+    lower = on_helper(_shade_rows, out, gain, fy0, sl[1], rows // 2, rows)
+    try:
+        _shade_rows(out, gain, fy0, sl[1], 0, rows // 2)
+    finally:
+        lower.result()
+
+
+_SPLIT_PX = 250_000  # face pixels above which shading is split over two threads (a 1350-px portrait)
+
+
+def _shade_rows(out: np.ndarray, gain: np.ndarray, top: int, cols: slice, a: int, b: int) -> None:
+    """Rows ``[a, b)`` of the shaded face (``gain``'s rows; the face's starts at ``out`` row ``top``)."""
+    part = (slice(top + a, top + b), cols)
+    face = out[part].astype(np.float32)
+    face *= gain[a:b, :, None]
+    face += 0.5  # round half up; the gain is positive, so only the top needs clipping
+    np.minimum(face, 255.0, out=face)
+    out[part] = face.astype(np.uint8)
 
 
 _UNTANGLERS: dict[bytes, Untangler] = {}
@@ -221,18 +263,65 @@ class Warp:
         t_xy = job.target_face.xy
         dst_xy = fold_free(t_xy, job.retargeted.xy)
         anchors, roi = _anchors(t_xy, cfg.ring, job.target.shape)
-        dst = np.concatenate([dst_xy[_CONTROL], anchors])
-        src = np.concatenate([t_xy[_CONTROL], anchors])
-        mesh = MeshSampler(dst, roi, min(cfg.grid, max(64, max(roi[2:]) // 2)), rest_pts=src)  # cells ≥ 2 px
-        mx, my = mesh.backward_map(dst, src, cfg.smooth)
-        out = cv2.remap(job.target, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        rt = job.retargeted
-        if cfg.shading and rt.shading is not None:
-            _apply_shading(out, mesh, rt, dst, roi, dst_xy)
-        _mouth_fill(job, out, roi, dst_xy, cfg)
-        _rigid_irises(job, out, roi, dst_xy)
-        x0, y0, w, h = roi
-        ring = anchors[:len(FACE_OVAL)]
-        mask = polygon_mask((h, w), ring, feather=max(2.0, job.target_face.size * 0.02), offset=(x0, y0))
+        # The mouth and eye layers and the patch's mask read only the photos and the new geometry:
+        # on a big photo a helper thread makes them while this one warps the face (a warm
+        # transfer's critical path). A small one's are mostly Python, which holds the GIL: on two
+        # threads they would only take turns, so they are made here.
+        if roi[2] * roi[3] >= _SPLIT_PX:
+            layers = on_helper(self._layers, job, roi, dst_xy, anchors)
+        else:
+            layers = None
+        try:
+            dst = np.concatenate([dst_xy[_CONTROL], anchors])
+            src = np.concatenate([t_xy[_CONTROL], anchors])
+            mesh = MeshSampler(dst, roi, min(cfg.grid, max(64, max(roi[2:]) // 2)), rest_pts=src)  # cells ≥ 2 px
+            mx, my = mesh.backward_map(dst, src, cfg.smooth)
+            out = cv2.remap(job.target, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            rt = job.retargeted
+            if cfg.shading and rt.shading is not None:
+                _apply_shading(out, mesh, rt, dst, roi, dst_xy)
+        except BaseException:
+            if layers is not None:
+                layers.exception()  # let it finish before the job goes away
+            raise
+        over, mask = self._layers(job, roi, dst_xy, anchors) if layers is None else layers.result()
+        _paint(out, over)
+        x0, y0 = roi[:2]
         return Patch(out, mask, np.array([[1, 0, x0], [0, 1, y0]], np.float64))
+
+    def _layers(self, job: RenderJob, roi, dst_xy: np.ndarray, anchors: np.ndarray) -> tuple[list, np.ndarray]:
+        """(the mouth's, then the eyes' layers, in painting order; the patch's mask)."""
+        over = _mouth_layers(job, roi, dst_xy, self.config) + _iris_layers(job, roi, dst_xy)
+        return over, _patch_mask(anchors, roi, job.target_face.size)
+
+    def prepare(self, job: RenderJob) -> None:
+        """Work a render of ``job`` will need whatever its geometry: the patch's mask, which
+        depends on the photo's face alone. The pipeline calls it on a helper thread while the
+        closed loop measures, so the final full-size render finds it made."""
+        anchors, roi = _anchors(job.target_face.xy, self.config.ring, job.target.shape)
+        _patch_mask(anchors, roi, job.target_face.size)
+
+
+_MASKS: dict[bytes, np.ndarray] = {}
+_MASKS_LOCK = threading.Lock()
+
+
+def _patch_mask(anchors: np.ndarray, roi, face_size: float) -> np.ndarray:
+    """The patch's soft mask: the anchor ring filled, feathered inwards. The last few are kept
+    (read-only): a transfer renders one photo twice (the closed loop's try, then the result), an
+    animation every frame, and at full size on a big photo it costs milliseconds."""
+    feather = max(2.0, face_size * 0.02)
+    ring = anchors[:len(FACE_OVAL)]
+    key = np.ascontiguousarray(ring, np.float64).tobytes() + np.array([*roi, feather], np.float64).tobytes()
+    with _MASKS_LOCK:
+        mask = _MASKS.get(key)
+    if mask is None:
+        x0, y0, w, h = roi
+        mask = polygon_mask((h, w), ring, feather=feather, offset=(x0, y0))
+        mask.flags.writeable = False
+        with _MASKS_LOCK:
+            if len(_MASKS) >= 8:
+                _MASKS.pop(next(iter(_MASKS)))
+            _MASKS[key] = mask
+    return mask
 

@@ -1,0 +1,101 @@
+"""One small process-wide thread pool for the independent parts of a single request.
+
+A transfer on a 2-core CPU is latency-bound, not throughput-bound: its source and target analyses,
+or a warp's mouth and eye layers and its mesh map, do not depend on each other, and MediaPipe,
+OpenCV and large numpy operations run outside the GIL. Running such parts at once on a shared
+pool (rather than a pool per call, whose threads would cost more to start than the parts take)
+is what brings a warm transfer near its MediaPipe floor.
+
+A task that itself asks for a helper runs that part inline (no nesting), so the pool cannot
+deadlock however many requests share it.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+
+_POOL: ThreadPoolExecutor | None = None
+_LOCK = threading.Lock()
+
+
+def helper_pool() -> ThreadPoolExecutor:
+    """The shared pool (created on first use, one thread per core, at most 4)."""
+    global _POOL
+    with _LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1)), thread_name_prefix=_PREFIX)
+        return _POOL
+
+
+_PREFIX = "facexpr-helper"
+
+
+def _forget_after_fork() -> None:
+    """A forked child (a DataLoader worker rendering warp bases) has none of the parent's threads:
+    it starts its own pool rather than queueing work for threads that are not there."""
+    global _POOL, _LOCK
+    _POOL, _LOCK = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def on_helper(fn, *args, **kwargs) -> Future:
+    """``fn(*args, **kwargs)`` started on the shared pool; its future (run at once, in this
+    thread, when this thread is one of the pool's)."""
+    if threading.current_thread().name.startswith(_PREFIX):
+        fut: Future = Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as e:
+            fut.set_exception(e)
+        return fut
+    return helper_pool().submit(fn, *args, **kwargs)
+
+
+# ----------------------------------------------------------------------------- BLAS threads
+
+_BLAS_LOCK = threading.Lock()
+_blas_state = {"depth": 0, "limiter": None}
+
+
+@functools.lru_cache(maxsize=1)
+def _numpy_blas():
+    """numpy's OpenBLAS, as threadpoolctl sees it (None without threadpoolctl or OpenBLAS)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    sel = ThreadpoolController().select(prefix="libscipy_openblas")  # numpy's (and scipy's) own
+    return sel if sel.lib_controllers else None
+
+
+@contextmanager
+def one_blas_thread():
+    """numpy's BLAS limited to one thread while a request runs (nested and concurrent uses share
+    it; the previous limit comes back when the last one ends).
+
+    Every matrix product of the pipeline is small (a 52-shape code times a basis, a 1.5k-wide
+    MLP, 3x3 alignments), so BLAS threads only wake, spin and wait for each other; with
+    facexpr's own threads (analysis, render workers, the video tracker) busy on two cores they
+    stall behind them. Measured on ``facexpr animate`` with the same output, bit for bit: 25 s of
+    CPU for the shared clip with OpenBLAS's default two threads, 15-16 s with one. Other BLAS
+    libraries (a torch method's) are left alone, and so is everything when the environment sets
+    ``FACEXPR_BLAS_THREADS`` (to anything)."""
+    with _BLAS_LOCK:
+        if _blas_state["depth"] == 0 and os.environ.get("FACEXPR_BLAS_THREADS") is None:
+            blas = _numpy_blas()
+            _blas_state["limiter"] = None if blas is None else blas.limit(limits=1)
+        _blas_state["depth"] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _blas_state["depth"] -= 1
+            if _blas_state["depth"] == 0 and _blas_state["limiter"] is not None:
+                _blas_state["limiter"].restore_original_limits()
+                _blas_state["limiter"] = None
