@@ -99,3 +99,13 @@ def one_blas_thread():
             if _blas_state["depth"] == 0 and _blas_state["limiter"] is not None:
                 _blas_state["limiter"].restore_original_limits()
                 _blas_state["limiter"] = None
+
+
+def one_blas_thread_for_good() -> None:
+    """numpy's BLAS limited to one thread for the rest of the process: for a server whose requests
+    overlap without end (the Live tab), where :func:`one_blas_thread`'s restore would never come.
+    Measured there: OpenBLAS's spinning second thread cost 17–21 ms of CPU per frame, as much as
+    the frame's own work. ``FACEXPR_BLAS_THREADS`` set (to anything) leaves it alone."""
+    blas = _numpy_blas()
+    if blas is not None and os.environ.get("FACEXPR_BLAS_THREADS") is None:
+        blas.limit(limits=1)

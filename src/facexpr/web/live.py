@@ -12,7 +12,7 @@ machinery (base64 ``data:`` URLs both ways, a queue event and an SSE message per
 re-rendering Gradio's image component). A WebSocket carries each frame as one binary message and
 the page draws it onto a canvas, so the server's Python does little beyond the session's own work:
 back to back on the same (busy) machine, the Gradio stream showed 7.4 frames/s at a 198-ms median
-latency (8.9 frames/s with one OpenBLAS thread, :func:`~facexpr.web.live_ws.single_threaded_blas`),
+latency (8.9 frames/s with one OpenBLAS thread, :func:`~facexpr.threads.one_blas_thread_for_good`),
 this transport 22.8 frames/s at 85 ms, and ~26 frames/s at ~72 ms once a frame's analysis
 overlapped the previous frame's render (all figures in docs/LIVE.md). WebRTC through ``fastrtc`` is out (its release needs ``gradio<6``); WebRTC
 through ``aiortc`` would add a video codec per direction (VP8/H.264 encode and decode on the same

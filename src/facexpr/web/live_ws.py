@@ -37,6 +37,7 @@ import numpy as np
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from ..threads import one_blas_thread_for_good
 from .live_session import REGISTRY, LiveSession, Registry, SessionClosed
 
 log = logging.getLogger("facexpr.web.live")
@@ -51,20 +52,6 @@ class TransportConfig:
     max_sessions: int = 4         # sessions processed at once; more connections wait for a slot
     jpeg_quality: int = 85        # of the frames sent back
     status_every: float = 0.5     # seconds between status messages
-
-
-def single_threaded_blas() -> None:
-    """One OpenBLAS thread per library, process-wide. The live path's linear algebra is small (a
-    few hundred points), and after each call OpenBLAS's extra thread busy-waits for more work:
-    measured on the 2-core machine, that idle spinning cost 17–21 ms of CPU per frame, as much as
-    the session's own work, on a machine where the browser needs the other core. Called once a
-    session's photo is analysed (every library the path loads is loaded by then); needs
-    ``threadpoolctl`` (``facexpr[web]``) and does nothing without it."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return
-    threadpool_limits(1, user_api="blas")
 
 
 def decode_frame(data: bytes) -> np.ndarray | None:
@@ -135,7 +122,7 @@ class LiveTransport:
         if img is None:
             return None
         if not s.frames:
-            single_threaded_blas()
+            one_blas_thread_for_good()
         return s.analyse(img, received)
 
     def _render(self, s: LiveSession, job) -> bytes:
