@@ -17,6 +17,8 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 
+import numpy as np
+
 _POOL: ThreadPoolExecutor | None = None
 _LOCK = threading.Lock()
 
@@ -109,3 +111,35 @@ def one_blas_thread_for_good() -> None:
     blas = _numpy_blas()
     if blas is not None and os.environ.get("FACEXPR_BLAS_THREADS") is None:
         blas.limit(limits=1)
+
+
+class RecentCache:
+    """The last ``size`` results of an expensive function of a few arrays, keyed by the arrays'
+    bytes: a video or a live session renders the same photo face every frame, and a transfer aligns
+    and renders its target more than once. Thread-safe (render threads share it); the oldest entry
+    goes first; results that are arrays are made read-only so no caller can change what the next
+    one gets."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: dict[bytes, object] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(*arrays) -> bytes:
+        return b"".join(np.asarray(a).dtype.str.encode() + np.ascontiguousarray(a, np.float64).tobytes()
+                        for a in arrays)
+
+    def get(self, key: bytes, make):
+        with self._lock:
+            hit = self._items.get(key)
+        if hit is not None:
+            return hit
+        value = make()
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+        with self._lock:
+            if len(self._items) >= self.size:
+                self._items.pop(next(iter(self._items)))
+            self._items[key] = value
+        return value

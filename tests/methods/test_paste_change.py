@@ -1,4 +1,4 @@
-"""A generator on the warp pastes back only its change (:func:`facexpr.methods.exported.paste_change`).
+"""A generator on the warp pastes back only its change (:func:`facexpr.faces.paste.paste_change`).
 
 Pasting the refined crop itself resamples the warped photo twice (into the crop, back out), which
 softens a small face visibly (docs/results/small_faces.md). Pasting the change keeps every pixel
@@ -12,8 +12,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from facexpr.faces.paste import Patch, paste_back  # noqa: E402
-from facexpr.methods.exported import paste_change  # noqa: E402
+from facexpr.faces.paste import Patch, paste_back, paste_change  # noqa: E402
 
 
 def _setup(seed=0, size=96):

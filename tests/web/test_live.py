@@ -231,6 +231,19 @@ def _known() -> set:
     return {id(s) for s in REGISTRY.sessions}
 
 
+def _running(playwright, cam, url, photo, frames: int):
+    """A browser on the Live tab with ``photo`` chosen and the camera started, once ``frames``
+    frames came back: (browser, page, the one session it made, the page's errors)."""
+    n0 = _known()
+    b = _browser(playwright, cam)
+    errors: list = []
+    page = _open(b, url, photo, errors)
+    (session,) = _sessions_since(n0)
+    _start(page)
+    _wait_frames(page, frames)
+    return b, page, session, errors
+
+
 def _sessions_since(before: set):
     """The sessions opened since ``before`` (:func:`_known`), oldest first."""
     from facexpr.web.live_session import REGISTRY
@@ -274,13 +287,7 @@ def test_live_screenshot_in_use(server, playwright, sample_cam):
     from facexpr.bundled import sample_pair
 
     smiling, _ = sample_pair()
-    n0 = _known()
-    b = _browser(playwright, sample_cam)
-    errors: list = []
-    page = _open(b, server[0], smiling, errors)
-    (session,) = _sessions_since(n0)
-    _start(page)
-    _wait_frames(page, 10)
+    b, page, session, errors = _running(playwright, sample_cam, server[0], smiling, frames=10)
     still = session.photo.astype(float)
     best, t = 0.0, time.monotonic()
     while time.monotonic() - t < 20:  # the camera's widest smile: the photo's most visible change
@@ -406,13 +413,7 @@ def test_two_sessions_at_once(server, playwright, face_cam, target_path, source_
 
 
 def test_no_face_in_camera_holds_the_photo(server, playwright, noface_cam, target_path):
-    n0 = _known()
-    b = _browser(playwright, noface_cam)
-    errors: list = []
-    page = _open(b, server[0], target_path, errors)
-    (session,) = _sessions_since(n0)
-    _start(page)
-    _wait_frames(page, 5)
+    b, page, session, errors = _running(playwright, noface_cam, server[0], target_path, frames=5)
     page.wait_for_timeout(2000)
     img = _output(page)
     assert float(np.abs(img.astype(float) - session.photo.astype(float)).mean()) < 1.5  # its own expression

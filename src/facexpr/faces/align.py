@@ -5,11 +5,11 @@ expression displacements can be compared between people, poses and image sizes.
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..threads import RecentCache
 from .topology import STABLE
 
 
@@ -45,8 +45,7 @@ def umeyama(src: np.ndarray, dst: np.ndarray) -> Similarity:
 
 
 _STABLE = np.array(STABLE)
-_SIMILARITIES: dict[bytes, Similarity] = {}
-_SIMILARITIES_LOCK = threading.Lock()
+_SIMILARITIES = RecentCache(16)
 
 
 def to_canonical(landmarks: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, Similarity]:
@@ -57,15 +56,6 @@ def to_canonical(landmarks: np.ndarray, reference: np.ndarray) -> tuple[np.ndarr
     times per transfer; a fresh 3x3 SVD each time costs more than the lookup (and LAPACK calls can
     stall behind busy threads on a small machine)."""
     landmarks = np.asarray(landmarks)
-    key = (landmarks.dtype.str.encode() + np.asarray(reference).dtype.str.encode()
-           + np.ascontiguousarray(landmarks, np.float64).tobytes()
-           + np.ascontiguousarray(reference, np.float64).tobytes())
-    with _SIMILARITIES_LOCK:
-        sim = _SIMILARITIES.get(key)
-    if sim is None:
-        sim = umeyama(landmarks[_STABLE], reference[_STABLE])
-        with _SIMILARITIES_LOCK:
-            if len(_SIMILARITIES) >= 16:
-                _SIMILARITIES.pop(next(iter(_SIMILARITIES)))
-            _SIMILARITIES[key] = sim
+    sim = _SIMILARITIES.get(RecentCache.key(landmarks, reference),
+                            lambda: umeyama(landmarks[_STABLE], reference[_STABLE]))
     return sim.apply(landmarks), sim

@@ -10,13 +10,12 @@ first, so the intact ones around them decide what a pixel shows.
 """
 from __future__ import annotations
 
-import threading
-
 import cv2
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.spatial import Delaunay
 
+from ..threads import RecentCache
 from .topology import INNER_LIP_PAIRS, LID_PAIRS, LIP_ROW_PAIRS
 
 
@@ -169,25 +168,14 @@ def _meet(before: np.ndarray, after: np.ndarray, upper: np.ndarray, lower: np.nd
     return out
 
 
-_REST_TRIANGLES: dict[bytes, np.ndarray] = {}
-_REST_LOCK = threading.Lock()  # render threads share the cache
+_REST_TRIANGLES = RecentCache(16)
 
 
 def _rest_triangles(rest: np.ndarray) -> np.ndarray:
     """The Delaunay triangles of a warp's rest points, kept for the last few point sets: a video
     or a live session warps the same photo every frame, and triangulating it again each time is
     a third of the mesh's cost."""
-    key = np.ascontiguousarray(rest, np.float64).tobytes()
-    with _REST_LOCK:
-        tri = _REST_TRIANGLES.get(key)
-    if tri is None:
-        tri = Delaunay(rest).simplices
-        tri.flags.writeable = False
-        with _REST_LOCK:
-            if len(_REST_TRIANGLES) >= 16:
-                _REST_TRIANGLES.pop(next(iter(_REST_TRIANGLES)))
-            _REST_TRIANGLES[key] = tri
-    return tri
+    return _REST_TRIANGLES.get(RecentCache.key(rest), lambda: Delaunay(rest).simplices)
 
 
 class MeshSampler:

@@ -62,16 +62,44 @@ def paste_back(target: np.ndarray, patch: Patch, copy: np.ndarray | None = None)
         region = out[y0:y0 + h, x0:x0 + w]
         out[y0:y0 + h, x0:x0 + w] = blend(region, patch.image, patch.mask)
         return out
-    H, W = target.shape[:2]
+    box = _roi(A, (h, w), target.shape[:2])
+    if box is None:
+        return out
+    x0, y0, x1, y1, A_roi, size = box
+    img = cv2.warpAffine(patch.image, A_roi, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    m = cv2.warpAffine(patch.mask, A_roi, size, flags=cv2.INTER_LINEAR, borderValue=0)
+    out[y0:y1, x0:x1] = blend(out[y0:y1, x0:x1], img, m)
+    return out
+
+
+def _roi(A: np.ndarray, patch_hw: tuple[int, int], image_hw: tuple[int, int]):
+    """The image region a patch lands in under the affine ``A`` (patch → image): ``(x0, y0, x1,
+    y1, A shifted to that region, its size)``, or None when it misses the image."""
+    h, w = patch_hw
+    H, W = image_hw
     corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64) @ A.T
     x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int), 0)
     x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int), [W, H])
     if x1 <= x0 or y1 <= y0:
-        return out
+        return None
     A_roi = A.copy()
     A_roi[:, 2] -= (x0, y0)
-    size = (int(x1 - x0), int(y1 - y0))
-    img = cv2.warpAffine(patch.image, A_roi, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    m = cv2.warpAffine(patch.mask, A_roi, size, flags=cv2.INTER_LINEAR, borderValue=0)
-    out[y0:y1, x0:x1] = blend(out[y0:y1, x0:x1], img, m)
+    return int(x0), int(y0), int(x1), int(y1), A_roi, (int(x1 - x0), int(y1 - y0))
+
+
+def paste_change(canvas: np.ndarray, patch: Patch, base: np.ndarray) -> np.ndarray:
+    """``canvas`` + the change ``patch.image − base`` (both crops of it), under ``patch.mask``,
+    mapped back into the photo: where a generator changed nothing the photo's pixels stay
+    bit-identical (pasting the crop itself would resample them twice)."""
+    out = canvas.copy()
+    A = np.asarray(patch.to_target, np.float64)
+    box = _roi(A, patch.mask.shape, canvas.shape[:2])
+    if box is None:
+        return out
+    x0, y0, x1, y1, A_roi, size = box
+    change = patch.image.astype(np.float32) - base.astype(np.float32)
+    change = cv2.warpAffine(change * patch.mask[..., None].astype(np.float32), A_roi, size, flags=cv2.INTER_LINEAR,
+                            borderValue=0)
+    roi = out[y0:y1, x0:x1].astype(np.float32) + change
+    out[y0:y1, x0:x1] = np.clip(np.rint(roi), 0, 255).astype(np.uint8)
     return out

@@ -35,7 +35,7 @@ import torch.nn as nn
 from ..errors import ModelError
 from ..expression import action_units
 from ..faces.crops import aligned_crop, alignment, crop_landmarks
-from ..faces.paste import Patch, paste_back, polygon_mask
+from ..faces.paste import Patch, paste_back, paste_change, polygon_mask
 from ..faces.topology import FACE_OVAL
 from .base import EDIT
 from .samples import make_sample, to_tensor_image, to_uint8_image
@@ -263,30 +263,6 @@ class ExportedMethod:
         mask = oval_mask(target_lm[:, :2], S)
         return self._on_warp(Patch(image=out, mask=mask, to_target=cv2.invertAffineTransform(M)), canvas, warped,
                              base)
-
-
-def paste_change(canvas: np.ndarray, patch: Patch, base: np.ndarray) -> np.ndarray:
-    """``canvas`` + the change ``patch.image − base`` (both crops of it), under ``patch.mask``,
-    mapped back into the photo: where the generator changed nothing the photo's pixels stay
-    bit-identical (pasting the crop itself would resample them twice)."""
-    out = canvas.copy()
-    A = np.asarray(patch.to_target, np.float64)
-    h, w = patch.mask.shape
-    H, W = canvas.shape[:2]
-    corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64) @ A.T
-    x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int), 0)
-    x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int), [W, H])
-    if x1 <= x0 or y1 <= y0:
-        return out
-    A_roi = A.copy()
-    A_roi[:, 2] -= (x0, y0)
-    size = (int(x1 - x0), int(y1 - y0))
-    change = patch.image.astype(np.float32) - base.astype(np.float32)
-    change = cv2.warpAffine(change * patch.mask[..., None].astype(np.float32), A_roi, size, flags=cv2.INTER_LINEAR,
-                            borderValue=0)
-    roi = out[y0:y1, x0:x1].astype(np.float32) + change
-    out[y0:y1, x0:x1] = np.clip(np.rint(roi), 0, 255).astype(np.uint8)
-    return out
 
 
 class GeneratorMethod:

@@ -10,7 +10,6 @@ never tear), with three fixes for what warping alone cannot do:
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import cv2
@@ -21,7 +20,7 @@ from ...faces.paste import Patch, blend, polygon_mask
 from ...faces.topology import (EYE_LEFT, EYE_LEFT_CORNERS, EYE_RIGHT, EYE_RIGHT_CORNERS, FACE_OVAL,
                               INNER_LIP_PAIRS, IRIS_LEFT, IRIS_RIGHT, LID_PAIRS, LIPS_INNER, LIPS_OUTER, N_MESH)
 from ...render import mix_synthetic, open_eye
-from ...threads import on_helper
+from ...threads import RecentCache, on_helper
 from ..base import RenderJob
 from ..spec import MethodSpec
 from . import SPECS
@@ -215,17 +214,12 @@ def _shade_rows(out: np.ndarray, gain: np.ndarray, top: int, cols: slice, a: int
     out[part] = face.astype(np.uint8)
 
 
-_UNTANGLERS: dict[bytes, Untangler] = {}
+_UNTANGLERS = RecentCache(8)
 
 
 def _untangler(rest: np.ndarray) -> Untangler:
     """One per face (a re-render of the same target reuses it)."""
-    key = np.ascontiguousarray(rest, np.float64).tobytes()
-    if key not in _UNTANGLERS:
-        if len(_UNTANGLERS) >= 8:
-            _UNTANGLERS.pop(next(iter(_UNTANGLERS)))
-        _UNTANGLERS[key] = Untangler(rest, LID_PAIRS + INNER_LIP_PAIRS)
-    return _UNTANGLERS[key]
+    return _UNTANGLERS.get(RecentCache.key(rest), lambda: Untangler(rest, LID_PAIRS + INNER_LIP_PAIRS))
 
 
 def fold_free(rest: np.ndarray, moved: np.ndarray, rounds: int = 3) -> np.ndarray:
@@ -302,8 +296,7 @@ class Warp:
         _patch_mask(anchors, roi, job.target_face.size)
 
 
-_MASKS: dict[bytes, np.ndarray] = {}
-_MASKS_LOCK = threading.Lock()
+_MASKS = RecentCache(8)
 
 
 def _patch_mask(anchors: np.ndarray, roi, face_size: float) -> np.ndarray:
@@ -312,16 +305,7 @@ def _patch_mask(anchors: np.ndarray, roi, face_size: float) -> np.ndarray:
     animation every frame, and at full size on a big photo it costs milliseconds."""
     feather = max(2.0, face_size * 0.02)
     ring = anchors[:len(FACE_OVAL)]
-    key = np.ascontiguousarray(ring, np.float64).tobytes() + np.array([*roi, feather], np.float64).tobytes()
-    with _MASKS_LOCK:
-        mask = _MASKS.get(key)
-    if mask is None:
-        x0, y0, w, h = roi
-        mask = polygon_mask((h, w), ring, feather=feather, offset=(x0, y0))
-        mask.flags.writeable = False
-        with _MASKS_LOCK:
-            if len(_MASKS) >= 8:
-                _MASKS.pop(next(iter(_MASKS)))
-            _MASKS[key] = mask
-    return mask
+    x0, y0, w, h = roi
+    return _MASKS.get(RecentCache.key(ring, np.array([*roi, feather], np.float64)),
+                      lambda: polygon_mask((h, w), ring, feather=feather, offset=(x0, y0)))
 
