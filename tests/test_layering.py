@@ -8,7 +8,7 @@ Layers, low to high (a module may import its own layer or a lower one)::
     1  datasets                                  (readers of the shared data)
     2  faces, expression, limits, perceptual     (analysis, the expression model, shared trunks)
     3  methods                                   (inference: specs, adapters, networks)
-    4  pipeline, batch | train | evaluate | research  (side by side: none of them imports another,
+    4  pipeline, response, animation, batch | train | evaluate | research  (side by side: none of them imports another,
                                                   except evaluate, research -> pipeline; a method's own
                                                   recipe, methods/<family>/train.py, is train)
     5  facexpr (the Python API, __init__)
@@ -103,7 +103,7 @@ def layer(mod: str) -> tuple[int, str]:
         if len(parts) >= 4 and parts[3] == "train":  # a method's own training recipe
             return 4, "train"
         return 3, ""
-    if sub in ("pipeline", "animation", "batch"):  # one photo / one video / a manifest of them, stage by stage
+    if sub in ("pipeline", "response", "animation", "batch"):  # one photo / one video / a manifest of them, stage by stage
         return 4, "pipeline"
     if sub in ("train", "evaluate", "research"):  # research: offline builders of shipped files
         return 4, sub

@@ -101,7 +101,7 @@ def animate(photo: ImageLike, driving, method: str = "warp", relative: bool = Tr
             intensity: float = 1.0, regions=None, pose: bool = False, smooth: bool = True,
             min_cutoff: float = 1.5, beta: float = 0.5, size: int | None = 512,
             start: float | None = None, end: float | None = None, max_frames: int | None = None,
-            photo_face: int | None = None, max_pose_deg: float = 15.0):
+            photo_face: int | None = None, max_pose_deg: float = 15.0, calibrate: bool = True):
     """Animate ``photo`` with the expressions (and, with ``pose=True``, small head rotations) of
     the face in the ``driving`` video.
 
@@ -111,6 +111,9 @@ def animate(photo: ImageLike, driving, method: str = "warp", relative: bool = Tr
     ``.found``) as they are rendered, for streaming. ``.fps``, ``.frame_count``, ``.width`` and
     ``.height`` describe the output. :func:`facexpr.animate_to_file` writes an MP4 with the
     driver's audio, or an image sequence.
+
+    ``calibrate`` (default): measure once how strongly the photo shows a smile and an open jaw
+    when rendered, and render every frame's at the strength it needs to show (:mod:`facexpr.response`).
     """
     from .animation import AnimateConfig, Animation
     from .expression.blendshapes import REGIONS
@@ -120,7 +123,8 @@ def animate(photo: ImageLike, driving, method: str = "warp", relative: bool = Tr
                         driving_neutral=driving_neutral, intensity=float(intensity),
                         regions=tuple(regions or REGIONS), pose=pose, smooth=smooth,
                         filter=OneEuroConfig(min_cutoff, beta), size=size, start=start, end=end,
-                        max_frames=max_frames, photo_face=photo_face, max_pose_deg=max_pose_deg)
+                        max_frames=max_frames, photo_face=photo_face, max_pose_deg=max_pose_deg,
+                        calibrate=calibrate)
     return Animation(photo, driving, cfg)
 
 

@@ -21,7 +21,9 @@ Per frame::
 * **Speed**: the photo is analysed once; driver decoding + tracking run in a thread ahead of
   rendering, rendering runs on a small thread pool (frames are independent once their code is
   filtered), and :func:`write_animation` encodes in another thread. No closed-loop correction per
-  frame (``transfer`` does one), which is the one quality shortcut.
+  frame (``transfer`` measures its render once more); instead the photo's response to a smile and
+  an open jaw is measured once, at set-up (:mod:`facexpr.response`), and every frame's request is
+  rendered at the strength the photo needs to show it.
 """
 from __future__ import annotations
 
@@ -54,6 +56,7 @@ from .methods import RenderJob
 from .methods.warp.method import Warp
 from .one_euro import OneEuroConfig, OneEuroFilter
 from .pipeline import StageTimer, load_method, render
+from .response import ResponseCurves, measure_response
 from .threads import one_blas_thread
 from . import assets
 
@@ -86,6 +89,9 @@ class AnimateConfig:
     ease: float = 0.4                 # seconds to ease back in when the face returns
     workers: int = 2                  # render threads
     warp_grid: int = 160              # warp: mesh-map grid (px on the long side; transfer uses 320)
+    calibrate: bool = True            # measure once how strongly the photo shows each MediaPipe-read
+                                      # shape, and render each frame's request at that strength
+                                      # (facexpr.response: the closed loop's correction, per photo)
 
     def __post_init__(self):  # validated once, here, with the limits transfer and edit use
         object.__setattr__(self, "intensity", check_intensity(self.intensity))
@@ -371,6 +377,7 @@ class Animation:
                 symmetric_fitter()
             self.face = select_face(analyze_faces(self.photo, thorough=cfg.photo_face is not None),
                                     cfg.photo_face, f"photo {name}")
+            self.response = self._measure_response()  # while the reference search runs
         except BaseException:
             self._cancel.set()
             self._pipe.stop.set()
@@ -547,11 +554,24 @@ class Animation:
                     pass
             th.join()
 
+    def _measure_response(self) -> ResponseCurves | None:
+        """The photo's response curves (:mod:`facexpr.response`), or None when switched off or
+        the method does not move landmarks (nothing to calibrate)."""
+        if not self.cfg.calibrate or not self.method.spec.landmark_driven:
+            return None
+        t = time.perf_counter()
+        curves = measure_response(self.method, self.photo, self.face, self.model)
+        self.calibration_ms = (time.perf_counter() - t) * 1000
+        return curves
+
     def _delta(self, code: np.ndarray) -> np.ndarray:
         p_bs = self.face.blendshapes.astype(np.float64)
         if self.cfg.relative:
-            return relative_delta(code, p_bs, self.rcfg)
-        return expression_delta(code, p_bs, self.rcfg)
+            d = relative_delta(code, p_bs, self.rcfg)
+        else:
+            d = expression_delta(code, p_bs, self.rcfg)
+        response = getattr(self, "response", None)
+        return d if response is None else response.amplified(d)
 
     def _posed(self, xyz: np.ndarray, rot: np.ndarray) -> np.ndarray:
         ang = float(np.linalg.norm(rot))
@@ -703,6 +723,8 @@ def write_animation(anim: Animation, out, audio: bool = True, progress=None) -> 
                "lost_frames": sum(1 for f in frames if not f[0]),
                "stage_ms_per_frame": {k: round(v / max(n, 1), 2) for k, v in anim.stats["stage_ms"].items()},
                "jitter": jitter_report(frames, anim.face.size, float(anim.fps))}
+    if anim.response is not None:  # what the photo needed to show the driver's smile and jaw
+        summary["calibration"] = {"ms": round(anim.calibration_ms, 1), "gain_at_half": anim.response.gains()}
     return summary
 
 

@@ -399,6 +399,9 @@ def animate(
     smooth: bool = typer.Option(True, "--smooth/--no-smooth", help="One-Euro temporal filtering."),
     min_cutoff: float = typer.Option(1.5, help="One-Euro cutoff at rest, Hz (lower = smoother)."),
     beta: float = typer.Option(0.5, help="One-Euro speed coefficient (higher = less lag on fast motion)."),
+    calibrate: bool = typer.Option(True, "--calibrate/--no-calibrate",
+                                   help="Measure once how strongly the photo shows a smile and an open jaw, "
+                                        "and render each frame's at that strength (~0.3 s at start)."),
     size: int = typer.Option(512, help="Output long side in px (0 = the photo's own size)."),
     start: Optional[float] = typer.Option(None, help="Start at this time of the driver, seconds."),
     end: Optional[float] = typer.Option(None, help="End at this time of the driver, seconds."),
@@ -431,7 +434,7 @@ def animate(
                                driving_neutral=driving_neutral, intensity=intensity, regions=regs, pose=pose,
                                smooth=smooth, min_cutoff=min_cutoff, beta=beta, size=size or None, start=start,
                                end=end, max_frames=max_frames, photo_face=face,
-                               max_pose_deg=max_pose)
+                               max_pose_deg=max_pose, calibrate=calibrate)
 
         with Progress(TextColumn("animate"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]}"),
                       TimeRemainingColumn(), disable=not sys.stderr.isatty()) as bar:

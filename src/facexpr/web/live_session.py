@@ -127,6 +127,7 @@ class _Rig(Animation):
         self.intent = Intent(TRANSFER, None, cfg.intensity, tuple(cfg.regions), relative=cfg.relative)
         self.point_weights = region_point_weights(self.model.mean_shape, cfg.regions)
         self.face = select_face(analyze_faces(self.photo), None, "photo")
+        self.response = self._measure_response()
 
 
 class Reference:
