@@ -26,6 +26,7 @@ def test_amplified_stays_within_the_closed_loops_bounds_and_keeps_order(c, d, a,
     x[SMILE[0]], y[SMILE[0]] = c, d
     ax, ay = r.amplified(x)[SMILE[0]], r.amplified(y)[SMILE[0]]
     assert c - 1e-12 <= ax <= MAX_GAIN * c + 1e-12      # never weaker than asked, never past the loop's gain
+    assert ax <= max(c, 1.0) + 1e-12                     # nor past the full shape
     if c < d:
         assert ax <= ay + 1e-9                            # a stronger request is never drawn weaker
 

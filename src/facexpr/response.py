@@ -39,7 +39,8 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("jawOpen",),
 )
 WEIGHTS = (0.25, 0.5, 1.0)  # the weights each group is rendered at (plus 0: the photo itself)
-RAMP = 0.1  # requests below this are amplified proportionally less: a still driver's noise stays noise
+RAMP = 0.2  # requests below this are amplified proportionally less: a still driver's noise (MediaPipe
+# reads up to ~0.1 of smile or jaw change on a still face) stays noise, not twice as large
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,8 @@ class ResponseCurves:
     def amplified(self, delta: np.ndarray) -> np.ndarray:
         """``delta`` (a blendshape change, MediaPipe's scale) with each measured shape's increase
         raised to the weight this photo needs to *show* it: the curve's inverse, clamped to
-        ``[asked, MAX_GAIN x asked]``. Decreases and unmeasured shapes pass unchanged."""
+        ``[asked, MAX_GAIN x asked]`` and to the full shape. Decreases and unmeasured shapes pass
+        unchanged."""
         out = np.array(delta, np.float64, copy=True)
         for g, idx in enumerate(self.groups):
             shown, top = self.shown[g], self.shown[g, -1]
@@ -68,7 +70,9 @@ class ResponseCurves:
                     w = float(np.interp(c, shown, self.weights))
                 else:
                     w = self.weights[-1] * c / top
-                w = min(max(w, c), MAX_GAIN * c)
+                # within the loop's bounds, and never past the full shape (weight 1: beyond it the
+                # linear model extrapolates, and a wide-open jaw tears the lips)
+                w = min(max(w, c), MAX_GAIN * c, max(c, self.weights[-1]))
                 out[k] = c + (w - c) * min(1.0, c / RAMP)
         return out
 
