@@ -206,3 +206,26 @@ def test_rest_levels_come_from_unedited_samples_only():
     want = (np.quantile(np.linspace(0, 0.2, 20), 0.95) + 0.0) / 2  # averaged with the mirror shape
     assert lv[INDEX["browDownLeft"]] == pytest.approx(want) == pytest.approx(lv[INDEX["browDownRight"]])
     assert not GAZE[INDEX["browDownLeft"]]
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 4))
+def test_an_ensemble_is_one_network_whose_logits_are_the_members_mean(seed, k):
+    """The shipped reader averages several networks; as one block-diagonal network it keeps the
+    file format and inference of a single one."""
+    from facexpr.research.reader_train import ensembled
+
+    rng = np.random.default_rng(seed)
+    dims = (7, 5, 4, 3)
+    members = [[(rng.normal(size=(dims[i + 1], dims[i])), rng.normal(size=dims[i + 1])) for i in range(3)]
+               for _ in range(k)]
+
+    def logits(layers, x):
+        for i, (W, b) in enumerate(layers):
+            x = x @ W.T + b
+            if i < len(layers) - 1:
+                x = np.maximum(x, 0.0)
+        return x
+
+    x = rng.normal(size=(6, dims[0]))
+    assert np.allclose(logits(ensembled(members), x), np.mean([logits(m, x) for m in members], 0))
