@@ -560,7 +560,8 @@ class Animation:
         if not self.cfg.calibrate or not self.method.spec.landmark_driven:
             return None
         t = time.perf_counter()
-        curves = measure_response(self.method, self.photo, self.face, self.model)
+        curves = measure_response(self.method, self.photo, self.face, self.model,
+                                  point_weights=self.point_weights, intent=self.intent)
         self.calibration_ms = (time.perf_counter() - t) * 1000
         return curves
 

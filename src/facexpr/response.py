@@ -86,25 +86,28 @@ class ResponseCurves:
 
 
 def _shown(method, photo: np.ndarray, face: Face, model, idx: tuple[int, ...], w: float,
-           base: np.ndarray) -> float:
+           base: np.ndarray, point_weights, intent) -> float:
     delta = np.zeros(len(NAMES))
     delta[list(idx)] = np.minimum(w, 1.0 - np.clip(face.blendshapes[list(idx)], 0.0, 1.0))
-    rt = retargeted(face, delta, model)
+    rt = retargeted(face, delta, model, point_weights=point_weights, intent=intent)
     out, _ = render(method, RenderJob(photo, face, photo, face, rt), model)
     seen = reanalyze(out, face)
     return 0.0 if seen is None else float(np.mean(seen.blendshapes[list(idx)] - base[list(idx)]))
 
 
 def measure_response(method, photo: np.ndarray, face: Face, model,
-                     groups: tuple[tuple[str, ...], ...] = GROUPS) -> ResponseCurves:
+                     groups: tuple[tuple[str, ...], ...] = GROUPS, point_weights: np.ndarray | None = None,
+                     intent=None) -> ResponseCurves:
     """The photo's :class:`ResponseCurves`: ``len(groups) x len(WEIGHTS)`` renders, each read
-    once by MediaPipe (about 20 ms each at 512 px), half of them on a helper thread."""
+    once by MediaPipe (about 20 ms each at 512 px), half of them on a helper thread; rendered as the
+    frames will be (``point_weights``: the regions; ``intent``: what the frames ask)."""
     base = mediapipe_scores(face)
     idxs = tuple(tuple(NAMES.index(n) for n in g) for g in groups)
     jobs = [(idx, w) for idx in idxs for w in WEIGHTS]
     half = len(jobs) // 2
-    later = [on_helper(_shown, method, photo, face, model, idx, w, base) for idx, w in jobs[half:]]
-    values = [_shown(method, photo, face, model, idx, w, base) for idx, w in jobs[:half]]
+    later = [on_helper(_shown, method, photo, face, model, idx, w, base, point_weights, intent)
+             for idx, w in jobs[half:]]
+    values = [_shown(method, photo, face, model, idx, w, base, point_weights, intent) for idx, w in jobs[:half]]
     values += [f.result() for f in later]
     shown = np.maximum.accumulate(np.maximum(np.array(values).reshape(len(idxs), len(WEIGHTS)), 0.0), axis=1)
     shown = np.concatenate([np.zeros((len(idxs), 1)), shown], axis=1)

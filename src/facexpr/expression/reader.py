@@ -70,7 +70,7 @@ class ExpressionReader:
             h = h @ W.T + b
             if i < len(self.layers) - 1:
                 h = np.maximum(h, 0.0)
-        return 1.0 / (1.0 + np.exp(-h))
+        return 0.5 * (1.0 + np.tanh(0.5 * h))  # the sigmoid, without overflow for large logits
 
     def canonical(self, landmarks: np.ndarray) -> np.ndarray:
         return to_canonical(np.asarray(landmarks, np.float64), self.mean)[0]
