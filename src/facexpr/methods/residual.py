@@ -37,6 +37,8 @@ CORRECTION_UNIT = 1 / 32   # the flow correction's unit (4 px at 128): reached i
 IN_CHANNELS = 5            # warped RGB + base flow (x, y)
 FIELD_CHANNELS = 9         # flow correction 2, residual 3, colour 3, mask logit 1
 MASK_OFFSET = 6.0          # mask = sigmoid(z - 6) - sigmoid(-6): 0 at z = 0, in [-0.0025, 0.9975]
+SUPPORT_FULL = CORRECTION_UNIT  # on the warp: the fields act in full where it moves the face this far (crop sides)
+SUPPORT_REACH = 0.04       # ... and reach this far beyond (Gaussian sigma, crop sides): folds beside a moving part
 
 
 def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
@@ -104,6 +106,42 @@ class ResidualHead(nn.Module):
         return Fields(base_flow.float() + corr, corr, o[:, 2:5], torch.tanh(o[:, 5:8]), mask)
 
 
+def _gaussian_blur(t: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (N, C, H, W), edges replicated."""
+    r = max(1, int(3 * sigma + 0.5))
+    x = torch.arange(-r, r + 1, dtype=t.dtype, device=t.device)
+    k = torch.exp(-x ** 2 / (2 * sigma * sigma))
+    k = k / k.sum()
+    c = t.shape[1]
+    t = F.pad(t, (r, r, r, r), mode="replicate")
+    t = F.conv2d(t, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(t, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def motion_support(base_flow: torch.Tensor, full: float = SUPPORT_FULL, reach: float = SUPPORT_REACH) -> torch.Tensor:
+    """Where a refinement of the warp may act, (N, 1, H, W) in [0, 1]: the warp's motion
+    ``|base_flow|``, spread by a Gaussian of ``reach`` · side, over ``full`` · side, clipped.
+    Exactly 0 where the warp moves nothing (a zero flow gives a zero support).
+
+    Why: what a warp misses — a mouth interior, lid and lip detail, the folds a moving cheek or
+    brow makes — is where the expression moves the face. Where the warp leaves the face in place
+    the photo already shows it, and what a generator adds there is not expression: the refiners
+    trained on real photo pairs (a person's neutral and smiling photos, video frames) learned a
+    low-contrast mottling of the skin (±3–5 grey levels, cells of 4–10 px at 128) from the
+    differences between two photos, which makes outputs look less real
+    (docs/results/small_faces.md). In crop units, so a face of any size gets the same region."""
+    side = float(base_flow.shape[-1])
+    mag = base_flow.float().norm(dim=1, keepdim=True)
+    return (_gaussian_blur(mag, reach * side) / (full * side)).clamp(0.0, 1.0)
+
+
+def within(fields: "Fields", support: torch.Tensor) -> "Fields":
+    """``fields`` faded to nothing outside ``support`` (flow, residual and blend mask alike: the
+    motion is faded, not the pixels, so no edge is doubled where the support falls off)."""
+    s = support.to(fields.flow.dtype)
+    return Fields(fields.flow * s, fields.correction * s, fields.residual * s, fields.color, fields.mask * s)
+
+
 def backbone_input(image: torch.Tensor, base_flow: torch.Tensor,
                    base: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(the warped crop, the backbone's input: warped crop + base flow in :data:`FLOW_UNIT`).
@@ -126,7 +164,8 @@ class WarpResidualGenerator(nn.Module):
 
     With ``base=`` (the product's warp of ``image``, :mod:`facexpr.methods.warp_base`) the fields
     apply to the base instead: their flow is the correction alone (the base is warped already),
-    and ``base_flow`` only tells the backbone where the warp moved things."""
+    ``base_flow`` tells the backbone where the warp moved things, and the fields act only there
+    (:func:`motion_support`), in training and at inference alike."""
 
     def __init__(self, backbone: nn.Module, feat_ch: int):
         super().__init__()
@@ -139,7 +178,9 @@ class WarpResidualGenerator(nn.Module):
     def condition_fields(self, image: torch.Tensor, base_flow: torch.Tensor, *cond,
                          base: torch.Tensor | None = None) -> Fields:
         _, x = backbone_input(image, base_flow, base)
-        return self.head(self.backbone(x, *cond), base_flow if base is None else torch.zeros_like(base_flow))
+        if base is None:
+            return self.head(self.backbone(x, *cond), base_flow)
+        return within(self.head(self.backbone(x, *cond), torch.zeros_like(base_flow)), motion_support(base_flow))
 
     def fields(self, image: torch.Tensor, base_flow: torch.Tensor, *inputs, base: torch.Tensor | None = None) -> Fields:
         return self.condition_fields(image, base_flow, *self.encode(image, *inputs), base=base)
@@ -154,4 +195,4 @@ class WarpResidualGenerator(nn.Module):
 
 
 __all__ = ["warp", "resize_flow", "Fields", "compose", "ResidualHead", "backbone_input", "WarpResidualGenerator",
-           "FLOW_UNIT", "CORRECTION_UNIT", "IN_CHANNELS"]
+           "motion_support", "within", "FLOW_UNIT", "CORRECTION_UNIT", "IN_CHANNELS", "SUPPORT_FULL", "SUPPORT_REACH"]
