@@ -571,8 +571,7 @@ class Animation:
             d = relative_delta(code, p_bs, self.rcfg)
         else:
             d = expression_delta(code, p_bs, self.rcfg)
-        response = getattr(self, "response", None)
-        return d if response is None else response.amplified(d)
+        return d if self.response is None else self.response.amplified(d)
 
     def _posed(self, xyz: np.ndarray, rot: np.ndarray) -> np.ndarray:
         ang = float(np.linalg.norm(rot))

@@ -138,7 +138,7 @@ def train(data: Path, out: Path, cfg: ReaderTrainConfig = ReaderTrainConfig(), l
     Yt = torch.tensor(Y, dtype=torch.float32)
     unedited = np.abs(Y[:, ~GAZE]).max(1) <= UNASKED
     t0 = time.perf_counter()
-    rest_reads, reader = [], None
+    rest_reads, rest_rows, reader = [], [], None
     for k in range(cfg.holdout_every if cfg.rest_folds else 1):
         # every fold's ensemble standardises with the shipped one's statistics: one feature scale
         members = [_fit_net(Xt, Yt, np.flatnonzero(fold != k), cfg, cfg.seed + m) for m in range(cfg.ensemble)]
@@ -147,8 +147,9 @@ def train(data: Path, out: Path, cfg: ReaderTrainConfig = ReaderTrainConfig(), l
             reader = r
         idx = np.flatnonzero((fold == k) & unedited)
         rest_reads += [r.read(z["landmarks"][i], z["scores"][i], fitted[i]) for i in idx]
+        rest_rows += list(idx)
         log(f"fold {k}: {cfg.ensemble} networks, {len(idx)} unedited held-out samples read")
-    reader.rest = rest_levels(np.array(rest_reads), np.zeros((len(rest_reads), len(NAMES))), cfg.rest_quantile)
+    reader.rest = rest_levels(np.array(rest_reads), Y[rest_rows], cfg.rest_quantile)
     # held-out people (the first fold): per shape, the reader (mirror-averaged, as at inference) against MediaPipe
     pred = np.stack([reader.read(l, s, f) for l, s, f in zip(z["landmarks"][val], z["scores"][val], fitted[val])])
     err_reader = np.abs(pred - Y[val]).mean(0)
