@@ -229,3 +229,31 @@ def test_an_ensemble_is_one_network_whose_logits_are_the_members_mean(seed, k):
 
     x = rng.normal(size=(6, dims[0]))
     assert np.allclose(logits(ensembled(members), x), np.mean([logits(m, x) for m in members], 0))
+
+
+def test_the_reader_may_answer_the_chin_raiser_but_never_the_smile_or_gaze():
+    """MediaPipe's chin raiser is a person's own chin in one photo (its level is not a reading),
+    while its smile, jaw and blinks are what real photos are judged by: the reader takes a shape
+    only where it is better on held-out people, and never those."""
+    from facexpr.research.reader_train import answers
+
+    better = answers(np.zeros(len(NAMES)), np.ones(len(NAMES)))  # the reader better everywhere
+    assert better[INDEX["mouthShrugLower"]] and better[INDEX["browDownLeft"]]
+    for n in ("mouthSmileLeft", "jawOpen", "eyeBlinkRight", "eyeLookUpLeft", "mouthPucker"):
+        assert not better[INDEX[n]], n
+    assert not answers(np.ones(len(NAMES)), np.zeros(len(NAMES))).any()  # never where it is worse
+
+
+def test_balanced_error_does_not_reward_never_reading_a_rare_shape():
+    """One sample in ten shows the shape: a reading that is always 0 has the lower plain mean
+    error, but a reading that follows the shape (with some noise) has the lower balanced one."""
+    from facexpr.research.reader_train import balanced_error
+
+    rng = np.random.default_rng(0)
+    truth = np.zeros((200, 2))
+    truth[:20, 0] = rng.uniform(0.4, 1.0, 20)   # shape 0 shown in 20 samples; shape 1 never
+    flat = np.zeros_like(truth)
+    follows = np.clip(truth + np.abs(rng.normal(0, 0.1, truth.shape)), 0, 1)  # reads a little everywhere
+    assert np.abs(flat - truth).mean(0)[0] < np.abs(follows - truth).mean(0)[0]
+    assert balanced_error(follows, truth)[0] < balanced_error(flat, truth)[0]
+    assert balanced_error(follows, truth)[1] == pytest.approx(np.abs(follows - truth).mean(0)[1])

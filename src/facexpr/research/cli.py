@@ -87,7 +87,7 @@ def train_reader(
     data: Optional[Path] = typer.Option(None, help="Shared data folder (default: FACEXPR_DATA or ../shared/data)."),
     cache: Path = typer.Option(Path("runs/reader/data.npz"), help="The rendered training samples (made, or resumed, here)."),
     out: Path = typer.Option(Path("src/facexpr/data/expression_reader.safetensors"), help="Where to write the reader."),
-    per_face: int = typer.Option(20, min=1, help="Rendered samples per neutral face (each also read mirrored)."),
+    per_face: int = typer.Option(60, min=1, help="Rendered samples per neutral face (each also read mirrored)."),
     steps: int = typer.Option(3000, min=1, help="Training steps."),
 ):
     """Train the expression reader: render real neutral faces (London train split, Canada, lisa,
