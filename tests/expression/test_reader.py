@@ -257,3 +257,35 @@ def test_balanced_error_does_not_reward_never_reading_a_rare_shape():
     assert np.abs(flat - truth).mean(0)[0] < np.abs(follows - truth).mean(0)[0]
     assert balanced_error(follows, truth)[0] < balanced_error(flat, truth)[0]
     assert balanced_error(follows, truth)[1] == pytest.approx(np.abs(follows - truth).mean(0)[1])
+
+
+def test_stability_conditions_degrade_the_photo_as_named():
+    from types import SimpleNamespace
+
+    from facexpr.evaluate.read import CONDITIONS
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (600, 400, 3), dtype=np.uint8)
+    face = SimpleNamespace(size=300.0)
+    small = CONDITIONS["face 150 px"](rgb, face)
+    assert small.shape[:2] == (300, 200)  # the face at 150 px: the photo halved
+    for name, f in CONDITIONS.items():
+        out = f(rgb, face)
+        assert out.dtype == np.uint8 and out.shape[2] == 3 and not np.array_equal(out, rgb), name
+    assert CONDITIONS["darker (γ 1.5, × 0.7)"](rgb, face).mean() < rgb.mean() < CONDITIONS["brighter (γ 0.7)"](rgb, face).mean()
+
+
+def test_read_markdown_shows_the_stability_table():
+    from facexpr.evaluate.read import markdown
+
+    kinds = ("product", "one pass", "mediapipe")
+    row = {k: {"faces": 2, "mean": 0.01, "share_over_0.3": 0.0} for k in kinds}
+    rep = {"command": "facexpr evaluate --task read", "mirror": {"table": {"all": row}, "worst": []},
+           "neutral": {"faces": 2, "p95": {k: {n: 0.1 for n in NAMES} for k in kinds}, "own": ["browInnerUp"]},
+           "au_recovery": {"people": ["101"], "rho": {k: {a: 0.5 for a in AUS} for k in kinds},
+                           "controllable": {k: 0 for k in kinds}},
+           "stability": {"JPEG quality 30": {k: {"photos": 4, "mean": 0.02 * (i + 1), "share_over_0.3": 0.25}
+                                             for i, k in enumerate(kinds)}}}
+    md = markdown(rep)
+    assert "### Stability (4 unseen London photos" in md
+    assert "| JPEG quality 30 | 0.0200 | 0.250 | 0.0400 | 0.250 | 0.0600 | 0.250 |" in md
