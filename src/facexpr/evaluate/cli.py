@@ -27,7 +27,7 @@ EPILOG = """Examples:\n
   facexpr evaluate --pairs pairs.csv --out reports/mine   (CSV: id,source,target[,gt,label,source_neutral])\n
   facexpr evaluate --benchmark probes --method all   (real photos + video frames onto unseen London neutrals)\n
   facexpr evaluate --task edit --method warp,relative-au --n 2 --aus 12,4   (AU and emotion editing)\n
-  facexpr evaluate --task read --n 10   (the expression reading: mirror, neutral faces, AU recovery)"""
+  facexpr evaluate --task read --n 10   (the expression reading: mirror, neutral faces, AU recovery, stability)"""
 
 
 def evaluate(
