@@ -66,16 +66,18 @@ def test_cli_output_changes_the_face_not_the_background(cli_run, target_path):
 
 
 def test_filter_reduces_jitter(wolfgang, target_path):
-    """The same stretch with and without One-Euro filtering: the rendered geometry jitters less."""
+    """The same stretch with and without One-Euro filtering: the rendered geometry jitters less.
+    Over 60 frames (2.5 s): in the first 30 the filter is still settling and the driver's own slow
+    movement dominates (filtered / unfiltered 0.75-0.80 with either reader; over 60, 0.54-0.58)."""
     import facexpr
 
     def geometry(smooth):
-        return [f.landmarks for f in facexpr.animate(target_path, wolfgang, smooth=smooth, max_frames=30, size=256)]
+        return [f.landmarks for f in facexpr.animate(target_path, wolfgang, smooth=smooth, max_frames=60, size=256)]
 
     from facexpr.animation import motion
 
     on, off = geometry(True), geometry(False)
-    assert len(on) == len(off) == 30
+    assert len(on) == len(off) == 60
     assert motion(on, 100).mean() < 0.8 * motion(off, 100).mean()
 
 
