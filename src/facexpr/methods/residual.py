@@ -106,7 +106,7 @@ class ResidualHead(nn.Module):
         return Fields(base_flow.float() + corr, corr, o[:, 2:5], torch.tanh(o[:, 5:8]), mask)
 
 
-def _gaussian_blur(t: torch.Tensor, sigma: float) -> torch.Tensor:
+def gaussian_blur(t: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur of (N, C, H, W), edges replicated."""
     r = max(1, int(3 * sigma + 0.5))
     x = torch.arange(-r, r + 1, dtype=t.dtype, device=t.device)
@@ -132,7 +132,7 @@ def motion_support(base_flow: torch.Tensor, full: float = SUPPORT_FULL, reach: f
     (docs/results/small_faces.md). In crop units, so a face of any size gets the same region."""
     side = float(base_flow.shape[-1])
     mag = base_flow.float().norm(dim=1, keepdim=True)
-    return (_gaussian_blur(mag, reach * side) / (full * side)).clamp(0.0, 1.0)
+    return (gaussian_blur(mag, reach * side) / (full * side)).clamp(0.0, 1.0)
 
 
 def within(fields: "Fields", support: torch.Tensor) -> "Fields":
@@ -195,4 +195,4 @@ class WarpResidualGenerator(nn.Module):
 
 
 __all__ = ["warp", "resize_flow", "Fields", "compose", "ResidualHead", "backbone_input", "WarpResidualGenerator",
-           "motion_support", "within", "FLOW_UNIT", "CORRECTION_UNIT", "IN_CHANNELS", "SUPPORT_FULL", "SUPPORT_REACH"]
+           "motion_support", "within", "gaussian_blur", "FLOW_UNIT", "CORRECTION_UNIT", "IN_CHANNELS", "SUPPORT_FULL", "SUPPORT_REACH"]

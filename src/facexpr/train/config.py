@@ -83,6 +83,12 @@ class LossConfig:
     weights: dict[str, float] = field(default_factory=lambda: {
         "adv": 1.0, "l1": 10.0, "perceptual": 0.0, "au": 0.0, "cycle": 0.0, "tv": 0.0,
         "mask": 0.0, "mask_tv": 0.0})
+    # > 0 (generators on the warp): before the loss, a pair's ground-truth photo takes the input's
+    # low-frequency colour and shading, measured where the warp moves nothing (a Gaussian of this
+    # sigma, in crop sides; facexpr.train.losses.shading_matched). Two real photos of one person
+    # differ in exposure and shading as well as in expression; without it the residual learns to
+    # paint those differences onto every face. 0 = the photo as it is.
+    match_gt: float = 0.0
 
 
 @dataclass

@@ -5,7 +5,8 @@
   non-saturating GAN);
 * penalties: :func:`gradient_penalty` (WGAN-GP on real/fake interpolates) and :func:`r1_penalty`;
 * reconstruction: :func:`l1` (optionally per-sample weighted), :func:`pyramid_l1`, :class:`Perceptual` (the VGG16
-  trunk of ST-LPIPS, loaded by :mod:`facexpr.perceptual`), :func:`cycle`;
+  trunk of ST-LPIPS, loaded by :mod:`facexpr.perceptual`), :func:`cycle`; :func:`shading_matched`
+  (a ground-truth photo given the input's colour and shading before it is compared);
 * expression: :func:`au_regression` (predicted vs wanted AU intensities);
 * regularisers: :func:`total_variation`, :func:`mask_l1` (keep the edited area small),
   :func:`mask_mean` (GANimation's: keep the mask from saturating to "no edit") and :func:`mask_tv`
@@ -17,6 +18,7 @@ import copy
 
 import torch
 import torch.nn.functional as F
+from ..methods.residual import gaussian_blur
 from ..perceptual import get_lpips
 
 
@@ -84,6 +86,33 @@ def pyramid_l1(a: torch.Tensor, b: torch.Tensor, weight: torch.Tensor | None = N
         a, b = F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)
         total = total + l1(a, b, weight)
     return total / levels
+
+
+MATCH_FLOOR = 0.05  # shading_matched: how much kept area a neighbourhood needs before its own estimate counts
+
+
+def shading_matched(gt: torch.Tensor, reference: torch.Tensor, keep: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``gt`` with ``reference``'s low-frequency colour and shading, measured where ``keep`` is 1.
+
+    ``gt``, ``reference``: (N, 3, H, W) in [-1, 1]; ``keep``: (N, 1, H, W) in [0, 1], where the two
+    should agree (where the warp moves nothing); ``sigma``: the Gaussian of "low frequency", in
+    fractions of the side. The offset ``reference − gt`` is averaged locally over the kept pixels
+    (normalised convolution), drawn towards its image-wide mean where a neighbourhood has few of
+    them (the moving mouth, say), and added to the whole of ``gt``: what the expression changes
+    (teeth, folds, a lip's shape) stays, only the light it was photographed in follows the input.
+
+    Why: a same-person pair is two photos (a neutral and a smiling portrait, two video frames).
+    Besides the expression they differ in exposure, white balance and shading. L1 to the raw
+    photo teaches a warp's colour residual to paint that difference onto every face, as a
+    low-contrast mottling that costs realism (docs/results/small_faces.md). An exact pair (a
+    photo and its own deformation) has no such difference, and comes back unchanged."""
+    w = keep.float().clamp(0.0, 1.0)
+    s = sigma * float(gt.shape[-1])
+    diff = (reference.float() - gt.float()) * w
+    den = gaussian_blur(w, s)
+    overall = diff.sum((2, 3), keepdim=True) / w.sum((2, 3), keepdim=True).clamp_min(1e-6)
+    local = (gaussian_blur(diff, s) + MATCH_FLOOR * overall) / (den + MATCH_FLOOR)
+    return (gt.float() + local).clamp(-1.0, 1.0).to(gt.dtype)
 
 
 def cycle(recon: torch.Tensor, original: torch.Tensor) -> torch.Tensor:

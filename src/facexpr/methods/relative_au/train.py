@@ -40,7 +40,9 @@ blend mask, and starts as the warp. Its terms: ``adv``, ``au``,
 ``l1``/``perceptual`` (to the gt), ``cycle`` (back by −Δ along the reverse landmark warp), ``tv``
 (of the flow correction and residual), ``mask_tv``, ``correction`` (L1 of the flow correction, px: the geometry stays the model's
 unless the images say otherwise), ``mask`` (mean of the blend mask: synthesise only where the
-warp has nothing to show).
+warp has nothing to show). With ``loss.match_gt`` > 0 a pair's ground truth first takes the input's
+low-frequency colour and shading where the warp moves nothing (:meth:`RelativeAUWarpTask.matched_gt`):
+two photos of one person differ in exposure too, and the residual should not learn that.
 
 Δ uses the AUs the cache estimated from MediaPipe blendshapes
 (:mod:`facexpr.expression.action_units`); any 17-AU labels (OpenFace intensities / 5) work the same.
@@ -57,6 +59,7 @@ from ...methods.flow import landmark_flow
 from ...train.config import check_choice
 from ...train.tasks import GANModel, TrainTask
 from ..nets import PatchDiscriminator
+from ..residual import motion_support
 from ..pix2pix.train import _pick
 from .method import GANimationAdapter, GANimationWarpAdapter, RelativeAUAdapter, RelativeAUWarpAdapter
 from .nets import RelativeAUGenerator, RelativeAUWarpGenerator
@@ -211,11 +214,22 @@ class RelativeAUWarpTask(TrainTask, RelativeAUWarpAdapter):
                                                 sample["target"].shape[-1], int(self.option("flow_grid")))
         return sample
 
+    def matched_gt(self, batch: dict) -> dict:
+        """``batch`` with each ground truth given the input's low-frequency colour and shading,
+        measured where the warp moves nothing (``loss.match_gt`` > 0; :func:`facexpr.train.losses.shading_matched`),
+        so the residual learns the expression's change and not two photos' exposure. The critic
+        still sees the photos as they are."""
+        sigma = float(self.cfg.loss.match_gt)
+        if sigma <= 0 or float(batch["has_gt"].sum()) == 0:
+            return batch
+        keep = 1.0 - motion_support(batch["base_flow"].float())
+        return {**batch, "gt": L.shading_matched(batch["gt"], batch["target"], keep, sigma)}
+
     def g_loss(self, nets, batch):
         G, D = nets["G"], nets["D"]
         x, have, want = batch["target"], batch["target_aus"], batch["want_aus"]
         fake, f = G(x, batch["base_flow"], self.condition(want, have), base=self._base(batch))
-        total, logs, terms = self._output_terms(D, fake, batch, want)
+        total, logs, terms = self._output_terms(D, fake, self.matched_gt(batch), want)
         if self.weight("cycle") > 0 and "back_flow" in batch:
             terms["cycle"] = L.pyramid_l1(G(fake, batch["back_flow"], self.condition(have, want))[0], x)
         terms.update(L.field_terms(f, self.weight))
