@@ -113,7 +113,9 @@ def test_the_tasks_l1_ignores_the_pairs_light(match):
         assert float(logs["g_l1"]) > 0.05
 
 
-def test_the_relative_au_warp_recipe_matches_and_its_ablation_as_shipped_does_not():
-    assert load_config(CONFIGS / "relative-au-warp-cpu.yaml").loss.match_gt > 0
-    assert load_config(CONFIGS / "relative-au-warp-finetune-cpu.yaml").loss.match_gt > 0
+def test_the_shipped_recipes_train_on_the_photos_as_they_are_and_the_fine_tune_matches():
+    """The shipped weights were trained without matching, so their recipes reproduce them only
+    with it off; the fine-tune config is the record of the runs with it."""
+    assert load_config(CONFIGS / "relative-au-warp-cpu.yaml").loss.match_gt == 0
     assert load_config(CONFIGS / "ganimation-warp-cpu.yaml").loss.match_gt == 0
+    assert load_config(CONFIGS / "relative-au-warp-finetune-cpu.yaml").loss.match_gt > 0
