@@ -371,7 +371,7 @@ def _corrected(out: np.ndarray, t_face: Face, rt: Retargeted,
     if seen is None:
         return None
     want = rt.requested
-    achieved = seen.blendshapes - mediapipe_scores(t_face)
+    achieved = mediapipe_scores(seen) - mediapipe_scores(t_face)  # like with like: the gated smile is not MediaPipe's
     big = (np.abs(want) > 0.05) & _GAIN
     if no_gain is not None:
         big &= ~no_gain

@@ -259,6 +259,70 @@ def test_balanced_error_does_not_reward_never_reading_a_rare_shape():
     assert balanced_error(follows, truth)[1] == pytest.approx(np.abs(follows - truth).mean(0)[1])
 
 
+def _constant_reader(smile: float, gate: float):
+    """A reader whose network reads ``smile`` on both smile shapes and 0 elsewhere, whatever the face."""
+    from facexpr.expression.reader import ExpressionReader
+
+    shipped = load_default_reader()
+    logit = np.full(len(NAMES), -30.0)
+    logit[[INDEX["mouthSmileLeft"], INDEX["mouthSmileRight"]]] = np.log(smile / (1 - smile))
+    n_in = len(shipped.x_mean)
+    return ExpressionReader(shipped.mean, shipped.x_mean, shipped.x_std, [(np.zeros((len(NAMES), n_in)), logit)],
+                            shipped.use, rest=np.zeros(len(NAMES)), smile_gate=gate)
+
+
+@pytest.mark.parametrize("seen, gate, kept", [(0.01, 0.15, 0.01 / 0.15), (0.075, 0.15, 0.5), (0.4, 0.15, 1.0),
+                                                (0.01, 0.0, 1.0)])
+def test_the_smile_is_mediapipes_only_as_far_as_the_reader_sees_one(seen, gate, kept):
+    """A crying mouth that MediaPipe scores as a 0.8 smile, where the reader sees none, reads
+    (almost) no smile; a smile the reader sees keeps MediaPipe's score, as does every reader
+    without a gate. Other shapes are untouched."""
+    reader = _constant_reader(seen, gate)
+    lm = symmetric_fitter().prior.mean * 200 + 300
+    scores = np.zeros(len(NAMES))
+    scores[INDEX["mouthSmileLeft"]], scores[INDEX["mouthSmileRight"]] = 0.8, 0.7
+    scores[INDEX["jawOpen"]] = 0.3
+    code = reader.read(lm, scores, np.zeros(len(NAMES)))
+    assert code[INDEX["mouthSmileLeft"]] == pytest.approx(0.8 * kept, rel=1e-6)
+    assert code[INDEX["mouthSmileRight"]] == pytest.approx(0.7 * kept, rel=1e-6)
+    assert code[INDEX["jawOpen"]] == pytest.approx(0.3)
+
+
+def test_the_gate_survives_saving(tmp_path):
+    from facexpr.expression.reader import ExpressionReader
+
+    r = _constant_reader(0.3, 0.15)
+    r.save(tmp_path / "r.safetensors")
+    assert ExpressionReader.load(tmp_path / "r.safetensors").smile_gate == pytest.approx(0.15)
+
+
+def test_the_shipped_reader_keeps_mediapipes_smile():
+    """The gate is off in the shipped reader: at 0.15 it took most of the smile off real, if faint,
+    smiles (6 of 75 strong London smiles, one showing its teeth) while the clip's crying frames
+    still read as smiles (0.79 -> 0.60)."""
+    assert load_default_reader().smile_gate == 0.0
+
+
+def test_unknown_labels_teach_nothing():
+    """A real smile's sample knows its smile only: whatever stands in for its other shapes, the
+    loss (and so the gradient) is the same."""
+    torch = pytest.importorskip("torch")
+    from facexpr.research.reader_train import labels, masked_bce
+
+    label = np.full((3, len(NAMES)), np.nan)
+    label[:, INDEX["mouthSmileLeft"]] = [0.9, 0.5, 0.2]
+    y = labels({"label": label, "base": np.zeros_like(label)})
+    known = ~np.isnan(y)
+    assert known.sum() == 3
+    logits = torch.randn(3, len(NAMES), requires_grad=True)
+    a = masked_bce(logits, torch.tensor(np.where(known, y, 0.0), dtype=torch.float32), torch.tensor(known, dtype=torch.float32))
+    b = masked_bce(logits, torch.tensor(np.where(known, y, 1.0), dtype=torch.float32), torch.tensor(known, dtype=torch.float32))
+    assert float(a) == pytest.approx(float(b))
+    a.backward()
+    g = logits.grad.numpy()
+    assert np.count_nonzero(g) == 3 and np.all(g[:, INDEX["mouthSmileLeft"]] != 0)
+
+
 def test_stability_conditions_degrade_the_photo_as_named():
     from types import SimpleNamespace
 
@@ -289,3 +353,25 @@ def test_read_markdown_shows_the_stability_table():
     md = markdown(rep)
     assert "### Stability (4 unseen London photos" in md
     assert "| JPEG quality 30 | 0.0200 | 0.250 | 0.0400 | 0.250 | 0.0600 | 0.250 |" in md
+
+
+def test_reader_data_holds_train_split_real_smiles_labelled_with_the_smile_alone(london, shared_data, tmp_path):
+    """The generator's real samples: a train-split person's smiling photo (and its mirror image),
+    known smile = MediaPipe's score on it, every other shape unknown; resuming adds nothing twice."""
+    from facexpr.datasets.london import split
+    from facexpr.research.reader_data import ReaderDataConfig, generate
+
+    cfg = ReaderDataConfig(per_face=1, real_smiles=1)
+    out = generate(shared_data, tmp_path / "d.npz", cfg, limit=1, log=lambda m: None)
+    z = np.load(out)
+    real = z["real"]
+    assert real.sum() == 2 and (~real).sum() == 2   # one render and one real smile, each also mirrored
+    first = split(london, "train")[0].id
+    assert set(z["face"][real]) == {f"london/{first}"}  # the same person as the renders: one fold
+    lab = z["label"][real]
+    smile = [INDEX["mouthSmileLeft"], INDEX["mouthSmileRight"]]
+    assert np.isfinite(lab[:, smile]).all() and lab[:, smile].min() > 0.2
+    assert np.isnan(np.delete(lab, smile, axis=1)).all()
+    np.testing.assert_allclose(lab[1], lab[0][SW])      # the mirror image's label is the swapped one
+    generate(shared_data, out, cfg, limit=1, log=lambda m: None)
+    assert len(np.load(out)["real"]) == 4

@@ -13,6 +13,9 @@ left-right symmetric mean face, and the answer is the average of the reading of 
 mirrored reading of its mirror image (:class:`~facexpr.expression.prior.MirrorPlane`), so a
 mirrored photo reads as the mirrored code up to MediaPipe's own differences.
 
+The smile is MediaPipe's score; :attr:`ExpressionReader.smile_gate` can make it depend on the
+reader seeing one too (off in the shipped reader: it cost real smiles).
+
 Inference is numpy only (five small MLPs averaged, stored as one block-diagonal network, fp16
 weights in ``data/expression_reader.safetensors``); about 0.5 ms per reading.
 """
@@ -32,6 +35,7 @@ from .prior import MirrorPlane
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "expression_reader.safetensors"
 Z_WEIGHT = 0.3  # MediaPipe's depth is noisier than x, y: it enters the features scaled down
+SMILE = np.isin(NAMES, ("mouthSmileLeft", "mouthSmileRight"))
 
 
 @dataclass
@@ -48,6 +52,12 @@ class ExpressionReader:
     # reading is that doubt, so it is taken off and the rest rescaled: a neutral face reads
     # neutral, and a full expression still reads full (the transfer then needs no gate of its own).
     rest: np.ndarray | None = None
+    # With a gate > 0 the smile is MediaPipe's score times min(1, the reader's own smile / gate):
+    # MediaPipe reads a crying or frightened mouth as a smile (0.79 on the shared clip's crying
+    # frames, 0.45 on CREMA-D's fear clip) where the reader reads ~0.1. Off (0) in the shipped
+    # reader: the reader also misses some real smiles, so any gate that cuts those frames cuts
+    # real smiles too (measured: docs/models/expression_reader.md, "Smile gate").
+    smile_gate: float = 0.0
 
     def __post_init__(self):
         self._plane = MirrorPlane.of(self.mean)
@@ -81,8 +91,11 @@ class ExpressionReader:
         x = np.stack([self.features(canon, scores, fitted),
                       self.features(self._plane.points(canon), scores[self._sw], fitted[self._sw])])
         y = self._net(x)
-        code = self.beyond_rest((y[0] + y[1][self._sw]) / 2.0)
-        return np.where(self.use, code, scores)
+        seen = (y[0] + y[1][self._sw]) / 2.0
+        code = np.where(self.use, self.beyond_rest(seen), scores)
+        if self.smile_gate > 0:
+            code[SMILE] = scores[SMILE] * min(1.0, float(seen[SMILE].mean()) / self.smile_gate)
+        return code
 
     def beyond_rest(self, code: np.ndarray) -> np.ndarray:
         """The network's reading past :attr:`rest`: a soft dead zone ``y² (1 + r) / (y + r)`` —
@@ -104,7 +117,7 @@ class ExpressionReader:
     def save(self, path: Path) -> None:
         t = {"mean": self.mean.astype(np.float32), "x_mean": self.x_mean.astype(np.float32),
              "x_std": self.x_std.astype(np.float32), "use": self.use.astype(np.uint8),
-             "rest": self.rest.astype(np.float32)}
+             "rest": self.rest.astype(np.float32), "smile_gate": np.array([self.smile_gate], np.float32)}
         for i, (W, b) in enumerate(self.layers):
             t[f"w{i}"], t[f"b{i}"] = W.astype(np.float16), b.astype(np.float32)
         save_tensors(path, t, self.meta)
@@ -118,7 +131,8 @@ class ExpressionReader:
             i += 1
         return cls(t["mean"].astype(np.float64), t["x_mean"].astype(np.float64), t["x_std"].astype(np.float64),
                    layers, t["use"].astype(bool), meta,
-                   t["rest"].astype(np.float64) if "rest" in t else None)
+                   t["rest"].astype(np.float64) if "rest" in t else None,
+                   float(t["smile_gate"][0]) if "smile_gate" in t else 0.0)
 
 
 @lru_cache(maxsize=2)

@@ -41,6 +41,8 @@ class ReaderTrainConfig:
     seed: int = 0
     ensemble: int = 5        # networks averaged (their logits): a steadier reading of a stranger
     rest_folds: bool = True  # rest levels from every fold's held-out people, not the first fold's only
+    real_share: float = 0.1  # of every batch: real smiles (partly labelled), when the data has them
+    smile_gate: float = 0.0   # ExpressionReader.smile_gate: off (it cost real smiles; docs/models/expression_reader.md)
 
 
 # The shapes whose *level* in one photo MediaPipe's classifier reads reliably: those it reads
@@ -89,14 +91,25 @@ def features(reader: ExpressionReader, lms: np.ndarray, scores: np.ndarray) -> t
 
 def labels(z) -> np.ndarray:
     """The known codes, with MediaPipe's reading of the unedited face taken off every shape it
-    scores (gaze aside): a posed neutral face reads 0."""
+    scores (gaze aside): a posed neutral face reads 0. A shape a sample does not know (a real
+    smile's brows) stays NaN."""
     keep = np.isin(NAMES, FITTED) | GAZE
     return np.clip(z["label"] - np.where(keep, 0.0, z["base"]), 0.0, 1.0).astype(np.float64)
 
 
-def _fit_net(Xt, Yt, rows: np.ndarray, cfg: ReaderTrainConfig, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """One MLP (``cfg.hidden``, ReLU, dropout; sigmoid outputs, binary cross-entropy) fitted on
-    ``rows``; its layers as (W, b)."""
+def masked_bce(logits, target, known):
+    """Binary cross-entropy over the known labels only (``known`` 1/0, same shape)."""
+    from torch import nn
+
+    loss = nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none") * known
+    return loss.sum() / known.sum().clamp(min=1.0)
+
+
+def _fit_net(Xt, Yt, rows: np.ndarray, cfg: ReaderTrainConfig, seed: int, Kt=None,
+             real_rows: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One MLP (``cfg.hidden``, ReLU, dropout; sigmoid outputs, binary cross-entropy over the
+    known labels ``Kt``) fitted on ``rows``, ``cfg.real_share`` of every batch drawn from
+    ``real_rows`` (the real smiles: few, so drawn more often than their number); its layers as (W, b)."""
     import torch
     from torch import nn
 
@@ -111,9 +124,14 @@ def _fit_net(Xt, Yt, rows: np.ndarray, cfg: ReaderTrainConfig, seed: int) -> lis
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
     rng = np.random.default_rng(seed)
+    n_real = int(round(cfg.batch * cfg.real_share)) if real_rows is not None and len(real_rows) else 0
+    Kt = torch.ones_like(Yt) if Kt is None else Kt
     for _ in range(cfg.steps):
-        b = torch.tensor(rng.choice(rows, cfg.batch))
-        loss = nn.functional.binary_cross_entropy_with_logits(net(Xt[b]), Yt[b])
+        idx = rng.choice(rows, cfg.batch - n_real)
+        if n_real:
+            idx = np.concatenate([idx, rng.choice(real_rows, n_real)])
+        b = torch.tensor(idx)
+        loss = masked_bce(net(Xt[b]), Yt[b], Kt[b])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -157,15 +175,20 @@ def train(data: Path, out: Path, cfg: ReaderTrainConfig = ReaderTrainConfig(), l
     probe = ExpressionReader(mean, np.zeros(1), np.ones(1), [], np.ones(len(NAMES), bool))
     X, fitted = features(probe, z["landmarks"], z["scores"])
     Y = labels(z)
-    x_mean, x_std = X[~val].mean(0), X[~val].std(0) + 1e-6
+    known = ~np.isnan(Y)
+    Y = np.where(known, Y, 0.0)
+    real = z["real"].astype(bool) if "real" in z.files else np.zeros(len(Y), bool)
+    x_mean, x_std = X[~val & ~real].mean(0), X[~val & ~real].std(0) + 1e-6  # the renders' scale
     Xt = torch.tensor((X - x_mean) / x_std, dtype=torch.float32)
     Yt = torch.tensor(Y, dtype=torch.float32)
-    unedited = np.abs(Y[:, ~GAZE]).max(1) <= UNASKED
+    Kt = torch.tensor(known, dtype=torch.float32)
+    unedited = (np.abs(Y[:, ~GAZE]).max(1) <= UNASKED) & ~real
     t0 = time.perf_counter()
     rest_reads, rest_rows, reader = [], [], None
     for k in range(cfg.holdout_every if cfg.rest_folds else 1):
         # every fold's ensemble standardises with the shipped one's statistics: one feature scale
-        members = [_fit_net(Xt, Yt, np.flatnonzero(fold != k), cfg, cfg.seed + m) for m in range(cfg.ensemble)]
+        members = [_fit_net(Xt, Yt, np.flatnonzero((fold != k) & ~real), cfg, cfg.seed + m, Kt,
+                            np.flatnonzero((fold != k) & real)) for m in range(cfg.ensemble)]
         r = ExpressionReader(mean, x_mean, x_std, ensembled(members), ~GAZE)
         if k == 0:
             reader = r
@@ -174,12 +197,19 @@ def train(data: Path, out: Path, cfg: ReaderTrainConfig = ReaderTrainConfig(), l
         rest_rows += list(idx)
         log(f"fold {k}: {cfg.ensemble} networks, {len(idx)} unedited held-out samples read")
     reader.rest = rest_levels(np.array(rest_reads), Y[rest_rows], cfg.rest_quantile)
+    # held-out people's real smiles (the first fold): the reader's own smile before it is used as a gate
+    vr = np.flatnonzero(val & real)
+    smile = np.isin(NAMES, ("mouthSmileLeft", "mouthSmileRight"))
+    real_smile = [float(reader._net(reader.features(reader.canonical(z["landmarks"][i]), z["scores"][i].astype(np.float64),
+                                                     fitted[i]))[smile].mean()) for i in vr]
     # held-out people (the first fold): per shape, the reader (mirror-averaged, as at inference) against MediaPipe
+    val = val & ~real
     pred = np.stack([reader.read(l, s, f) for l, s, f in zip(z["landmarks"][val], z["scores"][val], fitted[val])])
     err_reader = np.abs(pred - Y[val]).mean(0)
     err_mp = np.abs(z["scores"][val] - Y[val]).mean(0)
     use = answers(balanced_error(pred, Y[val]), balanced_error(z["scores"][val], Y[val]))
     reader.use = use
+    reader.smile_gate = cfg.smile_gate
     held = faces[::cfg.holdout_every]
     metrics = {
         "heldout_faces": len(held), "train_faces": len(faces) - len(held),
@@ -190,11 +220,15 @@ def train(data: Path, out: Path, cfg: ReaderTrainConfig = ReaderTrainConfig(), l
         "per_shape_mae": {n: [round(float(a), 4), round(float(b), 4)] for n, a, b in zip(NAMES, err_reader, err_mp)},
         "reader_answers": [n for n, u in zip(NAMES, use) if u],
         "rest": {n: round(float(r), 3) for n, r, u in zip(NAMES, reader.rest, use) if u},
+        "heldout_real_smiles": {"samples": len(vr), "label_mean": round(float(Y[vr][:, smile].mean()), 3) if len(vr) else None,
+                                "reader_smile_mean": round(float(np.mean(real_smile)), 3) if len(vr) else None},
+        "real_smile_samples": int(real.sum()),
         "seconds": round(time.perf_counter() - t0, 1),
     }
     reader.meta = {"config": asdict(cfg), "metrics": metrics, "data_sha256": _sha(data),
                    "data": "renders of real neutral faces (London train split ids 001-060 and Canada, CC-BY 4.0; "
-                           "lisa/zoom, CC0) edited by facexpr's warp to known codes, read by MediaPipe "
+                           "lisa/zoom, CC0) edited by facexpr's warp to known codes, and the London train split's "
+                           "real smiling photos labelled with their smile alone, read by MediaPipe "
                            "(facexpr.research.reader_data)"}
     reader.save(out)
     log(f"saved {out}: held-out MAE reader {metrics['heldout_mae']['reader']:.4f} vs MediaPipe "
