@@ -3,6 +3,10 @@ benchmarks/animate.py's): the reference search on its own thread, sampled frames
 conversion, the jitter window found in one pass, one BLAS thread while it runs."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -89,6 +93,31 @@ def test_one_blas_thread_nests_and_restores():
             assert threads() == 1
         assert threads() == 1
     assert threads() == before
+
+
+def test_a_limit_for_good_survives_a_request_that_began_before_it():
+    """The Live server limits BLAS for good on a viewer's first frame; a photo analysis that was
+    already running (inside ``one_blas_thread``) must not put two threads back when it ends.
+    In a child process: the limit for good is for the rest of the process."""
+    pytest.importorskip("threadpoolctl")
+    code = (
+        "from facexpr.threads import _numpy_blas, one_blas_thread, one_blas_thread_for_good\n"
+        "b = _numpy_blas()\n"
+        "if b is None: print('skip'); raise SystemExit\n"
+        "b.limit(limits=2)\n"
+        "n = lambda: b.info()[0]['num_threads']\n"
+        "with one_blas_thread():\n"
+        "    one_blas_thread_for_good()\n"
+        "print(n())\n"
+        "with one_blas_thread():\n"
+        "    pass\n"
+        "print(n())\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("FACEXPR_BLAS_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    if out.stdout.strip() == "skip":
+        pytest.skip("numpy has no OpenBLAS here")
+    assert out.stdout.split() == ["1", "1"]
 
 
 def test_on_helper_runs_nested_calls_inline():

@@ -89,7 +89,8 @@ def one_blas_thread():
     libraries (a torch method's) are left alone, and so is everything when the environment sets
     ``FACEXPR_BLAS_THREADS`` (to anything)."""
     with _BLAS_LOCK:
-        if _blas_state["depth"] == 0 and os.environ.get("FACEXPR_BLAS_THREADS") is None:
+        if (_blas_state["depth"] == 0 and os.environ.get("FACEXPR_BLAS_THREADS") is None
+                and not _blas_state.get("for_good")):
             blas = _numpy_blas()
             _blas_state["limiter"] = None if blas is None else blas.limit(limits=1)
         _blas_state["depth"] += 1
@@ -99,7 +100,8 @@ def one_blas_thread():
         with _BLAS_LOCK:
             _blas_state["depth"] -= 1
             if _blas_state["depth"] == 0 and _blas_state["limiter"] is not None:
-                _blas_state["limiter"].restore_original_limits()
+                if not _blas_state.get("for_good"):  # a limit for good outlives the requests around it
+                    _blas_state["limiter"].restore_original_limits()
                 _blas_state["limiter"] = None
 
 
@@ -107,10 +109,17 @@ def one_blas_thread_for_good() -> None:
     """numpy's BLAS limited to one thread for the rest of the process: for a server whose requests
     overlap without end (the Live tab), where :func:`one_blas_thread`'s restore would never come.
     Measured there: OpenBLAS's spinning second thread cost 17–21 ms of CPU per frame, as much as
-    the frame's own work. ``FACEXPR_BLAS_THREADS`` set (to anything) leaves it alone."""
+    the frame's own work. ``FACEXPR_BLAS_THREADS`` set (to anything) leaves it alone.
+
+    A request already inside :func:`one_blas_thread` when this is called (the Live tab analyses a
+    new photo while another viewer's frames stream) must not put its "original" two threads back
+    when it ends: the limit is marked for good, and no later restore undoes it. (Measured before
+    this: in about one Live test run in three, OpenBLAS's worker thread spun at 0.58 of a core.)"""
     blas = _numpy_blas()
     if blas is not None and os.environ.get("FACEXPR_BLAS_THREADS") is None:
-        blas.limit(limits=1)
+        with _BLAS_LOCK:
+            _blas_state["for_good"] = True
+            blas.limit(limits=1)
 
 
 class RecentCache:
