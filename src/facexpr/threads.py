@@ -62,7 +62,7 @@ def on_helper(fn, *args, **kwargs) -> Future:
 # ----------------------------------------------------------------------------- BLAS threads
 
 _BLAS_LOCK = threading.Lock()
-_blas_state = {"depth": 0, "limiter": None}
+_blas_state = {"depth": 0, "limiter": None, "for_good": False}
 
 
 @functools.lru_cache(maxsize=1)
@@ -90,7 +90,7 @@ def one_blas_thread():
     ``FACEXPR_BLAS_THREADS`` (to anything)."""
     with _BLAS_LOCK:
         if (_blas_state["depth"] == 0 and os.environ.get("FACEXPR_BLAS_THREADS") is None
-                and not _blas_state.get("for_good")):
+                and not _blas_state["for_good"]):
             blas = _numpy_blas()
             _blas_state["limiter"] = None if blas is None else blas.limit(limits=1)
         _blas_state["depth"] += 1
@@ -100,7 +100,7 @@ def one_blas_thread():
         with _BLAS_LOCK:
             _blas_state["depth"] -= 1
             if _blas_state["depth"] == 0 and _blas_state["limiter"] is not None:
-                if not _blas_state.get("for_good"):  # a limit for good outlives the requests around it
+                if not _blas_state["for_good"]:  # a limit for good outlives the requests around it
                     _blas_state["limiter"].restore_original_limits()
                 _blas_state["limiter"] = None
 
@@ -113,8 +113,8 @@ def one_blas_thread_for_good() -> None:
 
     A request already inside :func:`one_blas_thread` when this is called (the Live tab analyses a
     new photo while another viewer's frames stream) must not put its "original" two threads back
-    when it ends: the limit is marked for good, and no later restore undoes it. (Measured before
-    this: in about one Live test run in three, OpenBLAS's worker thread spun at 0.58 of a core.)"""
+    when it ends: the limit is marked for good, and no later restore undoes it. (Live test runs with
+    the server above 1.3 cores: 5 of 9 before this, 1 of 6 after; docs/LIVE.md.)"""
     blas = _numpy_blas()
     if blas is not None and os.environ.get("FACEXPR_BLAS_THREADS") is None:
         with _BLAS_LOCK:

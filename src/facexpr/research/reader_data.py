@@ -40,6 +40,7 @@ from ..datasets import london
 from ..expression.action_units import AUS
 from ..expression.blendshapes import FITTED, MIRRORED, NAMES
 from ..expression.emotions import EMOTIONS, edited_blendshapes
+from ..expression.reader import SMILE
 from ..faces import landmarks
 from ..io import load_image
 from ..pipeline import EditConfig, run_edit
@@ -63,8 +64,6 @@ class ReaderDataConfig:
     seed: int = 0
     real_smiles: int = 6          # views of each train-split smiling photo (the photo + augmented), each also mirrored
 
-
-SMILE = np.isin(NAMES, ("mouthSmileLeft", "mouthSmileRight"))
 
 
 def neutral_faces(root: Path) -> list[tuple[str, Path]]:

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..expression.analysis import CHANGE_FROM_MEDIAPIPE, symmetric_fitter
 from ..expression.blendshapes import FITTED, MIRRORED, NAMES
-from ..expression.reader import ExpressionReader
+from ..expression.reader import SMILE, ExpressionReader
 
 GAZE = np.array([n.startswith("eyeLook") or n == "_neutral" for n in NAMES])
 
@@ -197,11 +197,10 @@ def train(data: Path, out: Path, cfg: ReaderTrainConfig = ReaderTrainConfig(), l
         rest_rows += list(idx)
         log(f"fold {k}: {cfg.ensemble} networks, {len(idx)} unedited held-out samples read")
     reader.rest = rest_levels(np.array(rest_reads), Y[rest_rows], cfg.rest_quantile)
-    # held-out people's real smiles (the first fold): the reader's own smile before it is used as a gate
+    # held-out people's real smiles (the first fold): the reader's own smile output (what a smile gate reads)
     vr = np.flatnonzero(val & real)
-    smile = np.isin(NAMES, ("mouthSmileLeft", "mouthSmileRight"))
     real_smile = [float(reader._net(reader.features(reader.canonical(z["landmarks"][i]), z["scores"][i].astype(np.float64),
-                                                     fitted[i]))[smile].mean()) for i in vr]
+                                                     fitted[i]))[SMILE].mean()) for i in vr]
     # held-out people (the first fold): per shape, the reader (mirror-averaged, as at inference) against MediaPipe
     val = val & ~real
     pred = np.stack([reader.read(l, s, f) for l, s, f in zip(z["landmarks"][val], z["scores"][val], fitted[val])])
@@ -220,7 +219,7 @@ def train(data: Path, out: Path, cfg: ReaderTrainConfig = ReaderTrainConfig(), l
         "per_shape_mae": {n: [round(float(a), 4), round(float(b), 4)] for n, a, b in zip(NAMES, err_reader, err_mp)},
         "reader_answers": [n for n, u in zip(NAMES, use) if u],
         "rest": {n: round(float(r), 3) for n, r, u in zip(NAMES, reader.rest, use) if u},
-        "heldout_real_smiles": {"samples": len(vr), "label_mean": round(float(Y[vr][:, smile].mean()), 3) if len(vr) else None,
+        "heldout_real_smiles": {"samples": len(vr), "label_mean": round(float(Y[vr][:, SMILE].mean()), 3) if len(vr) else None,
                                 "reader_smile_mean": round(float(np.mean(real_smile)), 3) if len(vr) else None},
         "real_smile_samples": int(real.sum()),
         "seconds": round(time.perf_counter() - t0, 1),
