@@ -194,3 +194,72 @@ def test_source_neutral_closed_loop_makes_up_the_smile(london, source_path, targ
     want = float(res[1].retargeted.requested[INDEX["mouthSmileLeft"]] + res[1].retargeted.requested[INDEX["mouthSmileRight"]]) / 2
     assert want > 0.3  # a real smile's change
     assert seen[1] >= seen[0] - 0.02 and abs(seen[1] - want) <= abs(seen[0] - want) + 0.02
+
+
+def test_closed_loop_measures_a_transfers_reader_shapes_with_the_reader():
+    """An absolute transfer asks for the source's *code*, so the closed loop measures the shapes
+    the learned reader answers with the reader; an edit (render-space amounts) and a relative
+    transfer (measured geometry) keep MediaPipe-only correction."""
+    from facexpr.expression.reader import load_default_reader
+    from facexpr.expression.retarget import EDIT, TRANSFER, Intent
+    from facexpr.pipeline import _gainable, _read_measured
+
+    reader = load_default_reader()
+    from facexpr.expression.blendshapes import FITTED, NAMES
+
+    read = _read_measured(Intent(TRANSFER))
+    assert read.any() and not (read & ~reader.use).any() and set(np.array(NAMES)[read]) <= set(FITTED)
+    assert not _read_measured(Intent(EDIT)).any()
+    assert not _read_measured(Intent(TRANSFER, relative=True)).any()
+    frown = np.zeros(len(INDEX))
+    frown[[INDEX["mouthFrownLeft"], INDEX["mouthFrownRight"]]] = 0.5  # a shape MediaPipe does not score
+    assert _gainable(frown, None, Intent(TRANSFER)) and not _gainable(frown, None, Intent(EDIT))
+    frown[:] = 0
+    frown[INDEX["mouthFrownLeft"]] = 0.05  # within the reader's doubt: nothing to correct
+    assert not _gainable(frown, None, Intent(TRANSFER))
+
+
+def test_closed_loop_makes_up_a_reader_shape_to_the_full_shape_at_most(monkeypatch, target_face):
+    """The loop's arithmetic on a reader-measured shape: a frown asked at 0.6 that the reader
+    reads back at 0.15 is made up (×1.75), but never past the full shape (code 1) nor below the
+    request; a MediaPipe-measured shape (the smile) keeps its own rule, unbounded by 1."""
+    from dataclasses import replace as dc_replace
+
+    import facexpr.pipeline as pl
+    from facexpr.expression.retarget import TRANSFER, Intent, Retargeted
+
+    frown, smile = INDEX["mouthFrownLeft"], INDEX["mouthSmileLeft"]
+    t = np.zeros(len(INDEX), np.float32)
+    t[frown] = 0.3  # the target's own reading: room for 0.7 more
+    target = dc_replace(target_face, blendshapes=t, detection=None)
+    want = np.zeros(len(INDEX))
+    want[frown], want[smile] = 0.6, 0.6
+    seen_code, seen_mp = t.astype(np.float64).copy(), np.zeros(len(INDEX))
+    seen_code[frown] += 0.15  # the render reads a quarter of the frown asked for
+    seen_mp[smile] = 0.3      # and half the smile
+    monkeypatch.setattr(pl, "reanalyze", lambda out, near: object())
+    monkeypatch.setattr(pl, "mediapipe_scores", lambda f: seen_mp if not hasattr(f, "landmarks") else np.zeros(len(INDEX)))
+    monkeypatch.setattr(pl, "describe", lambda f: dc_replace(target, blendshapes=seen_code))
+    rt = Retargeted(target.landmarks, want.copy(), t, intent=Intent(TRANSFER))
+    delta = pl._corrected(np.zeros((4, 4, 3), np.uint8), target, rt)
+    assert delta[frown] == pytest.approx(0.7)            # 0.6 x 1.75 = 1.05, capped at 1 - 0.3
+    assert delta[smile] == pytest.approx(0.6 * 1.5)      # MediaPipe's rule: half short, x 1.5
+    rt_edit = Retargeted(target.landmarks, want.copy(), t, intent=Intent("edit"))
+    assert pl._corrected(np.zeros((4, 4, 3), np.uint8), target, rt_edit)[frown] == pytest.approx(0.6)
+
+
+def test_transfer_makes_up_a_sad_sources_frown(london, target_path):
+    """End to end: a sad source's frown (a shape only the reader reads) is raised by the closed
+    loop where the open loop's render read weaker (a 0.7 frown drawn open loop read back ~0.15 on
+    some targets), within the full shape, and the output reads a clear frown."""
+    from facexpr.expression.analysis import reanalyze
+
+    source = facexpr.edit(data_file(london.parent, "london/neutral/005_03.jpg"), emotion="sad").image
+    frown = [INDEX["mouthFrownLeft"], INDEX["mouthFrownRight"]]
+    res = {fb: run_transfer(source, target_path, TransferConfig(feedback=fb)) for fb in (0, 1)}
+    want = res[1].retargeted.requested[frown]
+    assert want.mean() > 0.3  # the edit reads as a clear frown
+    own = res[1].target_face.blendshapes[frown]
+    assert np.all(res[1].retargeted.delta[frown] > want) and np.all(res[1].retargeted.delta[frown] <= 1 - own + 1e-6)
+    seen = reanalyze(res[1].image, res[1].target_face).blendshapes[frown].mean() - own.mean()
+    assert seen > 0.3

@@ -34,11 +34,12 @@ import numpy as np
 
 from .errors import MalformedAUSpec
 from .expression.action_units import AUS
-from .expression.analysis import analyze_faces, mediapipe_scores
+from .expression.analysis import analyze_faces, describe, mediapipe_scores
 from .expression.blendshapes import FROM_MEDIAPIPE, NAMES, REGIONS
 from .expression.emotions import (UNITS, au_index, au_deltas, check_delta, current_units, desired_aus,
                                   edited_blendshapes, emotion_delta, emotion_prototype, unit_name)
 from .expression.model import load_default_model
+from .expression.reader import load_default_reader
 from .expression.retarget import (Intent, RetargetConfig, Retargeted, expression_ratio, retarget, retargeted,
                                   with_extra)
 from .faces.landmarks import Face, reanalyze, select_face
@@ -262,7 +263,7 @@ def render(method: Method, job: RenderJob, model=None, feedback: int = 0, timer:
     rt = job.retargeted
     point_weights = rt.point_weights  # the --regions restriction, kept through corrections
     copy = None
-    if feedback and spec.landmark_driven and _gainable(rt.requested, no_gain):
+    if feedback and spec.landmark_driven and _gainable(rt.requested, no_gain, rt.intent):
         model = model or load_default_model()
         # the photo's copy that the result is pasted into, and what the method can make of the
         # final render before its geometry is known, made while the loop renders and measures
@@ -279,8 +280,12 @@ def render(method: Method, job: RenderJob, model=None, feedback: int = 0, timer:
                 if rt.from_geometry:  # keep the measured displacement, add the model's for the shortfall
                     rt = with_extra(job.target_face, rt, delta - rt.requested, model)
                 else:
+                    # folds and bulges at the strength asked for where the reader measured the
+                    # shortfall: it reads landmarks, not shading (amplified, a nose wrinkle's
+                    # shading turned into dark blotches)
                     rt = retargeted(job.target_face, delta, model, requested=rt.requested,
-                                    point_weights=point_weights, intent=rt.intent)
+                                    point_weights=point_weights, intent=rt.intent,
+                                    shading_delta=np.where(_read_measured(rt.intent), rt.requested, delta))
                 small = replace(small, retargeted=_scaled_rt(rt, s, off))
         job = replace(job, retargeted=rt)
     with timer("render"):
@@ -342,43 +347,87 @@ def _scaled_job(job: RenderJob, s: float) -> tuple[RenderJob, float, np.ndarray]
 
 
 MAX_GAIN = 2.0
-# Only MediaPipe-scored blendshapes are corrected: MediaPipe reads them on the output, and a warp
-# moves landmarks but cannot add the bulges that tell a reader how strong they are. The fitted
-# ones move by ICT's measured geometry, and their re-measurement is shrunk by the fit's priors,
-# so "correcting" them would double them. (A doubled lip press or roll used to fold the lips over
-# each other; the warp now keeps lids and lips from crossing, :func:`facexpr.faces.mesh.meet_not_cross`.)
+# Edits and relative transfers correct only MediaPipe-scored blendshapes: MediaPipe reads them on
+# the output, and a warp moves landmarks but cannot add the bulges that tell a reader how strong
+# they are. The fitted ones move by ICT's measured geometry, and their re-measurement is shrunk
+# by the fit's priors, so "correcting" them would double them. (A doubled lip press or roll used
+# to fold the lips over each other; the warp now keeps lids and lips from crossing,
+# :func:`facexpr.faces.mesh.meet_not_cross`.) An absolute transfer measures the shapes the learned
+# reader answers with the reader instead (:func:`_read_measured`): the scale they were asked on.
 _GAIN = np.isin(NAMES, FROM_MEDIAPIPE)
 
 
-def _gainable(want: np.ndarray, no_gain: np.ndarray | None = None) -> bool:
+READ_MIN = 0.1  # a transfer's reader-measured shape is corrected from this change up (below it
+# the reading is within the reader's doubt about a face at rest: its dead zone reads it ~0 on any render)
+
+
+def _read_measured(intent: Intent) -> np.ndarray:
+    """(52,) bool: the shapes an absolute transfer's closed loop measures with the learned reader:
+    those it answers and MediaPipe does not score (brows, eyes wide, cheek raise, nose wrinkle,
+    frown), which no closed loop corrected before.
+
+    A transfer asks for the source's *code*: on those shapes the reader's reading of the source
+    less its reading of the target. Measured on held-out people's renders, the reader reads a
+    shape drawn at 0.6-0.8 as ~0.4 (its rest-level dead zone, its doubt about a person's own
+    face), so an open-loop transfer of a 0.7 frown drew 0.7 and could read back ~0.15: a sad
+    source's frown arrived at a fraction of its strength while its smile, corrected, arrived whole.
+    Measuring the output on the scale the shape was asked on makes it read as the source does.
+    The shapes MediaPipe scores keep MediaPipe's measure, reader-answered or not (press, squint,
+    stretch…): measured with the reader instead, they read back weaker (docs/results/full_strength.md).
+    Edits ask for render-space amounts, not readings, and a relative transfer (a source's own
+    neutral photo, a video) carries measured geometry: both keep MediaPipe-only correction."""
+    reader = load_default_reader()
+    if reader is None or intent.kind != TRANSFER or intent.relative:
+        return np.zeros(len(NAMES), bool)
+    return reader.use & ~_GAIN
+
+
+def _gain_mask(want: np.ndarray, read: np.ndarray, no_gain: np.ndarray | None = None) -> np.ndarray:
+    """The requested shapes a closed-loop pass corrects: MediaPipe-scored ones from a change of
+    0.05, reader-measured ones (``read``) from :data:`READ_MIN`."""
+    big = np.where(read, np.abs(want) >= READ_MIN, (np.abs(want) > 0.05) & _GAIN)
+    return big if no_gain is None else big & ~no_gain
+
+
+def _gainable(want: np.ndarray, no_gain: np.ndarray | None = None, intent: Intent | None = None) -> bool:
     """Whether a closed-loop pass could change anything (it costs a re-analysis and a re-render)."""
-    big = (np.abs(want) > 0.05) & _GAIN
-    return bool((big if no_gain is None else big & ~no_gain).any())
+    read = _read_measured(intent) if intent is not None else np.zeros(len(NAMES), bool)
+    return bool(_gain_mask(want, read, no_gain).any())
 
 
 def _corrected(out: np.ndarray, t_face: Face, rt: Retargeted,
                no_gain: np.ndarray | None = None) -> np.ndarray | None:
     """One closed-loop step: measure the expression the output shows, and return the blendshape
     change with each requested blendshape that fell short amplified (never beyond ``MAX_GAIN`` x
-    the request, never a new one); None when the face is not found on the output.
+    the request, never a new one); None when the face is not found on the output. Each shape is
+    measured on the scale it was asked on: MediaPipe's scores, or for an absolute transfer the
+    learned reader's code on the shapes it answers (:func:`_read_measured`).
 
     A mesh warp moves landmarks but cannot add the cheek bulge or skin folds that tell a face
     reader how strong an expression is, and the linear model predicts ~0.9 of the real motion;
     so a warped expression reads weaker than requested. Measuring and correcting per image keeps
     ``intensity=1`` meaning "the source's expression" on every face.
     """
-    seen = reanalyze(out, t_face)  # MediaPipe's own scores: only those shapes are corrected
+    seen = reanalyze(out, t_face)
     if seen is None:
         return None
     want = rt.requested
     achieved = mediapipe_scores(seen) - mediapipe_scores(t_face)  # like with like: the gated smile is not MediaPipe's
-    big = (np.abs(want) > 0.05) & _GAIN
-    if no_gain is not None:
-        big &= ~no_gain
+    read = _read_measured(rt.intent)
+    big = _gain_mask(want, read, no_gain)
+    if (big & read).any():  # the reader's shapes on the reader's scale, both read in one pass
+        before = describe(t_face.detection).blendshapes if t_face.detection is not None else t_face.blendshapes
+        achieved = np.where(read, describe(seen).blendshapes - before, achieved)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(big, achieved / np.where(big, want, 1.0), 1.0)
     gain = np.where(big, np.clip(rt.delta / np.where(big, want, 1.0) * (1.0 + (1.0 - ratio)), 1.0, MAX_GAIN), 1.0)
-    return np.where(big, want * gain, rt.delta)
+    out = np.where(big, want * gain, rt.delta)
+    # A reader-measured shape is made up to the full shape (code 1) at most, or to its absence:
+    # past them the linear model extrapolates and the face drifts from the person (the shared
+    # angry probe, made up to 2x, moved one target past dlib's same-person threshold).
+    room = np.where(want > 0, 1.0 - np.asarray(t_face.blendshapes, np.float64), np.asarray(t_face.blendshapes, np.float64))
+    capped = np.sign(want) * np.maximum(np.abs(want), np.minimum(np.abs(out), room))
+    return np.where(big & read, capped, out)
 
 
 # ----------------------------------------------------------------------------- edit

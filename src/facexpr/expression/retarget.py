@@ -208,11 +208,14 @@ def apply_displacement(target: Face, disp: np.ndarray, model: ExpressionModel,
 
 def retargeted(target: Face, delta: np.ndarray, model: ExpressionModel,
                requested: np.ndarray | None = None,
-               point_weights: np.ndarray | None = None, intent: Intent | None = None) -> Retargeted:
+               point_weights: np.ndarray | None = None, intent: Intent | None = None,
+               shading_delta: np.ndarray | None = None) -> Retargeted:
     """Everything a renderer needs to give ``target`` the blendshape change ``delta`` (``intent``:
-    what was asked; by default a transfer of ``requested``)."""
+    what was asked; by default a transfer of ``requested``). ``shading_delta``: the change the
+    skin shading is drawn for, when it is not ``delta`` (a closed loop that amplified the geometry
+    to make up what a reader under-measures keeps the folds at the strength asked for)."""
     analysed(target, "retarget target")
-    shading = model.shading_ratio(delta)
+    shading = model.shading_ratio(delta if shading_delta is None else shading_delta)
     layout = model.layout if shading is not None else None
     if shading is not None and point_weights is not None:  # shading obeys --regions too
         shading = shading * region_texture_weight(layout, point_weights, shading.shape[-1], MESH_POINTS)
