@@ -270,11 +270,17 @@ def render(method: Method, job: RenderJob, model=None, feedback: int = 0, timer:
         copy = on_helper(job.target.copy)
         if hasattr(method, "prepare"):
             on_helper(method.prepare, job)
+        # the target read once by the reader, as the loop will read its render (reader-measured shapes)
+        read = _read_measured(rt.intent)
+        own = (on_helper(describe, job.target_face.detection)
+               if (_gain_mask(rt.requested, read, no_gain) & read).any() and job.target_face.detection is not None
+               else None)
         with timer("feedback"):
             small, s, off = _scaled_job(job, MEASURE_FACE / max(job.target_face.size, 1.0))
             for _ in range(feedback):
                 out = paste_back(small.target, method.render(small))
-                delta = _corrected(out, small.target_face, small.retargeted, no_gain)
+                delta = _corrected(out, small.target_face, small.retargeted, no_gain,
+                                   None if own is None else own.result().blendshapes)
                 if delta is None:
                     break
                 if rt.from_geometry:  # keep the measured displacement, add the model's for the shortfall
@@ -285,7 +291,7 @@ def render(method: Method, job: RenderJob, model=None, feedback: int = 0, timer:
                     # shading turned into dark blotches)
                     rt = retargeted(job.target_face, delta, model, requested=rt.requested,
                                     point_weights=point_weights, intent=rt.intent,
-                                    shading_delta=np.where(_read_measured(rt.intent), rt.requested, delta))
+                                    shading_delta=np.where(read, rt.requested, delta))
                 small = replace(small, retargeted=_scaled_rt(rt, s, off))
         job = replace(job, retargeted=rt)
     with timer("render"):
@@ -396,12 +402,13 @@ def _gainable(want: np.ndarray, no_gain: np.ndarray | None = None, intent: Inten
 
 
 def _corrected(out: np.ndarray, t_face: Face, rt: Retargeted,
-               no_gain: np.ndarray | None = None) -> np.ndarray | None:
+               no_gain: np.ndarray | None = None, own_read: np.ndarray | None = None) -> np.ndarray | None:
     """One closed-loop step: measure the expression the output shows, and return the blendshape
     change with each requested blendshape that fell short amplified (never beyond ``MAX_GAIN`` x
     the request, never a new one); None when the face is not found on the output. Each shape is
     measured on the scale it was asked on: MediaPipe's scores, or for an absolute transfer the
-    learned reader's code on the shapes it answers (:func:`_read_measured`).
+    learned reader's code on the shapes only it reads (:func:`_read_measured`), against
+    ``own_read``, the target read the same way (one pass; read here when not given).
 
     A mesh warp moves landmarks but cannot add the cheek bulge or skin folds that tell a face
     reader how strong an expression is, and the linear model predicts ~0.9 of the real motion;
@@ -416,8 +423,9 @@ def _corrected(out: np.ndarray, t_face: Face, rt: Retargeted,
     read = _read_measured(rt.intent)
     big = _gain_mask(want, read, no_gain)
     if (big & read).any():  # the reader's shapes on the reader's scale, both read in one pass
-        before = describe(t_face.detection).blendshapes if t_face.detection is not None else t_face.blendshapes
-        achieved = np.where(read, describe(seen).blendshapes - before, achieved)
+        if own_read is None:
+            own_read = describe(t_face.detection).blendshapes if t_face.detection is not None else t_face.blendshapes
+        achieved = np.where(read, describe(seen).blendshapes - own_read, achieved)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(big, achieved / np.where(big, want, 1.0), 1.0)
     gain = np.where(big, np.clip(rt.delta / np.where(big, want, 1.0) * (1.0 + (1.0 - ratio)), 1.0, MAX_GAIN), 1.0)
