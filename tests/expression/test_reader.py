@@ -303,6 +303,64 @@ def test_the_shipped_reader_keeps_mediapipes_smile():
     assert load_default_reader().smile_gate == 0.0
 
 
+def test_level_gates_only_gate_a_mediapipe_shape_that_is_not_neutral_at_rest():
+    """A MediaPipe-scored shape read at 0.6 on faces at rest where the network reads ~0 (the
+    pucker on full lips) gets the smallest gate that makes it neutral without a worse balanced
+    error; one that is neutral at rest, and every shape the reader answers, get none."""
+    from facexpr.research.reader_train import GATE_LEVELS, level_gates
+
+    rng = np.random.default_rng(0)
+    n, k = 400, len(NAMES)
+    pucker, jaw, frown = INDEX["mouthPucker"], INDEX["jawOpen"], INDEX["mouthFrownLeft"]
+    use = np.zeros(k, bool)
+    use[[frown, INDEX["mouthFrownRight"]]] = True
+    rest_seen, rest_scores = np.zeros((n, k)), np.zeros((n, k))
+    rest_scores[:, pucker] = rng.uniform(0.3, 0.9, n)  # full lips: MediaPipe's pucker, not the network's
+    rest_scores[:, jaw] = rng.uniform(0.0, 0.1, n)
+    rest_scores[:, frown] = 0.8  # answered by the reader: never gated
+    truth = np.zeros((n, k))
+    truth[: n // 2, pucker] = rng.uniform(0.3, 1.0, n // 2)  # half the held-out samples pucker
+    seen = truth * 0.8                                    # the network reads them, a little weak
+    scores = np.clip(truth + rng.uniform(0.0, 0.5, (n, k)) * (truth == 0), 0, 1)  # MediaPipe: also at rest
+    gates = level_gates(rest_seen, rest_scores, seen, scores, truth, use, 0.95)
+    assert gates[pucker] == GATE_LEVELS[0]
+    assert gates[jaw] == 0 and gates[frown] == 0
+    assert (gates > 0).sum() == 1
+
+
+def test_a_gated_pucker_keeps_mediapipes_score_only_as_far_as_the_reader_sees_one():
+    """The shipped reader gates MediaPipe's pucker: a mouth MediaPipe scores 0.8 where the network
+    reads nothing reads (almost) no pucker; one the network sees keeps MediaPipe's score."""
+    from facexpr.expression.reader import ExpressionReader
+
+    shipped = load_default_reader()
+    p = INDEX["mouthPucker"]
+    assert shipped.gates[p] > 0 and not shipped.gates[[INDEX["mouthSmileLeft"], INDEX["jawOpen"]]].any()
+    for seen, kept in ((0.001, 0.001 / shipped.gates[p]), (0.5, 1.0)):
+        logit = np.full(len(NAMES), -30.0)
+        logit[p] = np.log(seen / (1 - seen))
+        r = ExpressionReader(shipped.mean, shipped.x_mean, shipped.x_std,
+                             [(np.zeros((len(NAMES), len(shipped.x_mean))), logit)], shipped.use,
+                             rest=np.zeros(len(NAMES)), gates=shipped.gates)
+        scores = np.zeros(len(NAMES))
+        scores[p] = 0.8
+        code = r.read(symmetric_fitter().prior.mean * 200 + 300, scores, np.zeros(len(NAMES)))
+        assert code[p] == pytest.approx(0.8 * kept, rel=1e-6)
+
+
+def test_full_lips_at_rest_read_no_pucker(london):
+    """A London train-split neutral face MediaPipe scores as a strong pucker (its full lips) reads
+    none in the product's code, and a pucker edit of it still reads as one."""
+    import facexpr
+
+    photo = london / "neutral" / "025_03.jpg"
+    face = facexpr.analyze(photo)[0]
+    p = INDEX["mouthPucker"]
+    assert face.mediapipe_scores[p] > 0.5 and face.blendshapes[p] < 0.1
+    edited = facexpr.analyze(facexpr.edit(photo, aus=["AU18=1"]).image)[0]
+    assert edited.blendshapes[p] > 0.4
+
+
 def test_unknown_labels_teach_nothing():
     """A real smile's sample knows its smile only: whatever stands in for its other shapes, the
     loss (and so the gradient) is the same."""

@@ -14,7 +14,9 @@ mirrored reading of its mirror image (:class:`~facexpr.expression.prior.MirrorPl
 mirrored photo reads as the mirrored code up to MediaPipe's own differences.
 
 The smile is MediaPipe's score; :attr:`ExpressionReader.smile_gate` can make it depend on the
-reader seeing one too (off in the shipped reader: it cost real smiles).
+reader seeing one too (off in the shipped reader: it cost real smiles). The pucker is MediaPipe's
+score gated by the reader's (:attr:`ExpressionReader.gates`): MediaPipe reads full lips at rest as
+a pucker.
 
 Inference is numpy only (five small MLPs averaged, stored as one block-diagonal network, fp16
 weights in ``data/expression_reader.safetensors``); about 0.5 ms per reading.
@@ -58,6 +60,14 @@ class ExpressionReader:
     # reader: the reader also misses some real smiles, so any gate that cuts those frames cuts
     # real smiles too (measured: docs/models/expression_reader.md, "Smile gate").
     smile_gate: float = 0.0
+    # (52,) per shape the reader does not answer: 0, or a level τ > 0 at which MediaPipe's score
+    # is kept whole — below it, the score times the reader's own reading / τ (a Left/Right pair
+    # gated by the mean of both sides, so the gate is mirror-symmetric). Set by the training for
+    # the MediaPipe shapes whose level on faces at rest is not neutral: MediaPipe scores full lips
+    # as a pucker (0.56 at the 95th percentile on the London train split's neutral photos, 0.87
+    # on one of them), where the reader, trained on what an edit changes, reads ~0.
+    # ``smile_gate`` is the smile's entry.
+    gates: np.ndarray | None = None
 
     def __post_init__(self):
         self._plane = MirrorPlane.of(self.mean)
@@ -65,6 +75,11 @@ class ExpressionReader:
         if self.rest is None:
             self.rest = np.zeros(len(NAMES))
         self.rest = (np.asarray(self.rest, np.float64) + np.asarray(self.rest, np.float64)[self._sw]) / 2.0  # mirror-symmetric
+        gates = np.zeros(len(NAMES)) if self.gates is None else np.asarray(self.gates, np.float64).copy()
+        if self.smile_gate > 0:
+            gates[SMILE] = self.smile_gate
+        self.smile_gate = float(gates[SMILE].max())
+        self.gates = np.maximum(gates, gates[self._sw])  # mirror-symmetric
 
     def features(self, canon: np.ndarray, scores: np.ndarray, fitted: np.ndarray) -> np.ndarray:
         """Landmarks relative to the symmetric mean (x, y, z scaled down), MediaPipe's scores and
@@ -87,14 +102,25 @@ class ExpressionReader:
 
     def read_features(self, canon: np.ndarray, scores: np.ndarray, fitted: np.ndarray) -> np.ndarray:
         """(52,) code from a face in the reader's canonical frame, mirror-averaged."""
+        return self.combined(self.seen(canon, scores, fitted), scores)
+
+    def seen(self, canon: np.ndarray, scores: np.ndarray, fitted: np.ndarray) -> np.ndarray:
+        """(52,) the network's own reading of a face in the canonical frame, averaged with the
+        Left↔Right-swapped reading of its mirrored features (before rest levels and gates)."""
         scores = np.asarray(scores, np.float64)
         x = np.stack([self.features(canon, scores, fitted),
                       self.features(self._plane.points(canon), scores[self._sw], fitted[self._sw])])
         y = self._net(x)
-        seen = (y[0] + y[1][self._sw]) / 2.0
+        return (y[0] + y[1][self._sw]) / 2.0
+
+    def combined(self, seen: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """The code from the network's mirror-averaged reading ``seen`` and MediaPipe's ``scores``:
+        the reader's shapes past their rest level, MediaPipe's elsewhere, gated (:attr:`gates`)."""
         code = np.where(self.use, self.beyond_rest(seen), scores)
-        if self.smile_gate > 0:
-            code[SMILE] = scores[SMILE] * min(1.0, float(seen[SMILE].mean()) / self.smile_gate)
+        on = self.gates > 0
+        if on.any():
+            both = (seen + seen[self._sw]) / 2.0
+            code[on] = np.asarray(scores, np.float64)[on] * np.minimum(1.0, both[on] / self.gates[on])
         return code
 
     def beyond_rest(self, code: np.ndarray) -> np.ndarray:
@@ -117,7 +143,8 @@ class ExpressionReader:
     def save(self, path: Path) -> None:
         t = {"mean": self.mean.astype(np.float32), "x_mean": self.x_mean.astype(np.float32),
              "x_std": self.x_std.astype(np.float32), "use": self.use.astype(np.uint8),
-             "rest": self.rest.astype(np.float32), "smile_gate": np.array([self.smile_gate], np.float32)}
+             "rest": self.rest.astype(np.float32), "smile_gate": np.array([self.smile_gate], np.float32),
+             "gates": self.gates.astype(np.float32)}
         for i, (W, b) in enumerate(self.layers):
             t[f"w{i}"], t[f"b{i}"] = W.astype(np.float16), b.astype(np.float32)
         save_tensors(path, t, self.meta)
@@ -132,7 +159,8 @@ class ExpressionReader:
         return cls(t["mean"].astype(np.float64), t["x_mean"].astype(np.float64), t["x_std"].astype(np.float64),
                    layers, t["use"].astype(bool), meta,
                    t["rest"].astype(np.float64) if "rest" in t else None,
-                   float(t["smile_gate"][0]) if "smile_gate" in t else 0.0)
+                   float(t["smile_gate"][0]) if "smile_gate" in t else 0.0,
+                   t["gates"].astype(np.float64) if "gates" in t else None)
 
 
 @lru_cache(maxsize=2)

@@ -62,6 +62,35 @@ def answers(err_reader: np.ndarray, err_mp: np.ndarray) -> np.ndarray:
     return (err_reader < err_mp) & ~GAZE & ~np.isin(NAMES, MEDIAPIPE_LEVELS)
 
 
+GATE_LEVELS = (0.05, 0.1, 0.15, 0.2)  # the gates tried, smallest first
+NEUTRAL_LEVEL = 0.25  # a shape reads neutral at rest when its 95th percentile there is within this
+
+
+def level_gates(rest_seen: np.ndarray, rest_scores: np.ndarray, seen: np.ndarray, scores: np.ndarray,
+                truth: np.ndarray, use: np.ndarray, quantile: float) -> np.ndarray:
+    """(52,) :attr:`~facexpr.expression.reader.ExpressionReader.gates`: for each shape left to
+    MediaPipe (not gaze) whose score on held-out faces at rest (``rest_*``: the network's reading
+    and MediaPipe's scores of unedited samples) exceeds :data:`NEUTRAL_LEVEL` at ``quantile``, the
+    smallest gate of :data:`GATE_LEVELS` that brings it within the level *and* whose balanced
+    error on held-out samples (``seen``, ``scores``, ``truth``) is no worse than MediaPipe's own;
+    0 for every other shape (MediaPipe's score kept as it is)."""
+    sw = list(MIRRORED)
+    gates = np.zeros(len(NAMES))
+    both_rest, both = (rest_seen + rest_seen[:, sw]) / 2.0, (seen + seen[:, sw]) / 2.0
+    for j in np.flatnonzero(~use & ~GAZE):
+        if np.quantile(rest_scores[:, j], quantile) <= NEUTRAL_LEVEL:
+            continue
+        plain = balanced_error(scores[:, [j]], truth[:, [j]])[0]
+        for tau in GATE_LEVELS:
+            at_rest = rest_scores[:, j] * np.minimum(1.0, both_rest[:, j] / tau)
+            gated = scores[:, j] * np.minimum(1.0, both[:, j] / tau)
+            if (np.quantile(at_rest, quantile) <= NEUTRAL_LEVEL
+                    and balanced_error(gated[:, None], truth[:, [j]])[0] <= plain):
+                gates[j] = tau
+                break
+    return np.maximum(gates, gates[sw])
+
+
 def balanced_error(pred: np.ndarray, truth: np.ndarray, asked: float = 0.1, unasked: float = 0.02) -> np.ndarray:
     """Per shape, the mean absolute error on the samples that show it (known value > ``asked``)
     and on those that do not (≤ ``unasked``), averaged. A shape most samples leave at zero
@@ -166,7 +195,8 @@ def train(data: Path, out: Path, cfg: ReaderTrainConfig = ReaderTrainConfig(), l
     import torch
 
     torch.set_num_threads(1)  # a small net: one thread is as fast, and never stalls on a busy machine
-    z = np.load(data)
+    with np.load(data) as npz:  # read each array once (an NpzFile re-reads it from the zip on every access)
+        z = {k: npz[k] for k in npz.files}
     faces = _faces(z["face"])
     fold_of = {f: i % cfg.holdout_every for i, f in enumerate(faces)}
     fold = np.array([fold_of[str(n)] for n in z["face"]])
@@ -177,7 +207,7 @@ def train(data: Path, out: Path, cfg: ReaderTrainConfig = ReaderTrainConfig(), l
     Y = labels(z)
     known = ~np.isnan(Y)
     Y = np.where(known, Y, 0.0)
-    real = z["real"].astype(bool) if "real" in z.files else np.zeros(len(Y), bool)
+    real = z["real"].astype(bool) if "real" in z else np.zeros(len(Y), bool)
     x_mean, x_std = X[~val & ~real].mean(0), X[~val & ~real].std(0) + 1e-6  # the renders' scale
     Xt = torch.tensor((X - x_mean) / x_std, dtype=torch.float32)
     Yt = torch.tensor(Y, dtype=torch.float32)
@@ -193,22 +223,27 @@ def train(data: Path, out: Path, cfg: ReaderTrainConfig = ReaderTrainConfig(), l
         if k == 0:
             reader = r
         idx = np.flatnonzero((fold == k) & unedited)
-        rest_reads += [r.read(z["landmarks"][i], z["scores"][i], fitted[i]) for i in idx]
+        rest_reads += [r.seen(r.canonical(z["landmarks"][i]), z["scores"][i], fitted[i]) for i in idx]
         rest_rows += list(idx)
         log(f"fold {k}: {cfg.ensemble} networks, {len(idx)} unedited held-out samples read")
-    reader.rest = rest_levels(np.array(rest_reads), Y[rest_rows], cfg.rest_quantile)
+    rest_reads = np.clip(np.array(rest_reads), 0.0, 1.0)  # what ``read`` gave with no rest level
+    reader.rest = rest_levels(rest_reads, Y[rest_rows], cfg.rest_quantile)
     # held-out people's real smiles (the first fold): the reader's own smile output (what a smile gate reads)
     vr = np.flatnonzero(val & real)
     real_smile = [float(reader._net(reader.features(reader.canonical(z["landmarks"][i]), z["scores"][i].astype(np.float64),
                                                      fitted[i]))[SMILE].mean()) for i in vr]
     # held-out people (the first fold): per shape, the reader (mirror-averaged, as at inference) against MediaPipe
     val = val & ~real
-    pred = np.stack([reader.read(l, s, f) for l, s, f in zip(z["landmarks"][val], z["scores"][val], fitted[val])])
+    seen = np.stack([reader.seen(reader.canonical(l), s, f) for l, s, f in zip(z["landmarks"][val], z["scores"][val], fitted[val])])
+    pred = np.stack([reader.combined(y, s) for y, s in zip(seen, z["scores"][val])])
     err_reader = np.abs(pred - Y[val]).mean(0)
     err_mp = np.abs(z["scores"][val] - Y[val]).mean(0)
     use = answers(balanced_error(pred, Y[val]), balanced_error(z["scores"][val], Y[val]))
     reader.use = use
-    reader.smile_gate = cfg.smile_gate
+    gates = level_gates(rest_reads, z["scores"][rest_rows], seen, z["scores"][val], Y[val], use, cfg.rest_quantile)
+    if cfg.smile_gate > 0:
+        gates[SMILE] = cfg.smile_gate
+    reader.gates, reader.smile_gate = gates, float(gates[SMILE].max())
     held = faces[::cfg.holdout_every]
     metrics = {
         "heldout_faces": len(held), "train_faces": len(faces) - len(held),
@@ -219,6 +254,7 @@ def train(data: Path, out: Path, cfg: ReaderTrainConfig = ReaderTrainConfig(), l
         "per_shape_mae": {n: [round(float(a), 4), round(float(b), 4)] for n, a, b in zip(NAMES, err_reader, err_mp)},
         "reader_answers": [n for n, u in zip(NAMES, use) if u],
         "rest": {n: round(float(r), 3) for n, r, u in zip(NAMES, reader.rest, use) if u},
+        "gates": {n: round(float(g), 3) for n, g in zip(NAMES, gates) if g > 0},
         "heldout_real_smiles": {"samples": len(vr), "label_mean": round(float(Y[vr][:, SMILE].mean()), 3) if len(vr) else None,
                                 "reader_smile_mean": round(float(np.mean(real_smile)), 3) if len(vr) else None},
         "real_smile_samples": int(real.sum()),
