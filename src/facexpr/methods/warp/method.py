@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ...expression.shading import SKIN_CHROMA
 from ...faces.mesh import MeshSampler, Untangler, backward_map, meet_not_cross
 from ...faces.paste import Patch, blend, polygon_mask
 from ...faces.topology import (EYE_LEFT, EYE_LEFT_CORNERS, EYE_RIGHT, EYE_RIGHT_CORNERS, FACE_OVAL,
@@ -188,7 +189,7 @@ def _apply_shading(out: np.ndarray, mesh: MeshSampler, rt, dst: np.ndarray, roi,
     fx0, fy0 = np.maximum(np.floor(dst_xy.min(0)).astype(int) - (x0, y0), 0)
     fx1, fy1 = np.minimum(np.ceil(dst_xy.max(0)).astype(int) + 1 - (x0, y0), (w, h))
     sl = (slice(fy0, fy1), slice(fx0, fx1))
-    gain = mesh.full(np.exp(ratio))[sl]
+    gain = mesh.full(np.exp(ratio[..., None] * SKIN_CHROMA))[sl]  # per channel: skin shadows are redder
     rows = fy1 - fy0
     if rows * (fx1 - fx0) < _SPLIT_PX:
         _shade_rows(out, gain, fy0, sl[1], 0, rows)
@@ -208,7 +209,7 @@ def _shade_rows(out: np.ndarray, gain: np.ndarray, top: int, cols: slice, a: int
     """Rows ``[a, b)`` of the shaded face (``gain``'s rows; the face's starts at ``out`` row ``top``)."""
     part = (slice(top + a, top + b), cols)
     face = out[part].astype(np.float32)
-    face *= gain[a:b, :, None]
+    face *= gain[a:b]
     face += 0.5  # round half up; the gain is positive, so only the top needs clipping
     np.minimum(face, 255.0, out=face)
     out[part] = face.astype(np.uint8)
