@@ -243,7 +243,8 @@ def markdown(rep: dict) -> str:
         lines.append(f"| {n} | {nn['p95']['product'][n]:.3f} | {one[n]:.3f} | {nn['p95']['mediapipe'][n]:.3f} |")
     mp_only = sorted((n for n in nn["p95"]["mediapipe"] if n not in own), key=lambda s: -nn["p95"]["mediapipe"][s])[:3]
     lines += ["", "Shapes read by the product itself (the reader); MediaPipe's own scores pass through for the "
-              "rest (highest: " + ", ".join(f"{n} {nn['p95']['mediapipe'][n]:.2f}" for n in mp_only) + ")."]
+              "rest, gated where the reader gates them (the pucker; highest of MediaPipe's, product / MediaPipe: "
+              + ", ".join(f"{n} {nn['p95']['product'][n]:.2f} / {nn['p95']['mediapipe'][n]:.2f}" for n in mp_only) + ")."]
     lines += ["", f"### Single-photo AU recovery (warp edits of {len(au['people'])} unseen London people; "
               "Spearman ρ of asked change vs the AU read from the edited photo alone)", "",
               f"ρ ≥ 0.6: product {au['controllable']['product']} of {len(AUS)}, one pass "
