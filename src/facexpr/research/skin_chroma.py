@@ -18,14 +18,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..expression.analysis import analyze_faces
+from ..expression.model import load_default_model
+from ..expression.shading import MESH_POINTS, TEX, atlas_weight
+from ..faces.mesh import backward_map
+from ..io import load_image
+
 LUMA = np.float32([0.299, 0.587, 0.114])
 
 
 def log_textures(rgb: np.ndarray, xy: np.ndarray, layout: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """(size, size, 3) per-channel and (size, size) luminance log textures of the face in the atlas."""
-    from ..expression.shading import MESH_POINTS
-    from ..faces.mesh import backward_map
-
     x0, y0 = np.floor(xy.min(0)).astype(int) - 2
     x1, y1 = np.ceil(xy.max(0)).astype(int) + 3
     H, W = rgb.shape[:2]
@@ -38,11 +41,6 @@ def log_textures(rgb: np.ndarray, xy: np.ndarray, layout: np.ndarray, size: int)
 
 def measure(data: Path, people: int = 60) -> dict[str, np.ndarray]:
     """k(R, G, B) over the face's texels, and over those that darkened by more than 5 %."""
-    from .. import analyze
-    from ..expression.model import load_default_model
-    from ..expression.shading import TEX, atlas_weight
-    from ..io import load_image
-
     layout = load_default_model().layout
     face = atlas_weight(layout) > 0.9
     london = Path(data) / "london"
@@ -53,7 +51,7 @@ def measure(data: Path, people: int = 60) -> dict[str, np.ndarray]:
         if not smiling:
             continue
         pair = [load_image(london / "neutral" / f"{i}_03.jpg"), load_image(smiling[0])]
-        (c0, l0), (c1, l1) = (log_textures(im, analyze(im)[0].xy, layout, TEX) for im in pair)
+        (c0, l0), (c1, l1) = (log_textures(im, analyze_faces(im)[0].xy, layout, TEX) for im in pair)
         d, d_l = (c1 - c0)[face], (l1 - l0)[face]
         dc.append(d - np.median(d, 0))
         dl.append(d_l - np.median(d_l))
