@@ -358,8 +358,8 @@ MAX_GAIN = 2.0
 # they are. The fitted ones move by ICT's measured geometry, and their re-measurement is shrunk
 # by the fit's priors, so "correcting" them would double them. (A doubled lip press or roll used
 # to fold the lips over each other; the warp now keeps lids and lips from crossing,
-# :func:`facexpr.faces.mesh.meet_not_cross`.) An absolute transfer measures the shapes the learned
-# reader answers with the reader instead (:func:`_read_measured`): the scale they were asked on.
+# :func:`facexpr.faces.mesh.meet_not_cross`.) An absolute transfer also corrects the shapes only the
+# learned reader reads, measured with the reader (:func:`_read_measured`): the scale they were asked on.
 _GAIN = np.isin(NAMES, FROM_MEDIAPIPE)
 
 
