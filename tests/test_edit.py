@@ -158,3 +158,29 @@ def test_shipped_relative_au_generator_edits_what_it_is_asked(target_img, target
     assert -0.02 < gains[0] < gains[1] and gains[1] > 0.3, gains
     same = facexpr.edit(target_img, aus={"AU12": 0.5}, intensity=0.0, method="relative-au").image
     assert np.array_equal(same, target_img)
+
+
+@pytest.mark.parametrize("pitch, yaw", [(12.0, 0.0), (-12.0, 0.0), (0.0, 12.0)])
+def test_render_turned_turns_the_head_and_keeps_the_rest(target_img, target_face, pitch, yaw):
+    """The warp's head turn (reader training data, `evaluate --task read` stability): MediaPipe
+    finds the head turned about the asked axis by a good part of the angle, the other axis
+    nearly unchanged, and the photo's border untouched."""
+    from facexpr.pipeline import render_turned
+
+    out = render_turned(target_img, target_face, pitch, yaw)
+    assert out.shape == target_img.shape and out.dtype == np.uint8
+    assert _border_equal(out, target_img)
+    (seen,) = facexpr.analyze(out)
+    y0, p0, _ = target_face.yaw_pitch_roll()
+    y1, p1, _ = seen.yaw_pitch_roll()
+    asked, other = ((p1 - p0, pitch), (y1 - y0)) if pitch else ((y1 - y0, yaw), (p1 - p0))
+    got, want = asked
+    assert abs(got) >= 0.4 * abs(want), (got, want)
+    assert abs(other) < 0.5 * abs(want), other
+
+
+def test_render_turned_refuses_a_turn_a_warp_cannot_draw(target_img, target_face):
+    from facexpr.pipeline import MAX_TURN_DEG, render_turned
+
+    with pytest.raises(ValueError, match="at most"):
+        render_turned(target_img, target_face, MAX_TURN_DEG + 5, 0.0)

@@ -543,3 +543,29 @@ def run_edit(target: ImageLike, cfg: EditConfig = EditConfig(), cache: AnalysisC
     out, rt = render(method, RenderJob(img, face, img, edited, rt), model, cfg.feedback, timer,
                      no_gain=_EDIT_NO_GAIN)
     return EditResult(out, face, current, requested, want, rt, timer.ms)
+
+
+MAX_TURN_DEG = 20.0  # a mesh warp turns a head this far before what it would uncover is missing
+
+
+def render_turned(img: np.ndarray, face: Face, pitch_deg: float, yaw_deg: float,
+                  rt: Retargeted | None = None) -> np.ndarray:
+    """``img`` with the head of ``face`` turned by small angles (degrees about the image's x and
+    y axes through the face's centre; pitch > 0 turns the face down), drawn by ``warp`` as
+    ``animate --pose`` draws a driver's head rotation; ``rt``: an expression (an edit's or a
+    transfer's geometry) drawn in the same render, else the face as it is.
+
+    Why: no photo set here shows one expression at several head poses, and a reading must not
+    change when the head turns. The reader's training data turns its renders with this, and
+    ``evaluate --task read`` measures the reading's stability under it. A warp cannot show what
+    the turn would uncover, hence the limit."""
+    if max(abs(pitch_deg), abs(yaw_deg)) > MAX_TURN_DEG:
+        raise ValueError(f"head turn of {max(abs(pitch_deg), abs(yaw_deg))}°: at most {MAX_TURN_DEG}° can be drawn")
+    model = load_default_model(edit=True)
+    rt = rt if rt is not None else retargeted(face, np.zeros(len(NAMES)), model)
+    R = cv2.Rodrigues(np.radians([pitch_deg, yaw_deg, 0.0]).reshape(3, 1))[0]
+    xyz = np.asarray(rt.landmarks, np.float64)
+    centre = np.asarray(face.landmarks, np.float64).mean(0)
+    turned = replace(rt, landmarks=((xyz - centre) @ R.T + centre).astype(np.asarray(rt.landmarks).dtype))
+    out, _ = render(load_method("warp", EDIT), RenderJob(img, face, img, face, turned), model)
+    return out

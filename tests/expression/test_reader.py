@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import facexpr
 from facexpr.expression.action_units import AUS
 from facexpr.expression.analysis import ExpressionFitter, symmetric_fitter
 from facexpr.expression.blendshapes import FITTED, INDEX, MIRRORED, NAMES
@@ -392,9 +393,25 @@ def test_stability_conditions_degrade_the_photo_as_named():
     small = CONDITIONS["face 150 px"](rgb, face)
     assert small.shape[:2] == (300, 200)  # the face at 150 px: the photo halved
     for name, f in CONDITIONS.items():
+        if "(warp)" in name:  # head turns: drawn on an analysed face (below)
+            continue
         out = f(rgb, face)
         assert out.dtype == np.uint8 and out.shape[2] == 3 and not np.array_equal(out, rgb), name
     assert CONDITIONS["darker (γ 1.5, × 0.7)"](rgb, face).mean() < rgb.mean() < CONDITIONS["brighter (γ 0.7)"](rgb, face).mean()
+
+
+def test_stability_head_turns_turn_the_head(target_img, target_face):
+    """The read task's head-turn conditions turn the head as named (MediaPipe's own pose)."""
+    from facexpr.evaluate.read import CONDITIONS
+
+    y0, p0, _ = target_face.yaw_pitch_roll()
+    seen = {}
+    for name in ("head down 15° (warp)", "head up 15° (warp)", "head turned 15° (warp)"):
+        (f,) = facexpr.analyze(CONDITIONS[name](target_img, target_face))
+        y, p, _ = f.yaw_pitch_roll()
+        seen[name] = (y - y0, p - p0)
+    assert seen["head down 15° (warp)"][1] > 6 and seen["head up 15° (warp)"][1] < -6
+    assert abs(seen["head turned 15° (warp)"][0]) > 6
 
 
 def test_read_markdown_shows_the_stability_table():
