@@ -92,8 +92,8 @@ def train_reader(
 ):
     """Train the expression reader: render real neutral faces (London train split, Canada, lisa,
     zoom) to known codes with warp, add the train split's real smiling photos (labelled with their
-    smile alone), read them with MediaPipe, fit small MLPs (needs torch; about 30 minutes on 2 CPU
-    cores: ~16 rendering 12 960 samples, under a minute reading 720 real ones, ~11 training 35
+    smile alone), read them with MediaPipe, fit small MLPs (needs torch; about 25 minutes on 2 CPU
+    cores: ~13 rendering 12 960 samples, under a minute reading 720 real ones, ~10 training 35
     networks; resumable)."""
     from ..extras import require
 

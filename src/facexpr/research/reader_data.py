@@ -13,7 +13,8 @@ emotion prototype at a random intensity or for a few random action units, and re
   ``base``: the trainer takes ``label − base`` for every shape but gaze, so a posed neutral face
   reads 0 everywhere (MediaPipe's zero is not a neutral face: it reads some squint and blink on
   everyone);
-* what MediaPipe reports on the rendered photo after a random roll, down-scaling, blur, JPEG and
+* what MediaPipe reports on the rendered photo, its head turned a little in half of them
+  (:func:`facexpr.pipeline.render_turned`), after a random roll, down-scaling, blur, JPEG and
   light change, and on its mirror image (the code Left↔Right swapped).
 
 A neutral sample (no edit) is kept in every batch so that "a neutral face reads neutral" is
@@ -39,11 +40,12 @@ from PIL import Image
 from ..datasets import london
 from ..expression.action_units import AUS
 from ..expression.blendshapes import FITTED, MIRRORED, NAMES
+from ..expression.analysis import describe
 from ..expression.emotions import EMOTIONS, edited_blendshapes
 from ..expression.reader import SMILE
 from ..faces import landmarks
 from ..io import load_image
-from ..pipeline import EditConfig, run_edit
+from ..pipeline import EditConfig, render_turned, run_edit
 
 FITTED_MASK = np.isin(NAMES, FITTED)
 
@@ -61,6 +63,12 @@ class ReaderDataConfig:
     base_side: int = 800          # neutral photos are scaled to this long side before editing
     face_px: tuple[float, float] = (110.0, 700.0)  # face sizes after augmentation
     roll_deg: float = 12.0
+    # a head turned up/down or sideways (uniform in ± this, degrees, each axis), drawn by the warp
+    # (pipeline.render_turned) in this share of the renders: strangers' photos are rarely frontal,
+    # and a face tilted 15° down read without them as brows lowered (browDown off by > 0.3 in 19 %
+    # of unseen London photos turned so; docs/models/expression_reader.md)
+    turn_deg: float = 15.0
+    turn_share: float = 0.5
     seed: int = 0
     real_smiles: int = 6          # views of each train-split smiling photo (the photo + augmented), each also mirrored
 
@@ -163,6 +171,11 @@ def generate(root: Path, out: Path, cfg: ReaderDataConfig = ReaderDataConfig(), 
                     effective = np.where(res.want_aus != res.current_aus, res.requested, 0.0)
                     shown = res.face.blendshapes
                     label = np.clip(label + edited_blendshapes(shown, effective) - shown, 0.0, 1.0)
+            if cfg.turn_share > 0 and rng.random() < cfg.turn_share:
+                pitch, yaw = rng.uniform(-cfg.turn_deg, cfg.turn_deg, 2)
+                edited = req is not None and res.retargeted is not None
+                img = render_turned(base, res.face if edited else describe(first[0]), float(pitch), float(yaw),
+                                    res.retargeted if edited else None)
             aug = augment(img, first[0].size, rng, cfg)
             views = ((False, aug, label, base_scores),
                      (True, np.ascontiguousarray(aug[:, ::-1]), label[list(MIRRORED)], base_mirror))
