@@ -65,8 +65,8 @@ class ReaderDataConfig:
     roll_deg: float = 12.0
     # a head turned up/down or sideways (uniform in ± this, degrees, each axis), drawn by the warp
     # (pipeline.render_turned) in this share of the renders: strangers' photos are rarely frontal,
-    # and a face tilted 15° down read without them as brows lowered (browDown off by > 0.3 in 19 %
-    # of unseen London photos turned so; docs/models/expression_reader.md)
+    # and a face tilted 15° down read without them as brows lowered (some shape off by > 0.3 in 31 %
+    # of unseen London photos turned so, browDown +0.13 on average; docs/models/expression_reader.md)
     turn_deg: float = 15.0
     turn_share: float = 0.5
     seed: int = 0
