@@ -237,7 +237,7 @@ def test_closed_loop_makes_up_a_reader_shape_to_the_full_shape_at_most(monkeypat
     seen_code, seen_mp = t.astype(np.float64).copy(), np.zeros(len(INDEX))
     seen_code[frown] += 0.15  # the render reads a quarter of the frown asked for
     seen_mp[smile] = 0.3      # and half the smile
-    monkeypatch.setattr(pl, "reanalyze", lambda out, near: object())
+    monkeypatch.setattr(pl, "reread", lambda out, near: object())
     monkeypatch.setattr(pl, "mediapipe_scores", lambda f: seen_mp if not hasattr(f, "landmarks") else np.zeros(len(INDEX)))
     monkeypatch.setattr(pl, "describe", lambda f: dc_replace(target, blendshapes=seen_code))
     rt = Retargeted(target.landmarks, want.copy(), t, intent=Intent(TRANSFER))

@@ -42,7 +42,7 @@ from .expression.model import load_default_model
 from .expression.reader import load_default_reader
 from .expression.retarget import (Intent, RetargetConfig, Retargeted, expression_ratio, retarget, retargeted,
                                   with_extra)
-from .faces.landmarks import Face, reanalyze, select_face
+from .faces.landmarks import Face, reread, select_face
 from .faces.paste import paste_back
 from .io import ImageLike, load_image
 from .limits import check_intensity, check_regions
@@ -415,7 +415,7 @@ def _corrected(out: np.ndarray, t_face: Face, rt: Retargeted,
     so a warped expression reads weaker than requested. Measuring and correcting per image keeps
     ``intensity=1`` meaning "the source's expression" on every face.
     """
-    seen = reanalyze(out, t_face)
+    seen = reread(out, t_face)
     if seen is None:
         return None
     want = rt.requested

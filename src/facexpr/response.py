@@ -24,7 +24,7 @@ import numpy as np
 from .expression.analysis import mediapipe_scores
 from .expression.blendshapes import NAMES
 from .expression.retarget import retargeted
-from .faces.landmarks import Face, reanalyze
+from .faces.landmarks import Face, reread
 from .methods import RenderJob
 from .pipeline import MAX_GAIN, render
 from .threads import on_helper
@@ -91,7 +91,7 @@ def _shown(method, photo: np.ndarray, face: Face, model, idx: tuple[int, ...], w
     delta[list(idx)] = np.minimum(w, 1.0 - np.clip(face.blendshapes[list(idx)], 0.0, 1.0))
     rt = retargeted(face, delta, model, point_weights=point_weights, intent=intent)
     out, _ = render(method, RenderJob(photo, face, photo, face, rt), model)
-    seen = reanalyze(out, face)
+    seen = reread(out, face)
     return 0.0 if seen is None else float(np.mean(seen.blendshapes[list(idx)] - base[list(idx)]))
 
 
