@@ -438,7 +438,7 @@ def test_reader_data_holds_train_split_real_smiles_labelled_with_the_smile_alone
     from facexpr.datasets.london import split
     from facexpr.research.reader_data import ReaderDataConfig, generate
 
-    cfg = ReaderDataConfig(per_face=1, real_smiles=1)
+    cfg = ReaderDataConfig(per_face=1, real_smiles=1, jitter_reads=0)
     out = generate(shared_data, tmp_path / "d.npz", cfg, limit=1, log=lambda m: None)
     z = np.load(out)
     real = z["real"]
@@ -452,3 +452,22 @@ def test_reader_data_holds_train_split_real_smiles_labelled_with_the_smile_alone
     np.testing.assert_allclose(lab[1], lab[0][SW])      # the mirror image's label is the swapped one
     generate(shared_data, out, cfg, limit=1, log=lambda m: None)
     assert len(np.load(out)["real"]) == 4
+
+
+def test_reader_data_reads_every_view_again_on_a_nudged_crop(london, shared_data, tmp_path):
+    """Each view is read as a photo is, then on a crop moved, scaled and turned a little: the same
+    label, the same face read within a few pixels, not the same reading (own graph only)."""
+    from facexpr.faces import landmarker_litert
+    from facexpr.research.reader_data import ReaderDataConfig, generate
+
+    if not landmarker_litert.available():
+        pytest.skip("crop nudges need the own graph (ai-edge-litert)")
+    plain = np.load(generate(shared_data, tmp_path / "a.npz", ReaderDataConfig(per_face=2, real_smiles=0, jitter_reads=0),
+                             limit=1, log=lambda m: None))
+    z = np.load(generate(shared_data, tmp_path / "b.npz", ReaderDataConfig(per_face=2, real_smiles=0), limit=1,
+                         log=lambda m: None))
+    assert len(z["face"]) == 2 * len(plain["face"]) == 8
+    np.testing.assert_array_equal(z["landmarks"][::2], plain["landmarks"])  # the renders are unchanged
+    np.testing.assert_array_equal(z["label"][::2], z["label"][1::2])
+    moved = np.abs(z["landmarks"][::2] - z["landmarks"][1::2])[..., :2].mean(axis=(1, 2))
+    assert (moved > 0.01).all() and (moved < 5.0).all(), moved

@@ -115,3 +115,14 @@ def test_anchors_are_blazefaces():
     a = lite.ssd_anchors()
     assert a.shape == (896, 2)
     assert np.allclose(a[:2], [[0.5 / 16, 0.5 / 16]] * 2) and np.allclose(a[512], [0.5 / 8, 0.5 / 8])
+
+
+def test_a_nudged_reread_needs_the_own_graph(shared_data, both):
+    """A nudged crop (the reader's training data) is read by the own graph, moved as asked; a face
+    read by MediaPipe's graph has no region to nudge."""
+    img = _photo(shared_data, "london/neutral/010_03.jpg")
+    own, ref = (lm.detect(img)[0] for lm in both)
+    assert landmarks.reread(img, ref, (0.01, 0.0, 1.0, 0.0)) is None
+    seen = landmarks.reread(img, own, (0.01, 0.0, 1.02, 0.03))
+    d = np.abs(seen.landmarks[:, :2] - own.landmarks[:, :2]).mean()
+    assert 0.01 < d < 0.01 * own.size

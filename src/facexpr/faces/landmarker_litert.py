@@ -83,6 +83,12 @@ class Region:
     h: float
     rotation: float  # radians, clockwise on screen (image y points down)
 
+    def nudged(self, dx: float, dy: float, scale: float, rotation: float) -> "Region":
+        """Moved by ``dx``, ``dy`` of its width (along the image axes), scaled, and turned by
+        ``rotation`` radians."""
+        return Region(self.cx + dx * self.w, self.cy + dy * self.w, self.w * scale, self.h * scale,
+                      self.rotation + rotation)
+
     def mapped(self, scale: float, offset) -> "Region":
         """The region in an image scaled by ``scale`` and then shifted by ``offset``."""
         return Region(self.cx * scale + offset[0], self.cy * scale + offset[1], self.w * scale,

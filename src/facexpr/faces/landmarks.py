@@ -280,10 +280,13 @@ class _Landmarker:
         pts[:, 1] += offset[1]
         return Detection(pts, r.blendshapes, pose, full_size or (w, h), reading=r)
 
-    def reread(self, rgb: np.ndarray, det: Detection, scale: float, offset) -> Detection | None:
+    def reread(self, rgb: np.ndarray, det: Detection, scale: float, offset, nudge=None) -> Detection | None:
         """``det``'s face read again on ``rgb`` (own graph only), on ``det``'s region mapped by
-        ``scale`` and ``offset``, the landmark network on two threads (see :func:`reread`)."""
+        ``scale`` and ``offset`` (and ``nudge``d), the landmark network on two threads (see
+        :func:`reread`)."""
         region = det.reading.region.mapped(scale, offset)
+        if nudge is not None:
+            region = region.nudged(*nudge)
         with self._lock:
             r = self._own.read(rgb, region, wide=True)
         h, w = rgb.shape[:2]
@@ -518,23 +521,28 @@ def mirror_pass(rgb: np.ndarray, face) -> Detection | None:
     return best if best is not None and box_iou(best.bbox, want) > 0.5 else None
 
 
-def reread(rgb: np.ndarray, near) -> Detection | None:
+def reread(rgb: np.ndarray, near, nudge: tuple[float, float, float, float] | None = None) -> Detection | None:
     """The face at ``near``'s place in ``rgb`` — a render or edit of the photo ``near`` was read
     on, in ``near``'s coordinates (``near.landmarks``, scaled and cut as the caller's copy is) —
     read on the very region ``near`` was read on, with no new detection: a closed loop's
     measurement of its own try, where the change between the two readings must be the pixels'
     alone, not a new crop's (the detector's box moves with an opened mouth). Falls back to
-    :func:`reanalyze` where ``near`` was not read by the own graph."""
+    :func:`reanalyze` where ``near`` was not read by the own graph.
+
+    ``nudge`` = (dx, dy, scale, rotation): the region moved by dx, dy of its width, scaled and
+    turned (radians) before the reading — the reader's training data reads faces on crops a
+    detector might as well have cut (:mod:`facexpr.research.reader_data`); None where ``near``
+    was not read by the own graph."""
     det = getattr(near, "detection", None) or near
     reading = getattr(det, "reading", None)
     if reading is None:
-        return reanalyze(rgb, near)
+        return None if nudge is not None else reanalyze(rgb, near)
     # the map from the pixels det was read on to near's coordinates: a scale and a shift
     a, b = reading.landmarks[:, :2], np.asarray(near.landmarks, np.float64)[:, :2]
     a0, b0 = a - a.mean(0), b - b.mean(0)
     s = float((a0 * b0).sum() / max((a0 * a0).sum(), 1e-12))
     with get_landmarker().lease() as lm:
-        return lm.reread(rgb, det, s, b.mean(0) - s * a.mean(0))
+        return lm.reread(rgb, det, s, b.mean(0) - s * a.mean(0), nudge)
 
 
 def reanalyze(rgb: np.ndarray, near) -> Detection | None:
