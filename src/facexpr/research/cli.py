@@ -92,9 +92,9 @@ def train_reader(
 ):
     """Train the expression reader: render real neutral faces (London train split, Canada, lisa,
     zoom) to known codes with warp, add the train split's real smiling photos (labelled with their
-    smile alone), read them with MediaPipe, fit small MLPs (needs torch; about 25 minutes on 2 CPU
-    cores: ~13 rendering 12 960 samples, under a minute reading 720 real ones, ~10 training 35
-    networks; resumable)."""
+    smile alone), read them with MediaPipe's models (each view also on a nudged crop), fit small
+    MLPs (needs torch; about 25 minutes on 2 CPU cores: ~15 rendering and reading 25 920 samples,
+    under a minute reading 1 440 real ones, ~10 training 35 networks; resumable)."""
     from ..extras import require
 
     try:
