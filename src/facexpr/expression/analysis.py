@@ -286,12 +286,6 @@ def reanalyze(rgb: np.ndarray, near) -> Face | None:
     return None if face is None else describe(face)
 
 
-def reread(rgb: np.ndarray, near) -> Face | None:
-    """:func:`facexpr.faces.landmarks.reread` (the same region read again) with the fitted code."""
-    face = landmarks.reread(rgb, near)
-    return None if face is None else describe(face)
-
-
 def mediapipe_scores(face: Detection | Face) -> np.ndarray:
     """MediaPipe's own 52 scores of ``face`` (a detection's, or those an analysed face was fitted
     from); a face made by the program has none, and its code stands in for them."""

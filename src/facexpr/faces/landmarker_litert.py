@@ -168,10 +168,11 @@ class LiteRTLandmarker:
         cx, cy, bw, bh = raw[:, 0] + a[:, 0], raw[:, 1] + a[:, 1], raw[:, 2], raw[:, 3]
         boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], 1)
         points = raw[:, 4:16].reshape(-1, 6, 2) + a[:, None, :]
+        def to_px(p: np.ndarray) -> np.ndarray:  # letterboxed [0, 1] → image pixels
+            return np.stack([(p[..., 0] - 0.5) * side + W / 2, (p[..., 1] - 0.5) * side + H / 2], -1)
+
         out = []
         for box, pts in weighted_nms(boxes, points, score[keep], NMS_IOU)[:self.max_faces]:
-            # letterboxed [0, 1] → image pixels
-            to_px = lambda p: np.stack([(p[..., 0] - 0.5) * side + W / 2, (p[..., 1] - 0.5) * side + H / 2], -1)
             (x0, y0), (x1, y1) = to_px(box.reshape(2, 2))
             (ex0, ey0), (ex1, ey1) = to_px(pts[:2])  # the eyes: the region is turned to level them
             rotation = _normalize_radians(-math.atan2(-(ey1 - ey0), ex1 - ex0))

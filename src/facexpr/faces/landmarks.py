@@ -1,11 +1,12 @@
 """Find faces: MediaPipe's raw :class:`Detection` of each (478 landmarks, its 52 blendshape scores,
 head pose), and the :class:`Face` type an analysed face has (:mod:`facexpr.expression.analysis`).
 
-The FaceLandmarker is created once per process (it costs ~100 ms) and reused. Its models run by the
-project's own graph on LiteRT where LiteRT is installed (:mod:`.landmarker_litert`: the same
-readings, a third faster, and a closed loop that reads its try where the photo was read), else by MediaPipe's
-(``FACEXPR_LANDMARKER=mediapipe`` forces it). Detection runs on the whole image first; when that finds nothing (small faces in a big photo, where MediaPipe's
-128-px detector sees only a few pixels per face) it retries on overlapping tiles.
+The FaceLandmarker is created once per process (it costs ~100 ms) and reused. Its models run by
+the project's own graph on LiteRT where LiteRT is installed (:mod:`.landmarker_litert`: the same
+readings, a third faster, and a closed loop that reads its try where the photo was read), else by
+MediaPipe's (``FACEXPR_LANDMARKER`` chooses). Detection runs on the whole image first; when that
+finds nothing (small faces in a big photo, where MediaPipe's 128-px detector sees only a few
+pixels per face) it retries on overlapping tiles.
 """
 from __future__ import annotations
 
